@@ -1,0 +1,1 @@
+"""All I/O to the outside world: processes, clusters, clouds, the state store, images."""

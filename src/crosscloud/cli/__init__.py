@@ -1,0 +1,1 @@
+"""The command line: parse -> call -> render; errors rendered once, as one line."""

@@ -1,0 +1,41 @@
+"""`crosscloud` entry point: the command group and the one place errors are rendered."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+import crosscloud
+from crosscloud import errors
+from crosscloud.cli import call_cmd, serve_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(crosscloud.__version__, "--version", prog_name="crosscloud")
+def cli() -> None:
+    """Serve a model service locally, deploy it across clouds, run it as a batch job."""
+
+
+cli.add_command(serve_cmd.serve)
+cli.add_command(call_cmd.call)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a crosscloud error prints `error: ...` (no traceback) and exits 2."""
+    try:
+        cli.main(args=argv, prog_name="crosscloud", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except errors.CrossCloudError as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,103 @@
+"""`crosscloud serve SOURCE`: one replica on this machine."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import uvicorn
+
+from crosscloud.runtime import app as runtime_app
+from crosscloud.runtime import server
+
+
+@click.command()
+@click.argument("source")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--token",
+    envvar="CROSSCLOUD_TOKEN",
+    default=None,
+    help="Require this bearer token (or set CROSSCLOUD_TOKEN).",
+)
+@click.option(
+    "--max-body-size",
+    default=runtime_app.DEFAULT_MAX_BODY,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest request body in bytes (413 above).",
+)
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(1),
+    help="Threads for sync handlers (default: cores + 4, 4 to 32).",
+)
+@click.option(
+    "--grace",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds in-flight requests get to finish after SIGTERM.",
+)
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.option("--reload", is_flag=True, help="Restart when the service's files change.")
+def serve(
+    source: str,
+    host: str,
+    port: int,
+    token: str | None,
+    max_body_size: int,
+    threads: int | None,
+    grace: float,
+    access_log: bool,
+    log_level: str,
+    reload: bool,
+) -> None:
+    """Serve SOURCE (path.py[:Class] or module:Class) on HOST:PORT."""
+    if reload:
+        _serve_with_reload(source, host=host, port=port, token=token, log_level=log_level)
+        return
+    code = server.serve(
+        source,
+        host=host,
+        port=port,
+        token=token,
+        max_body_size=max_body_size,
+        threads=threads,
+        grace=grace,
+        access_log=access_log,
+        log_level=log_level,
+    )
+    sys.exit(code)
+
+
+def _serve_with_reload(
+    source: str, *, host: str, port: int, token: str | None, log_level: str
+) -> None:
+    server.bind(host, port).close()  # a busy port is an error before uvicorn picks anything
+    os.environ["CROSSCLOUD_SOURCE"] = source
+    os.environ["CROSSCLOUD_LOG_LEVEL"] = log_level
+    if token:
+        os.environ["CROSSCLOUD_TOKEN"] = token
+    target = source.partition(":")[0]
+    folder = os.path.dirname(os.path.abspath(target)) if target.endswith(".py") else os.getcwd()
+    uvicorn.run(
+        "crosscloud.runtime.server:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        reload=True,
+        reload_dirs=[folder],
+        loop="uvloop",
+        http="httptools",
+        log_level=log_level,
+    )

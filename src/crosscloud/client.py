@@ -1,0 +1,129 @@
+"""`Client`: call a crosscloud service (a replica or the gateway) from Python.
+
+The client reads the service's /openapi.json once and exposes each endpoint as a method
+taking keyword arguments: `Client(url).embed(texts=["hi"])`. Every endpoint is also
+reachable as `client.endpoints.NAME(...)` and `client.call("NAME", ...)`, so an endpoint
+whose name matches one of the client's own methods (`call`, `close`) still works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace, TracebackType
+from typing import Any
+
+import httpx
+import orjson
+
+from crosscloud import errors
+
+
+class Client:
+    """A synchronous client for one service; a context manager that closes its pool."""
+
+    def __init__(self, url: str, token: str | None = None, *, timeout: float | None = 60.0) -> None:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+        spec = self._get("/openapi.json")
+        self._operations: dict[str, tuple[str, str, bool]] = {}
+        for path, ops in spec.get("paths", {}).items():
+            for method, op in ops.items():
+                stream = bool(op.get("x-crosscloud", {}).get("stream"))
+                self._operations[op.get("operationId", path.strip("/"))] = (
+                    method.upper(),
+                    path,
+                    stream,
+                )
+        self.endpoints = SimpleNamespace(**{n: self._method(n) for n in self._operations})
+
+    def call(self, endpoint: str, /, **params: Any) -> Any:
+        """Call `endpoint` with `params`; a stream endpoint returns an iterator of items."""
+        try:
+            method, path, stream = self._operations[endpoint]
+        except KeyError:
+            known = ", ".join(sorted(self._operations))
+            raise errors.UserError(f"no endpoint {endpoint!r}; the service has: {known}") from None
+        if stream:
+            return self._stream(method, path, params)
+        if method == "GET":
+            response = self._http.get(path, params=params)
+        else:
+            response = self._http.post(
+                path, content=orjson.dumps(params), headers={"content-type": "application/json"}
+            )
+        return _decode(response)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        # Only reached for names that are not the client's own attributes.
+        operations = self.__dict__.get("_operations", {})
+        if name in operations:
+            return self._method(name)
+        raise AttributeError(f"{type(self).__name__} has no endpoint or attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._operations))
+
+    def _method(self, name: str) -> Callable[..., Any]:
+        def method(**params: Any) -> Any:
+            return self.call(name, **params)
+
+        method.__name__ = name
+        return method
+
+    def _get(self, path: str) -> Any:
+        try:
+            response = self._http.get(path)
+        except httpx.HTTPError as exc:
+            raise errors.TransientError(f"cannot reach {self._http.base_url}: {exc}") from None
+        return _decode(response)
+
+    def _stream(self, method: str, path: str, params: dict[str, Any]) -> Iterator[Any]:
+        request = (
+            self._http.build_request(
+                method,
+                path,
+                content=orjson.dumps(params),
+                headers={"content-type": "application/json"},
+            )
+            if method == "POST"
+            else self._http.build_request(method, path, params=params)
+        )
+        response = self._http.send(request, stream=True)
+        try:
+            if response.status_code >= 400:
+                response.read()
+                _decode(response)
+            text = response.headers.get("content-type", "").startswith("text/plain")
+            if text:
+                yield from response.iter_text()
+            else:
+                for line in response.iter_lines():
+                    if line:
+                        yield orjson.loads(line)
+        finally:
+            response.close()
+
+
+def _decode(response: httpx.Response) -> Any:
+    if response.status_code < 400:
+        return orjson.loads(response.content) if response.content else None
+    try:
+        body = orjson.loads(response.content)
+        error, detail = body.get("error", response.reason_phrase), body.get("detail")
+    except (orjson.JSONDecodeError, AttributeError):
+        error, detail = response.reason_phrase, response.text[:500]
+    raise errors.http_error(response.status_code, error, detail)

@@ -1,0 +1,1 @@
+"""The control loop: observe -> plan -> act, and its HTTP API for the CLI."""

@@ -1,0 +1,1 @@
+"""Pure data: the manifest model, resources, observed state and actions. No I/O here."""

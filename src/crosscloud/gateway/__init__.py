@@ -1,0 +1,1 @@
+"""The data plane: one endpoint for every placement; routing, retries, health, metrics."""

@@ -1,0 +1,1 @@
+"""Pure decisions: reconcile, placement and cost, autoscaling, routing policies. No I/O."""

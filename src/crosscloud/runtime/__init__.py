@@ -1,0 +1,1 @@
+"""The replica process: a lean ASGI app built from a ServiceDefinition, served by uvicorn."""

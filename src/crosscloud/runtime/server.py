@@ -1,0 +1,108 @@
+"""Run a ServiceApp with uvicorn (uvloop + httptools) on a socket bound here, so a busy
+port is an error rather than a silent move to another port; SIGTERM drains."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import sys
+from types import FrameType
+
+import uvicorn
+
+from crosscloud import errors
+from crosscloud.runtime.app import DEFAULT_MAX_BODY, ServiceApp
+from crosscloud.sdk import loader
+
+log = logging.getLogger("crosscloud.runtime")
+SETUP_FAILED_EXIT = 3
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; UserError when the port is taken or not ours."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise errors.UserError(f"port {port} on {host} is already in use") from None
+        raise errors.UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _DrainingServer(uvicorn.Server):
+    """uvicorn's server, telling the app to answer 503 as soon as SIGTERM arrives."""
+
+    def __init__(self, config: uvicorn.Config, app: ServiceApp) -> None:
+        super().__init__(config)
+        self.service_app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.service_app.draining = True
+        super().handle_exit(sig, frame)
+
+
+def configure_logging(level: str = "info") -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def serve(
+    source: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    max_body_size: int = DEFAULT_MAX_BODY,
+    threads: int | None = None,
+    grace: float = 30.0,
+    access_log: bool = False,
+    log_level: str = "info",
+) -> int:
+    """Serve `source` until SIGTERM/SIGINT; returns the process exit code."""
+    configure_logging(log_level)
+    definition = loader.load(source)
+    sock = bind(host, port)
+    fatal: list[BaseException] = []
+    server: _DrainingServer | None = None
+
+    def on_fatal(exc: BaseException) -> None:
+        fatal.append(exc)
+        if server is not None:
+            server.should_exit = True
+
+    app = ServiceApp(
+        definition, token=token, max_body_size=max_body_size, threads=threads, on_fatal=on_fatal
+    )
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=access_log,
+        log_config=None,
+        log_level=log_level,
+        server_header=False,
+        timeout_graceful_shutdown=int(grace),
+    )
+    server = _DrainingServer(config, app)
+    log.info("serving %s on http://%s:%d (pid %d)", definition.name, host, port, os.getpid())
+    server.run(sockets=[sock])
+    return SETUP_FAILED_EXIT if fatal else 0
+
+
+def app_from_env() -> ServiceApp:
+    """Factory for `--reload`: uvicorn re-imports the service in a fresh worker each time."""
+    configure_logging(os.environ.get("CROSSCLOUD_LOG_LEVEL", "info"))
+    definition = loader.load(os.environ["CROSSCLOUD_SOURCE"])
+    return ServiceApp(definition, token=os.environ.get("CROSSCLOUD_TOKEN") or None)

@@ -1,0 +1,1 @@
+"""The authoring API: Service, endpoint and Resources, introspected into a ServiceDefinition."""
