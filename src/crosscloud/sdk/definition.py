@@ -4,7 +4,9 @@ endpoint, built from the handlers' type hints with pydantic."""
 from __future__ import annotations
 
 import collections.abc
+import functools
 import inspect
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -45,13 +47,11 @@ class EndpointDefinition:
     def method(self) -> str:
         return self.options.method
 
-    @property
+    @functools.cached_property
     def list_params(self) -> frozenset[str]:
         """Parameters whose type is a list (GET takes them as repeated query parameters)."""
         return frozenset(
-            n
-            for n, f in self.request_model.model_fields.items()
-            if typing.get_origin(f.annotation) in (list, tuple, set, frozenset)
+            n for n, f in self.request_model.model_fields.items() if _is_collection(f.annotation)
         )
 
     @property
@@ -177,6 +177,16 @@ def _request_fields(
     if batch and not fields:
         raise errors.ServiceDefinitionError(f"{where}: a batch endpoint needs a list parameter")
     return fields
+
+
+def _is_collection(hint: Any) -> bool:
+    """list[int], tuple[str, ...] and Optional[list[int]] are collections."""
+    origin = typing.get_origin(hint)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_collection(arg) for arg in typing.get_args(hint))
+    return False
 
 
 def _stream_item(hint: Any) -> Any:
