@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from crosscloud.domain import state
+
 
 class Clock(Protocol):
     """Wall and monotonic time, so decisions can be tested with a simulated clock."""
@@ -11,3 +13,57 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     def monotonic(self) -> float: ...
+
+
+class StateStore(Protocol):
+    """The control plane's durable state: deployments, replicas, endpoints and events.
+
+    Synchronous: every call is one short transaction. `put_*`/`upsert_*` replace the row
+    with the same key; `delete_*` of a missing key is a no-op that returns False.
+    """
+
+    def put_deployment(self, record: state.DeploymentRecord) -> None: ...
+
+    def get_deployment(self, name: str) -> state.DeploymentRecord | None: ...
+
+    def list_deployments(self) -> list[state.DeploymentRecord]: ...
+
+    def delete_deployment(self, name: str) -> bool:
+        """Remove the deployment with its replica and endpoint rows (events stay)."""
+        ...
+
+    def upsert_replica(self, record: state.ReplicaRecord) -> None: ...
+
+    def get_replica(self, replica_id: str) -> state.ReplicaRecord | None: ...
+
+    def list_replicas(
+        self,
+        *,
+        deployment: str | None = None,
+        service: str | None = None,
+        placement: str | None = None,
+    ) -> list[state.ReplicaRecord]:
+        """Matching replicas ordered by id."""
+        ...
+
+    def delete_replica(self, replica_id: str) -> bool: ...
+
+    def set_endpoints(self, deployment: str, endpoints: list[state.EndpointRecord]) -> None:
+        """Replace every endpoint of `deployment` with `endpoints`, atomically."""
+        ...
+
+    def list_endpoints(
+        self, *, deployment: str | None = None, service: str | None = None
+    ) -> list[state.EndpointRecord]: ...
+
+    def add_event(self, event: state.Event) -> state.Event:
+        """Store the event; returns it with its `id` set (ids increase)."""
+        ...
+
+    def list_events(
+        self, *, deployment: str | None = None, since: float | None = None, limit: int = 100
+    ) -> list[state.Event]:
+        """The newest `limit` events with ts > since, oldest first."""
+        ...
+
+    def close(self) -> None: ...

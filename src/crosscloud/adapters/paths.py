@@ -1,0 +1,20 @@
+"""Where crosscloud keeps its files: the state directory ($CROSSCLOUD_HOME, ~/.crosscloud)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "CROSSCLOUD_HOME"
+STATE_URL_ENV = "CROSSCLOUD_STATE_URL"
+
+
+def home() -> Path:
+    """The state directory: $CROSSCLOUD_HOME, else ~/.crosscloud (not created here)."""
+    configured = os.environ.get(HOME_ENV)
+    return Path(configured).expanduser() if configured else Path.home() / ".crosscloud"
+
+
+def logs_dir() -> Path:
+    """Replica log files live under here."""
+    return home() / "logs"
