@@ -20,7 +20,7 @@ import pydantic
 from crosscloud import errors
 from crosscloud.runtime import asgi, invoke, openapi, streaming
 from crosscloud.runtime.batching import Batcher, BatchResultError
-from crosscloud.runtime.metrics import EndpointMetrics, Metrics
+from crosscloud.runtime.metrics import Metrics
 from crosscloud.sdk.definition import EndpointDefinition, ServiceDefinition
 
 log = logging.getLogger("crosscloud.runtime")
@@ -41,7 +41,7 @@ class Route:
     def __init__(self, app: ServiceApp, ep: EndpointDefinition) -> None:
         self.ep = ep
         self.bound = getattr(app.instance, ep.attr)
-        self.metrics = EndpointMetrics(app.metrics, ep.name)
+        self.metrics = app.metrics.endpoint(ep.name)
         self.call = invoke.make_call(ep, self.bound, app.pool)
         self.batcher: Batcher | None = None
         if ep.options.batch:
@@ -97,7 +97,7 @@ class ServiceApp:
                 self._on_fatal(exc)
             return
         self.ready = True
-        self.metrics.ready.set(1)
+        self.metrics.ready = 1
         log.info("%s is ready", self.definition.name)
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
@@ -156,12 +156,12 @@ class ServiceApp:
         headers: dict[bytes, bytes],
     ) -> None:
         started = time.perf_counter()
-        route.metrics.in_flight.inc()
+        route.metrics.in_flight += 1
         status = 500
         try:
             status = await self._serve(route, scope, receive, send, headers)
         finally:
-            route.metrics.in_flight.dec()
+            route.metrics.in_flight -= 1
             route.metrics.done(status, time.perf_counter() - started)
 
     async def _serve(

@@ -62,7 +62,7 @@ class Batcher:
         future: asyncio.Future[list[Any]] = loop.create_future()
         self._queue.append(_Pending(kwargs, size, future))
         self._queued_items += size
-        self._metrics.queue_length.set(self._queued_items)
+        self._metrics.queue_items = self._queued_items
         if not self._scheduled:
             # call_soon lets requests that arrive in the same loop turn join this batch.
             self._scheduled = True
@@ -95,7 +95,7 @@ class Batcher:
             batch.append(pending)
             items += pending.size
         self._queued_items -= items
-        self._metrics.queue_length.set(self._queued_items)
+        self._metrics.queue_items = self._queued_items
         return batch
 
     def _start(self, batch: list[_Pending]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from crosscloud.runtime.batching import Batcher, BatchResultError
-from crosscloud.runtime.metrics import EndpointMetrics, Metrics
+from crosscloud.runtime.metrics import EndpointMetrics
 
 NEVER_MS = 600_000.0  # a wait the tests would notice: they time out long before it ends
 
@@ -30,7 +30,7 @@ def _batcher(run: Recorder, *, max_batch_size: int = 4, max_wait_ms: float = NEV
         max_batch_size=max_batch_size,
         max_wait_ms=max_wait_ms,
         slots=1,
-        metrics=EndpointMetrics(Metrics(), "e"),
+        metrics=EndpointMetrics("e"),
     )
 
 
