@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS := dev,torch,spark,k8s,postgres
+EXTRAS := dev,torch,tensorflow,spark,k8s,postgres
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint types layers unit bench system-deps clean

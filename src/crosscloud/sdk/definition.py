@@ -118,7 +118,7 @@ def _define_endpoint(cls: type[Service], attr: str, options: EndpointOptions) ->
             f"{where}: endpoint name {name!r} is reserved or not a plain path segment"
         )
     try:
-        hints = typing.get_type_hints(func)
+        hints = typing.get_type_hints(func, include_extras=True)
     except Exception as exc:
         raise errors.ServiceDefinitionError(f"{where}: cannot resolve type hints: {exc}") from None
     fields = _request_fields(func, hints, where, batch=options.batch)
@@ -132,7 +132,11 @@ def _define_endpoint(cls: type[Service], attr: str, options: EndpointOptions) ->
         )
     if options.stream:
         response = _stream_item(response)
-    if options.batch and typing.get_origin(response) is not list and response is not Any:
+    if (
+        options.batch
+        and typing.get_origin(_unannotated(response)) is not list
+        and response is not Any
+    ):
         raise errors.ServiceDefinitionError(
             f"{where}: a batch endpoint returns a list (one item per input), not {response!r}"
         )
@@ -168,7 +172,7 @@ def _request_fields(
         if p.name not in hints:
             raise errors.ServiceDefinitionError(f"{where}: parameter {p.name!r} has no type hint")
         hint = hints[p.name]
-        if batch and typing.get_origin(hint) is not list:
+        if batch and typing.get_origin(_unannotated(hint)) is not list:
             raise errors.ServiceDefinitionError(
                 f"{where}: a batch endpoint takes lists; {p.name!r} is {hint!r}, write list[...]"
             )
@@ -179,9 +183,14 @@ def _request_fields(
     return fields
 
 
+def _unannotated(hint: Any) -> Any:
+    """`Annotated[list[int], Field(...)]` -> `list[int]`."""
+    return typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+
+
 def _is_collection(hint: Any) -> bool:
     """list[int], tuple[str, ...] and Optional[list[int]] are collections."""
-    origin = typing.get_origin(hint)
+    origin = typing.get_origin(_unannotated(hint))
     if origin in (list, tuple, set, frozenset):
         return True
     if origin in (typing.Union, types.UnionType):
@@ -192,6 +201,7 @@ def _is_collection(hint: Any) -> bool:
 def _stream_item(hint: Any) -> Any:
     if hint is Any:
         return Any
+    hint = _unannotated(hint)
     if typing.get_origin(hint) in _STREAM_ORIGINS:
         args = typing.get_args(hint)
         return args[0] if args else Any

@@ -122,3 +122,19 @@ def test_invalid_services_are_refused_with_a_reason(
 def test_endpoint_options_are_validated(options: dict[str, object], message: str) -> None:
     with pytest.raises(errors.ServiceDefinitionError, match=message):
         endpoint(**options)
+
+
+def test_annotated_constraints_are_kept_in_validation_and_schema() -> None:
+    from typing import Annotated
+
+    import pydantic
+
+    class Constrained(Service):
+        @endpoint(batch=True)
+        def f(self, xs: Annotated[list[int], pydantic.Field(max_length=2)]) -> list[int]:
+            return xs
+
+    ep = definition.define(Constrained).endpoint("f")
+    assert ep.request_model.model_json_schema()["properties"]["xs"]["maxItems"] == 2
+    with pytest.raises(pydantic.ValidationError):
+        ep.request_model.model_validate({"xs": [1, 2, 3]})
