@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
+import pydantic
 import pytest
 
 from crosscloud import Resources, Service, endpoint, errors
@@ -125,10 +127,6 @@ def test_endpoint_options_are_validated(options: dict[str, object], message: str
 
 
 def test_annotated_constraints_are_kept_in_validation_and_schema() -> None:
-    from typing import Annotated
-
-    import pydantic
-
     class Constrained(Service):
         @endpoint(batch=True)
         def f(self, xs: Annotated[list[int], pydantic.Field(max_length=2)]) -> list[int]:
