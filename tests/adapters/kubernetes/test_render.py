@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crosscloud import errors
-from crosscloud.adapters.kubernetes import model, render
+from crosscloud.adapters.kubernetes import clouds, model, render
 
 PLACEMENTS = {
     "EKS": model.RenderPlacement(
@@ -317,3 +317,36 @@ def test_duplicate_services_and_bad_names_are_refused() -> None:
         dataclasses.replace(CPU_SERVICE, name="9lives")
     with pytest.raises(errors.UserError, match="type 'AKS' does not run on provider 'aws'"):
         dataclasses.replace(PLACEMENTS["EKS"], type="AKS")
+
+
+def _matrix() -> list[tuple[str, str | None]]:
+    offered = {
+        "EKS": clouds.EKS_GPU_NAMES,
+        "AKS": clouds.AKS_ACCELERATORS,
+        "GKE": clouds.GKE_ACCELERATORS,
+    }
+    return [
+        (cluster, name) for cluster, names in offered.items() for name in [None, *sorted(names)]
+    ]
+
+
+@pytest.mark.parametrize(("cluster", "accelerator"), _matrix())
+def test_every_offered_accelerator_renders_valid_objects(
+    validate: Any, cluster: str, accelerator: str | None
+) -> None:
+    service = dataclasses.replace(
+        GPU_SERVICE,
+        accelerator=accelerator,
+        accelerator_count=2 if accelerator else 0,
+        replicas=0,
+        target_concurrency=None,
+        target_cpu_percent=70,
+    )
+    objects = render.render_placement(
+        deployment="my-deployment",
+        placement=dataclasses.replace(PLACEMENTS[cluster], mesh="istio", instance_type=None),
+        services=[service],
+        traffic=model.RenderTraffic(policy="latency"),
+    )
+    for obj in objects:
+        assert validate(obj) == [], f"{obj['kind']}/{obj['metadata']['name']}"
