@@ -350,3 +350,10 @@ def test_every_offered_accelerator_renders_valid_objects(
     )
     for obj in objects:
         assert validate(obj) == [], f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def test_inputs_are_frozen_and_hashable() -> None:
+    assert len({GPU_SERVICE, dataclasses.replace(GPU_SERVICE), CPU_SERVICE}) == 2
+    assert len({PLACEMENTS["EKS"], TRAFFIC}) == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        GPU_SERVICE.replicas = 3  # type: ignore[misc]

@@ -69,8 +69,9 @@ class RenderService:
     cpu: float = 1.0
     memory_bytes: int = 2 * 2**30
     args: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
-    secret_env: Mapping[str, SecretRef] = field(default_factory=dict)
+    # Left out of the hash (mappings have none) but still compared.
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    secret_env: Mapping[str, SecretRef] = field(default_factory=dict, hash=False)
     accelerator: str | None = None
     accelerator_count: int = 0
     instance_type: str | None = None
