@@ -1,0 +1,237 @@
+"""One service's replicas as the gateway sees them: health, ejection, load, idle
+connections, counters; and the precomputed picking plan the hot path walks.
+
+The plan (split groups -> failover levels -> available hosts, with Envoy's priority
+loads) is rebuilt only when something changes (endpoints, a health flip, an ejection),
+so a pick is a few list lookups and one policy call from `planning.routing`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from crosscloud.gateway import config as gwconfig
+from crosscloud.planning import outlier, routing
+
+if TYPE_CHECKING:
+    from crosscloud.gateway.upstream import UpstreamConn
+
+#: Idle upstream connections older than this are closed rather than reused: uvicorn drops
+#: keep-alive connections after 5 s, and reusing one it is closing loses the request.
+IDLE_TIMEOUT = 3.0
+MAX_IDLE_PER_HOST = 128
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Host:
+    """A replica: its address, state, load and pooled idle connections."""
+
+    __slots__ = (
+        "active",
+        "connect_errors",
+        "ejected",
+        "ejections",
+        "ewma",
+        "hc_failures",
+        "healthy",
+        "id",
+        "idle",
+        "placement",
+        "upstream",
+        "weight",
+    )
+
+    def __init__(self, upstream: gwconfig.Upstream) -> None:
+        self.upstream = upstream
+        self.id = upstream.id
+        self.placement = upstream.placement
+        self.weight = float(upstream.weight)
+        self.active = 0
+        self.ewma = 0.0
+        self.healthy = True  # the control plane only pushes ready replicas
+        self.hc_failures = 0
+        self.ejected = False
+        self.idle: list[tuple[UpstreamConn, float]] = []
+        self.connect_errors = 0
+        self.ejections = 0
+
+    @property
+    def available(self) -> bool:
+        return self.healthy and not self.ejected and not self.upstream.draining
+
+    def take_idle(self, now: float) -> UpstreamConn | None:
+        """The most recently used idle connection still fresh enough to reuse."""
+        idle = self.idle
+        while idle:
+            conn, since = idle.pop()
+            if now - since < IDLE_TIMEOUT and not conn.closed:
+                return conn
+            conn.close()
+        return None
+
+    def put_idle(self, conn: UpstreamConn, now: float) -> None:
+        if len(self.idle) >= MAX_IDLE_PER_HOST or self.upstream.draining:
+            conn.close()
+        else:
+            self.idle.append((conn, now))
+
+    def forget_idle(self, conn: UpstreamConn) -> None:
+        self.idle = [(c, t) for c, t in self.idle if c is not conn]
+
+    def close_idle(self) -> None:
+        for conn, _ in self.idle:
+            conn.close()
+        self.idle = []
+
+
+class _Level:
+    __slots__ = ("counter", "hosts", "schedule")
+
+    def __init__(self, hosts: list[Host]) -> None:
+        self.hosts = hosts
+        self.schedule = (
+            routing.smooth_weighted_schedule([max(1, int(h.weight)) for h in hosts])
+            if hosts
+            else []
+        )
+        self.counter = 0
+
+
+class _Group:
+    __slots__ = ("levels", "loads", "weight")
+
+    def __init__(self, levels: list[_Level], loads: list[float], weight: float) -> None:
+        self.levels = levels
+        self.loads = loads
+        self.weight = weight
+
+
+class Cluster:
+    """A service's hosts, outlier detector, retry accounting and picking plan."""
+
+    def __init__(self, service: gwconfig.ServiceConfig, *, rng: random.Random) -> None:
+        self.config = service
+        self.name = service.name
+        self.rng = rng
+        self.detector = outlier.OutlierDetector(service.outlier)
+        self.hosts: dict[str, Host] = {}
+        self.active = 0
+        self.active_retries = 0
+        self.retries = 0
+        self.retries_overflow = 0
+        #: Metrics, updated in place on the hot path and read by the /metrics collector.
+        self.by_key: dict[tuple[str, int], int] = {}
+        self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.latency_sum = 0.0
+        self.groups: list[_Group] = []
+        self.group_weights: list[float] = []
+        self.on_change: Callable[[], None] | None = None
+        self._pick_in_level = self._policy(service.policy)
+        self.set_endpoints(service.upstreams)
+
+    def reconfigure(self, service: gwconfig.ServiceConfig) -> None:
+        """New policies for the same service; hosts keep their state and connections."""
+        self.config = service
+        self.detector.config = service.outlier
+        self._pick_in_level = self._policy(service.policy)
+        for host in self.set_endpoints(service.upstreams):
+            host.close_idle()
+
+    def _policy(self, name: str) -> Callable[[_Level], Host]:
+        rng = self.rng
+
+        def round_robin(level: _Level) -> Host:
+            level.counter += 1
+            return level.hosts[routing.pick_round_robin(level.schedule, level.counter)]
+
+        def least_request(level: _Level) -> Host:
+            return level.hosts[routing.pick_least_request(level.hosts, rng)]
+
+        def latency(level: _Level) -> Host:
+            return level.hosts[routing.pick_latency(level.hosts, rng)]
+
+        return {"round-robin": round_robin, "latency": latency}.get(name, least_request)
+
+    def set_endpoints(self, upstreams: Iterable[gwconfig.Upstream]) -> list[Host]:
+        """Replace the upstream set; known ids keep their state. Returns removed hosts."""
+        new: dict[str, Host] = {}
+        for up in upstreams:
+            host = self.hosts.get(up.id)
+            if host is None or (host.upstream.host, host.upstream.port) != (up.host, up.port):
+                host = Host(up)
+            else:
+                host.upstream, host.placement, host.weight = up, up.placement, float(up.weight)
+            new[up.id] = host
+        removed = [h for i, h in self.hosts.items() if new.get(i) is not h]
+        self.hosts = new
+        self.detector.set_hosts(list(new))
+        for host in new.values():
+            host.ejected = self.detector.is_ejected(host.id)
+        self.rebuild()
+        return removed
+
+    def rebuild(self) -> None:
+        """Recompute the picking plan after any change of health, ejection or endpoints."""
+        live = [h for h in self.hosts.values() if not h.upstream.draining]
+        keys: list[str | None] = [k for k, _ in self.config.split] or [None]
+        groups = []
+        for key in keys:
+            members = [h for h in live if key is None or key in (h.upstream.version, h.placement)]
+            groups.append(self._group(members, dict(self.config.split).get(key or "", 1.0)))
+        self.groups = groups
+        self.group_weights = [g.weight if any(lv.hosts for lv in g.levels) else 0 for g in groups]
+        if self.on_change is not None:
+            self.on_change()
+
+    def _group(self, members: list[Host], weight: float) -> _Group:
+        order = self.config.failover
+        ranks = sorted({routing.failover_rank(h.placement, order) for h in members}) or [0]
+        levels, counts = [], []
+        for rank in ranks:
+            at = [h for h in members if routing.failover_rank(h.placement, order) == rank]
+            up = [h for h in at if h.available]
+            levels.append(_Level(up))
+            counts.append((len(up), len(at)))
+        return _Group(levels, routing.priority_loads(counts), weight)
+
+    def pick(self, exclude: list[Host] | None = None) -> Host | None:
+        """The host for the next try; never one in `exclude`; None when none is left."""
+        groups = self.groups
+        if len(groups) == 1:
+            group = groups[0]
+        else:
+            group = groups[routing.pick_weighted(self.group_weights, self.rng)]
+        levels = group.levels
+        level = levels[0] if len(levels) == 1 else levels[routing.pick_level(group.loads, self.rng)]
+        if level.hosts and not exclude:
+            return self._pick_in_level(level)
+        return self._pick_excluding(exclude or [])
+
+    def _pick_excluding(self, exclude: list[Host]) -> Host | None:
+        for group in self.groups:
+            for level in group.levels:
+                rest = [h for h in level.hosts if h not in exclude]
+                if rest:
+                    return self._pick_in_level(_Level(rest))
+        return None
+
+    def record(self, host: Host, result: outlier.Outcome, now: float) -> None:
+        """Feed one try's outcome to outlier detection; eject at once when it says so."""
+        if host.ejected:
+            return
+        decision = self.detector.record(host.id, result, now=now)
+        if decision is not None:
+            host.ejected = True
+            host.ejections += 1
+            host.close_idle()
+            self.rebuild()
+
+    def sweep(self, now: float) -> None:
+        """The outlier interval: ejected hosts whose time is up come back."""
+        back = self.detector.sweep(now=now)
+        for host_id in back:
+            self.hosts[host_id].ejected = False
+        if back:
+            self.rebuild()

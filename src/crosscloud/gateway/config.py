@@ -1,0 +1,219 @@
+"""What the gateway routes: services, their upstreams and policies, from the control plane
+(`Gateway.set_endpoints`) or from a small YAML/JSON file (`crosscloud gateway --config`).
+
+File format (durations as in manifests: 250ms, 10s, 5m):
+
+    listen: {host: 127.0.0.1, port: 8080}
+    services:
+      - name: echo
+        hosts: [echo.example.com]          # optional: route by Host header too
+        policy: least-request              # round-robin | least-request | latency
+        failover: [local/a, local/b]       # placement order for locality failover
+        split: {v1: 90, v2: 10}            # optional canary split by version
+        timeout: 30s
+        retries: {attempts: 2, perTryTimeout: 10s}
+        outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s}
+        healthCheck: {path: /readyz, interval: 5s, timeout: 1s}
+        upstreams:
+          - {id: a1, host: 127.0.0.1, port: 9001, placement: local/a, version: v1}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+
+from crosscloud import errors
+from crosscloud.domain import quantity
+from crosscloud.planning import outlier, retry
+
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_HEADERS = 100
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One replica the gateway may send requests to."""
+
+    id: str
+    host: str
+    port: int
+    placement: str = "local/default"
+    version: str = ""
+    weight: int = 1
+    draining: bool = False
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """Active health checking of every upstream (GET `path`, 2xx/3xx is healthy)."""
+
+    path: str = "/readyz"
+    interval: float = 5.0
+    timeout: float = 1.0
+    unhealthy_threshold: int = 2
+    healthy_threshold: int = 1
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """One routed service and how its traffic is balanced and protected."""
+
+    name: str
+    upstreams: tuple[Upstream, ...] = ()
+    hosts: tuple[str, ...] = ()
+    policy: str = "least-request"
+    failover: tuple[str, ...] = ()
+    split: tuple[tuple[str, float], ...] = ()
+    timeout: float = 30.0
+    per_try_timeout: float = 10.0
+    retry: retry.RetryPolicy = field(default_factory=retry.RetryPolicy)
+    outlier: outlier.OutlierConfig = field(default_factory=outlier.OutlierConfig)
+    health: HealthCheck = field(default_factory=HealthCheck)
+    #: Model handlers are pure functions of the request, so POSTs may be retried too.
+    idempotent: bool = True
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """The whole gateway: where it listens, its limits, and its services."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    services: tuple[ServiceConfig, ...] = ()
+    max_body_size: int = DEFAULT_MAX_BODY
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_headers: int = DEFAULT_MAX_HEADERS
+
+
+class _Model(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class _UpstreamFile(_Model):
+    id: str
+    host: str = "127.0.0.1"
+    port: int = pydantic.Field(ge=1, le=65535)
+    placement: str = "local/default"
+    version: str = ""
+    weight: int = pydantic.Field(default=1, ge=1, le=1000)
+    draining: bool = False
+
+
+class _RetriesFile(_Model):
+    attempts: int = pydantic.Field(default=2, ge=0, le=10)
+    per_try_timeout: float = pydantic.Field(default=10.0, alias="perTryTimeout")
+
+    _d = pydantic.field_validator("per_try_timeout", mode="before")(quantity.parse_duration)
+
+
+class _OutlierFile(_Model):
+    consecutive_5xx: int = pydantic.Field(default=5, ge=1, alias="consecutive5xxErrors")
+    interval: float = 10.0
+    base_ejection_time: float = pydantic.Field(default=30.0, alias="baseEjectionTime")
+    max_ejection_time: float = pydantic.Field(default=300.0, alias="maxEjectionTime")
+    max_ejection_percent: float = pydantic.Field(
+        default=10.0, ge=0, le=100, alias="maxEjectionPercent"
+    )
+
+    _d = pydantic.field_validator(
+        "interval", "base_ejection_time", "max_ejection_time", mode="before"
+    )(quantity.parse_duration)
+
+
+class _HealthFile(_Model):
+    path: str = "/readyz"
+    interval: float = 5.0
+    timeout: float = 1.0
+    enabled: bool = True
+
+    _d = pydantic.field_validator("interval", "timeout", mode="before")(quantity.parse_duration)
+
+
+class _ServiceFile(_Model):
+    name: str = pydantic.Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+    hosts: list[str] = []
+    policy: Literal["round-robin", "least-request", "latency"] = "least-request"
+    failover: list[str] = []
+    split: dict[str, float] = {}
+    timeout: float = 30.0
+    idempotent: bool = True
+    retries: _RetriesFile = _RetriesFile()
+    outlier_detection: _OutlierFile = pydantic.Field(_OutlierFile(), alias="outlierDetection")
+    health_check: _HealthFile = pydantic.Field(_HealthFile(), alias="healthCheck")
+    upstreams: list[_UpstreamFile] = []
+
+    _d = pydantic.field_validator("timeout", mode="before")(quantity.parse_duration)
+
+    def build(self) -> ServiceConfig:
+        o, h = self.outlier_detection, self.health_check
+        return ServiceConfig(
+            name=self.name,
+            upstreams=tuple(Upstream(**u.model_dump()) for u in self.upstreams),
+            hosts=tuple(x.lower() for x in self.hosts),
+            policy=self.policy,
+            failover=tuple(self.failover),
+            split=tuple(self.split.items()),
+            timeout=self.timeout,
+            per_try_timeout=self.retries.per_try_timeout,
+            retry=retry.RetryPolicy(attempts=self.retries.attempts),
+            outlier=outlier.OutlierConfig(**o.model_dump()),
+            health=HealthCheck(
+                path=h.path, interval=h.interval, timeout=h.timeout, enabled=h.enabled
+            ),
+            idempotent=self.idempotent,
+        )
+
+
+class _ListenFile(_Model):
+    host: str = "127.0.0.1"
+    port: int = pydantic.Field(default=8080, ge=0, le=65535)
+
+
+class _GatewayFile(_Model):
+    listen: _ListenFile = _ListenFile()
+    max_body_size: int = pydantic.Field(default=DEFAULT_MAX_BODY, ge=1, alias="maxBodySize")
+    services: list[_ServiceFile] = []
+
+
+def parse(data: Any, *, source: str = "<config>") -> GatewayConfig:
+    """A GatewayConfig from parsed YAML/JSON; UserError naming the field and the bad value."""
+    try:
+        model = _GatewayFile.model_validate(data)
+    except pydantic.ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            lines.append(f"{source}: {where}: {err['msg']} (got {err.get('input')!r})")
+        raise errors.UserError("\n".join(lines)) from None
+    names = [s.name for s in model.services]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise errors.UserError(f"{source}: services: duplicate service names {dupes}")
+    return GatewayConfig(
+        host=model.listen.host,
+        port=model.listen.port,
+        services=tuple(s.build() for s in model.services),
+        max_body_size=model.max_body_size,
+    )
+
+
+def load(path: str | Path) -> GatewayConfig:
+    """Read a gateway config file (YAML or JSON)."""
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise errors.UserError(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise errors.UserError(f"{file}: not valid YAML/JSON: {exc}") from None
+    return parse(data or {}, source=str(file))

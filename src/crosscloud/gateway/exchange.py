@@ -1,0 +1,375 @@
+"""One proxied request: pick a replica, send, stream the answer back, retry when allowed.
+
+Callbacks only (no task per request): the client protocol feeds the request in, the
+upstream protocol feeds the response back, and a coarse timer (`Gateway`'s sweep)
+enforces per-try and overall timeouts. A new connection is the only await.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import http
+import time
+from typing import TYPE_CHECKING
+
+from crosscloud.gateway import cluster as gwcluster
+from crosscloud.gateway import upstream as gwupstream
+from crosscloud.planning import outlier, retry, routing
+
+if TYPE_CHECKING:
+    from crosscloud.gateway.downstream import Downstream
+
+#: Request bodies up to this size are kept so a failed try can be replayed elsewhere.
+RETRY_BUFFER = 256 * 1024
+LATENCY_BUCKETS = gwcluster.LATENCY_BUCKETS
+_STATUS_LINES = {
+    s.value: b"HTTP/1.1 %d %b\r\n" % (s.value, s.phrase.encode()) for s in http.HTTPStatus
+}
+_SUCCESS, _5XX, _CONNECT = (
+    outlier.Outcome.SUCCESS,
+    outlier.Outcome.SERVER_ERROR,
+    outlier.Outcome.CONNECT_FAILURE,
+)
+
+
+def status_line(status: int) -> bytes:
+    return _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status
+
+
+class Exchange:
+    """The life of one request through the gateway, across its tries."""
+
+    __slots__ = (
+        "chunked",
+        "client",
+        "cluster",
+        "conn",
+        "connecting",
+        "deadline",
+        "done",
+        "head",
+        "head_only",
+        "host",
+        "idempotent",
+        "interim",
+        "is_retry",
+        "keep_alive",
+        "parts",
+        "replayable",
+        "request_complete",
+        "resp_chunked",
+        "response_started",
+        "retries_done",
+        "served_by",
+        "size",
+        "started",
+        "status",
+        "timer",
+        "tried",
+        "try_deadline",
+    )
+
+    def __init__(
+        self,
+        client: Downstream,
+        cluster: gwcluster.Cluster,
+        *,
+        head: bytes,
+        method: bytes,
+        chunked: bool,
+        keep_alive: bool,
+    ) -> None:
+        self.client = client
+        self.cluster = cluster
+        self.head = head
+        self.head_only = method == b"HEAD"
+        self.idempotent = retry.is_idempotent(method, service_idempotent=cluster.config.idempotent)
+        self.chunked = chunked
+        self.keep_alive = keep_alive
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.replayable = True
+        self.request_complete = False
+        self.conn: gwupstream.UpstreamConn | None = None
+        self.host: gwcluster.Host | None = None
+        self.connecting: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.tried: list[gwcluster.Host] = []
+        self.retries_done = 0
+        self.is_retry = False
+        self.response_started = False
+        self.resp_chunked = False
+        self.interim = False
+        self.done = False
+        self.status = 0
+        self.served_by: gwcluster.Host | None = None
+        self.started = 0.0
+        self.deadline = 0.0
+        self.try_deadline = 0.0
+
+    # -- request side -------------------------------------------------------------
+
+    def start(self, now: float) -> None:
+        self.started = time.perf_counter()  # uvloop's loop.time() only has ms resolution
+        self.deadline = now + self.cluster.config.timeout
+        self.cluster.active += 1
+        self.client.server.inflight.add(self)
+        self._try()
+
+    def request_body(self, data: bytes) -> None:
+        framed = b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data
+        conn = self.conn
+        if conn is not None:
+            conn.write(framed)
+            if not self.replayable:
+                return
+        self.parts.append(framed)
+        self.size += len(framed)
+        if self.size > RETRY_BUFFER:
+            if conn is not None:
+                self.replayable, self.parts = False, []
+            else:
+                self.client.pause_reading()  # resumed when a connection is attached
+
+    def request_done(self) -> None:
+        self.request_complete = True
+        if self.chunked:
+            self.request_body_raw(b"0\r\n\r\n")
+
+    def request_body_raw(self, data: bytes) -> None:
+        if self.conn is not None:
+            self.conn.write(data)
+        if self.conn is None or self.replayable:
+            self.parts.append(data)
+
+    def _try(self) -> None:
+        self.timer = None
+        if self.done:
+            return
+        loop = self.client.server.loop
+        host = self.cluster.pick(self.tried)
+        if host is None:
+            self._fail(503, b"no healthy upstream")
+            return
+        self.host = host
+        host.active += 1
+        now = loop.time()
+        self.try_deadline = now + self.cluster.config.per_try_timeout
+        conn = host.take_idle(now)
+        if conn is not None:
+            self._attach(conn)
+        else:
+            self.connecting = loop.create_task(self._connect(host))
+
+    async def _connect(self, host: gwcluster.Host) -> None:
+        loop = self.client.server.loop
+        try:
+            _, conn = await loop.create_connection(
+                lambda: gwupstream.UpstreamConn(host), host.upstream.host, host.upstream.port
+            )
+        except OSError:
+            self.connecting = None
+            self._connect_failed(host)
+            return
+        self.connecting = None
+        if self.done or self.host is not host:
+            conn.close()
+        else:
+            self._attach(conn)
+
+    def _attach(self, conn: gwupstream.UpstreamConn) -> None:
+        self.conn = conn
+        conn.exchange = self
+        conn.write(self.head + b"".join(self.parts) if self.parts else self.head)
+        if self.size > RETRY_BUFFER:
+            self.replayable, self.parts = False, []
+            self.client.resume_reading()
+
+    # -- response side ------------------------------------------------------------
+
+    def response_head(self, conn: gwupstream.UpstreamConn, status: int) -> None:
+        if status < 200:
+            self.interim = True  # 100 Continue etc.: the gateway answered Expect itself
+            return
+        host = self.host
+        assert host is not None
+        now = self.client.server.loop.time()
+        if status in retry.RETRIABLE_STATUSES and self._may_retry(retry.Failure.STATUS):
+            self.cluster.record(host, _5XX, now)
+            conn.abort()
+            self._retry()
+            return
+        self.cluster.record(host, _5XX if status >= 500 else _SUCCESS, now)
+        host.ewma = routing.ewma(host.ewma, time.perf_counter() - self.started)
+        self.status = status
+        self.served_by = host
+        headers = conn.headers
+        if not conn.content_length and status not in (204, 304) and not self.head_only:
+            self.resp_chunked = True
+            headers.append(b"transfer-encoding: chunked\r\n")
+        if not self.keep_alive:
+            headers.append(b"connection: close\r\n")
+        headers.append(b"x-crosscloud-upstream: %b\r\n\r\n" % host.id.encode())
+        self.response_started = True
+        self.client.write(status_line(status) + b"".join(headers))
+        if self.head_only:
+            conn.exchange = None
+            conn.close()  # httptools cannot be told a HEAD answer has no body
+            self._end_try()
+            self._finish()
+
+    def response_body(self, data: bytes) -> None:
+        if self.resp_chunked:
+            self.client.write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:
+            self.client.write(data)
+
+    def response_done(self, conn: gwupstream.UpstreamConn, keep_alive: bool) -> None:
+        if self.interim:
+            self.interim = False
+            conn.exchange = self
+            return
+        if self.resp_chunked:
+            self.client.write(b"0\r\n\r\n")
+        host = self.host
+        self._end_try()
+        if keep_alive and self.request_complete and host is not None:
+            host.put_idle(conn, self.client.server.loop.time())
+        else:
+            conn.close()
+        self._finish()
+
+    def upstream_lost(self, conn: gwupstream.UpstreamConn) -> None:
+        if conn is not self.conn or self.done:
+            return
+        if self.response_started:
+            if self.resp_chunked and not conn.content_length:
+                self.response_done(conn, False)  # a close-delimited body ends at EOF
+            else:
+                self._end_try()
+                self.client.abort()  # truncated: the client must not take it as whole
+                self._finish()
+            return
+        host = self.host
+        assert host is not None
+        self.cluster.record(host, _5XX, self.client.server.loop.time())
+        if self._may_retry(retry.Failure.RESET):
+            self._retry()
+        else:
+            self._fail(502, b"upstream reset before response")
+
+    def _connect_failed(self, host: gwcluster.Host) -> None:
+        if self.done:
+            return
+        host.connect_errors += 1
+        self.cluster.record(host, _CONNECT, self.client.server.loop.time())
+        if self._may_retry(retry.Failure.CONNECT):
+            self._retry()
+        else:
+            self._fail(503, b"upstream connect error")
+
+    # -- retries, timeouts, endings -------------------------------------------------
+
+    def _may_retry(self, failure: retry.Failure) -> bool:
+        cluster = self.cluster
+        policy = cluster.config.retry
+        if not self.replayable or not retry.should_retry(
+            failure, idempotent=self.idempotent, retries_done=self.retries_done, policy=policy
+        ):
+            return False
+        active_retries = cluster.active_retries - (1 if self.is_retry else 0)
+        if not retry.budget_allows(
+            active_requests=cluster.active, active_retries=active_retries, policy=policy
+        ):
+            cluster.retries_overflow += 1
+            return False
+        return True
+
+    def _retry(self) -> None:
+        host = self.host
+        if host is not None and host not in self.tried:
+            self.tried.append(host)
+        self._end_try()
+        self.retries_done += 1
+        cluster = self.cluster
+        cluster.retries += 1
+        if not self.is_retry:
+            self.is_retry = True
+            cluster.active_retries += 1
+        delay = retry.backoff(self.retries_done, cluster.rng, cluster.config.retry)
+        self.timer = self.client.server.loop.call_later(delay, self._try)
+
+    def check_timeouts(self, now: float) -> None:
+        """Called by the gateway's coarse timer for every request in flight."""
+        if now >= self.deadline:
+            self._abort_try()
+            self._fail(504, b"upstream request timeout")
+        elif now >= self.try_deadline and self.host is not None and not self.response_started:
+            self._abort_try()
+            if self._may_retry(retry.Failure.TIMEOUT):
+                self._retry()
+            else:
+                self._fail(504, b"upstream request timeout")
+
+    def _abort_try(self) -> None:
+        if self.connecting is not None:
+            self.connecting.cancel()
+            self.connecting = None
+        if self.conn is not None:
+            self.conn.abort()
+
+    def _end_try(self) -> None:
+        if self.host is not None:
+            self.host.active -= 1
+            self.host = None
+        self.conn = None
+
+    def _fail(self, status: int, message: bytes) -> None:
+        self._end_try()
+        if self.response_started:
+            self.client.abort()
+        else:
+            self.status = status
+            self.client.write_error(status, message, close=not self.keep_alive)
+        self._finish()
+
+    def reject(self, status: int, message: bytes) -> None:
+        """Stop this request with an error of the gateway's own (413 mid-body)."""
+        if self.done:
+            return
+        self.keep_alive = False
+        if self.timer is not None:
+            self.timer.cancel()
+        self._abort_try()
+        self._fail(status, message)
+
+    def client_gone(self) -> None:
+        """The client disconnected: cancel the upstream request (never pool that conn)."""
+        if self.done:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self._abort_try()
+        self._end_try()
+        self.status = 499
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        cluster = self.cluster
+        cluster.active -= 1
+        if self.is_retry:
+            cluster.active_retries -= 1
+        server = self.client.server
+        server.inflight.discard(self)
+        elapsed = time.perf_counter() - self.started
+        cluster.latency_counts[bisect.bisect_left(LATENCY_BUCKETS, elapsed)] += 1
+        cluster.latency_sum += elapsed
+        served = self.served_by
+        key = (served.placement if served is not None else "", self.status)
+        counts = cluster.by_key
+        counts[key] = counts.get(key, 0) + 1
+        self.client.exchange_done(self)

@@ -1,0 +1,78 @@
+"""Active health checks: GET the health path of every upstream on an interval.
+
+A host that fails `unhealthy_threshold` checks in a row leaves rotation; one that passes
+`healthy_threshold` comes back, and if outlier detection had also ejected it, that
+ejection ends too (Envoy's `successful_active_health_check_uneject_host`, limited here
+to hosts that were down, so a replica that is ready but answers 500s cannot flap back
+in every interval).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from crosscloud.gateway import cluster as gwcluster
+from crosscloud.gateway import config as gwconfig
+
+
+async def probe(upstream: gwconfig.Upstream, check: gwconfig.HealthCheck) -> bool:
+    """One check: True when the replica answers 2xx/3xx within the timeout."""
+    writer = None
+    try:
+        async with asyncio.timeout(check.timeout):
+            reader, writer = await asyncio.open_connection(upstream.host, upstream.port)
+            writer.write(
+                b"GET %b HTTP/1.1\r\nhost: %b:%d\r\nuser-agent: crosscloud-gateway\r\n"
+                b"connection: close\r\n\r\n"
+                % (check.path.encode(), upstream.host.encode(), upstream.port)
+            )
+            line = await reader.readline()
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        if writer is not None:
+            writer.close()
+    parts = line.split()
+    return len(parts) >= 2 and parts[1][:1] in (b"2", b"3")
+
+
+def apply(cluster: gwcluster.Cluster, host: gwcluster.Host, ok: bool) -> bool:
+    """Update one host from one check; True when its availability changed."""
+    check = cluster.config.health
+    if ok:
+        was_down = not host.healthy
+        host.hc_failures = 0
+        if not was_down:
+            return False
+        host.healthy = True
+        if host.ejected and cluster.detector.uneject(host.id):
+            host.ejected = False
+        return True
+    host.hc_failures += 1
+    if host.healthy and host.hc_failures >= check.unhealthy_threshold:
+        host.healthy = False
+        host.close_idle()
+        return True
+    return False
+
+
+async def check_cluster(cluster: gwcluster.Cluster) -> None:
+    """Check every host of `cluster` once, concurrently, and rebuild its plan on change."""
+    hosts = list(cluster.hosts.values())
+    results = await asyncio.gather(*(probe(h.upstream, cluster.config.health) for h in hosts))
+    changed = False
+    for host, ok in zip(hosts, results, strict=True):
+        if cluster.hosts.get(host.id) is host:
+            changed = apply(cluster, host, ok) or changed
+    if changed:
+        cluster.rebuild()
+
+
+async def run(cluster: gwcluster.Cluster) -> None:
+    """Check `cluster` forever at its interval (cancel the task to stop)."""
+    while True:
+        if cluster.config.health.enabled and cluster.hosts:
+            with contextlib.suppress(Exception):
+                await check_cluster(cluster)
+        await asyncio.sleep(cluster.config.health.interval)

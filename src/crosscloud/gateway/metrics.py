@@ -1,0 +1,103 @@
+"""Prometheus /metrics for the gateway, read from counters the hot path bumps in place.
+
+The request path only does `dict[key] += 1` and one list increment per request (see
+`Exchange._finish`); this collector turns those into metric families when scraped, so
+prometheus_client's locks and label lookups stay off the request path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from crosscloud.gateway import cluster as gwcluster
+
+
+class GatewayCollector:
+    """A prometheus_client collector over the gateway's clusters."""
+
+    def __init__(self, clusters: Callable[[], Iterable[gwcluster.Cluster]]) -> None:
+        self._clusters = clusters
+
+    def collect(self) -> Iterator[Metric]:
+        clusters = list(self._clusters())
+        requests = CounterMetricFamily(
+            "crosscloud_gateway_requests",
+            "Requests by service, placement that answered, and status (499: client left).",
+            labels=["service", "placement", "status"],
+        )
+        latency = HistogramMetricFamily(
+            "crosscloud_gateway_request_duration_seconds",
+            "Time from request to the end of the response, retries included.",
+            labels=["service"],
+        )
+        retries = CounterMetricFamily(
+            "crosscloud_gateway_retries", "Retries sent.", labels=["service"]
+        )
+        overflow = CounterMetricFamily(
+            "crosscloud_gateway_retry_budget_exhausted",
+            "Retries not sent because the retry budget was spent.",
+            labels=["service"],
+        )
+        in_flight = GaugeMetricFamily(
+            "crosscloud_gateway_requests_in_flight", "Requests in flight.", labels=["service"]
+        )
+        for c in clusters:
+            for (placement, status), n in list(c.by_key.items()):
+                requests.add_metric([c.name, placement, str(status)], n)
+            latency.add_metric([c.name], _buckets(c), c.latency_sum)
+            retries.add_metric([c.name], c.retries)
+            overflow.add_metric([c.name], c.retries_overflow)
+            in_flight.add_metric([c.name], c.active)
+        yield from (requests, latency, retries, overflow, in_flight)
+        yield from _host_metrics(clusters)
+
+
+def _buckets(c: gwcluster.Cluster) -> list[tuple[str, float]]:
+    out, total = [], 0
+    bounds = [*map(str, gwcluster.LATENCY_BUCKETS), "+Inf"]
+    for bound, count in zip(bounds, c.latency_counts, strict=True):
+        total += count
+        out.append((bound, float(total)))
+    return out
+
+
+def _host_metrics(clusters: list[gwcluster.Cluster]) -> Iterator[Metric]:
+    labels = ["service", "upstream", "placement"]
+    ejections = CounterMetricFamily(
+        "crosscloud_gateway_upstream_ejections", "Outlier ejections.", labels=labels
+    )
+    connect = CounterMetricFamily(
+        "crosscloud_gateway_upstream_connect_errors",
+        "Failed or refused connections to an upstream.",
+        labels=labels,
+    )
+    available = GaugeMetricFamily(
+        "crosscloud_gateway_upstream_available",
+        "1 when the upstream takes traffic (healthy, not ejected, not draining).",
+        labels=labels,
+    )
+    for c in clusters:
+        for h in c.hosts.values():
+            key = [c.name, h.id, h.placement]
+            ejections.add_metric(key, h.ejections)
+            connect.add_metric(key, h.connect_errors)
+            available.add_metric(key, 1.0 if h.available else 0.0)
+    yield from (ejections, connect, available)
+
+
+def registry_for(clusters: Callable[[], Iterable[gwcluster.Cluster]]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GatewayCollector(clusters))
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return bytes(generate_latest(registry))

@@ -1,0 +1,226 @@
+"""The gateway process: routes, clusters, timers, and the API the control plane calls.
+
+    gw = Gateway(config)
+    await gw.start()
+    gw.set_endpoints("embedder", [Upstream(id="r1", host="10.0.0.5", port=8000, ...)])
+
+`set_endpoints` takes effect for the next request (no polling); an upstream marked
+`draining` gets no new requests while the ones in flight finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import random
+import socket
+from collections.abc import Callable, Iterable
+
+from crosscloud import errors
+from crosscloud.gateway import cluster as gwcluster
+from crosscloud.gateway import config as gwconfig
+from crosscloud.gateway import downstream, health, metrics
+from crosscloud.gateway import exchange as gwexchange
+
+#: Resolution of per-try and overall timeouts (a sweep beats a timer per request).
+TIMEOUT_TICK = 0.1
+
+#: The per-service token hook: (service, Authorization header) -> None to allow, or
+#: (status, message) to refuse. Tokens themselves live with the control plane.
+Authorizer = Callable[[str, bytes | None], tuple[int, str] | None]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; UserError when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise errors.UserError(f"port {port} on {host} is already in use") from None
+        raise errors.UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(4096)
+    sock.setblocking(False)
+    return sock
+
+
+class Gateway:
+    """One listening gateway with its services."""
+
+    def __init__(
+        self,
+        config: gwconfig.GatewayConfig,
+        *,
+        rng: random.Random | None = None,
+        authorizer: Authorizer | None = None,
+    ) -> None:
+        self.config = config
+        self.rng = rng or random.Random()  # noqa: S311 - load balancing, not secrets
+        self.authorizer = authorizer
+        self.clusters: dict[str, gwcluster.Cluster] = {}
+        self._by_name: dict[bytes, gwcluster.Cluster] = {}
+        self._by_host: dict[bytes, gwcluster.Cluster] = {}
+        self.inflight: set[gwexchange.Exchange] = set()
+        self.loop = asyncio.get_event_loop_policy().get_event_loop()
+        self._server: asyncio.Server | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._timeout_timer: asyncio.TimerHandle | None = None
+        self._outlier_timer: asyncio.TimerHandle | None = None
+        self._registry = metrics.registry_for(lambda: list(self.clusters.values()))
+        self.port = config.port
+        for service in config.services:
+            self.set_service(service)
+
+    # -- the control plane's API ----------------------------------------------------------
+
+    def set_service(self, service: gwconfig.ServiceConfig) -> None:
+        """Add or replace a service (its policies); its upstreams are `service.upstreams`."""
+        old = self.clusters.get(service.name)
+        if old is not None:
+            old.reconfigure(service)
+        else:
+            new = gwcluster.Cluster(service, rng=self.rng)
+            self.clusters[service.name] = new
+            if self._server is not None:
+                self._start_health(new)
+        self._reindex()
+
+    def set_endpoints(self, service: str, upstreams: Iterable[gwconfig.Upstream]) -> None:
+        """Replace the upstreams of `service`; unknown services are created with defaults."""
+        cluster = self.clusters.get(service)
+        if cluster is None:
+            self.set_service(gwconfig.ServiceConfig(name=service, upstreams=tuple(upstreams)))
+            return
+        for host in cluster.set_endpoints(upstreams):
+            host.close_idle()
+
+    def remove_service(self, service: str) -> None:
+        cluster = self.clusters.pop(service, None)
+        if cluster is not None:
+            for host in cluster.hosts.values():
+                host.close_idle()
+            task = self._tasks.pop(service, None)
+            if task is not None:
+                task.cancel()
+            self._reindex()
+
+    def snapshot(self) -> dict[str, object]:
+        """Each service's upstreams and their state, as plain data (for status)."""
+        return {
+            name: [
+                {
+                    "id": h.id,
+                    "placement": h.placement,
+                    "healthy": h.healthy,
+                    "ejected": h.ejected,
+                    "draining": h.upstream.draining,
+                    "active": h.active,
+                }
+                for h in c.hosts.values()
+            ]
+            for name, c in self.clusters.items()
+        }
+
+    def _reindex(self) -> None:
+        self._by_name = {name.encode(): c for name, c in self.clusters.items()}
+        self._by_host = {h.encode(): c for c in self.clusters.values() for h in c.config.hosts}
+
+    # -- the request path's helpers ------------------------------------------------------
+
+    def route(self, host: bytes, url: bytes) -> tuple[gwcluster.Cluster | None, bytes]:
+        """The cluster for a request and the path to send upstream.
+
+        A Host header naming a service keeps the whole path; otherwise `/{service}/rest`
+        goes to `/rest` of that service."""
+        if self._by_host and host:
+            cluster = self._by_host.get(host.partition(b":")[0].lower())
+            if cluster is not None:
+                return cluster, url
+        end = url.find(b"/", 1)
+        query = url.find(b"?")
+        if end < 0 or 0 <= query < end:
+            cut = query if query >= 0 else len(url)
+            return self._by_name.get(url[1:cut]), b"/" + url[cut:]
+        return self._by_name.get(url[1:end]), url[end:]
+
+    def own_route(self, url: bytes) -> bytes | None:
+        """The gateway's own answer for /healthz, /readyz and /metrics, else None."""
+        if url == b"/metrics":
+            body = metrics.render(self._registry)
+            return downstream.response_bytes(
+                200, body, content_type=b"text/plain; version=0.0.4; charset=utf-8"
+            )
+        if url in (b"/healthz", b"/readyz"):
+            return downstream.response_bytes(200, b'{"status":"ok"}')
+        return None
+
+    def unknown_service(self, url: bytes) -> str:
+        name = url.split(b"/")[1].split(b"?")[0].decode(errors="replace") if url[:1] == b"/" else ""
+        known = ", ".join(sorted(self.clusters)) or "none configured"
+        return f"no service {name!r} behind this gateway; services: {known}"
+
+    def authorize(self, service: str, authorization: bytes | None) -> tuple[int, str] | None:
+        return None if self.authorizer is None else self.authorizer(service, authorization)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen and start health checks and timers (bound to `self.port` after this)."""
+        self.loop = asyncio.get_running_loop()
+        sock = bind(self.config.host, self.config.port)
+        self.port = sock.getsockname()[1]
+        self._server = await self.loop.create_server(lambda: downstream.Downstream(self), sock=sock)
+        for cluster in self.clusters.values():
+            self._start_health(cluster)
+        self._tick_timeouts()
+        self._tick_outliers()
+
+    def _start_health(self, cluster: gwcluster.Cluster) -> None:
+        old = self._tasks.pop(cluster.name, None)
+        if old is not None:
+            old.cancel()
+        self._tasks[cluster.name] = self.loop.create_task(health.run(cluster))
+
+    def _tick_timeouts(self) -> None:
+        now = self.loop.time()
+        for ex in list(self.inflight):
+            ex.check_timeouts(now)
+        self._timeout_timer = self.loop.call_later(TIMEOUT_TICK, self._tick_timeouts)
+
+    def _tick_outliers(self) -> None:
+        now = self.loop.time()
+        intervals = [c.config.outlier.interval for c in self.clusters.values()] or [10.0]
+        for cluster in list(self.clusters.values()):
+            cluster.sweep(now)
+        # One sweep timer at the shortest interval: a host returns within one interval.
+        delay = max(0.05, min(intervals))
+        self._outlier_timer = self.loop.call_later(delay, self._tick_outliers)
+
+    async def stop(self) -> None:
+        """Stop listening, cancel timers and health checks, close pooled connections."""
+        for timer in (self._timeout_timer, self._outlier_timer):
+            if timer is not None:
+                timer.cancel()
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        for cluster in self.clusters.values():
+            for host in cluster.hosts.values():
+                host.close_idle()
+
+    def describe(self) -> str:
+        services = {
+            n: [h.upstream.port for h in c.hosts.values()] for n, c in self.clusters.items()
+        }
+        return json.dumps({"listen": f"{self.config.host}:{self.port}", "services": services})
