@@ -1,0 +1,50 @@
+"""The CloudDeployment manifest: pydantic models, the loader with positioned errors, and
+the JSON Schema. Import this package (`from crosscloud.domain import manifest`)."""
+
+from __future__ import annotations
+
+from crosscloud.domain.manifest.load import load_manifest
+from crosscloud.domain.manifest.model import (
+    API_VERSION,
+    KIND,
+    Manifest,
+    Metadata,
+    Placement,
+    PlacementService,
+    ResourceOverrides,
+    Scaling,
+    SecretRef,
+    ServiceSpec,
+    Spec,
+)
+from crosscloud.domain.manifest.schema import json_schema
+from crosscloud.domain.manifest.traffic import (
+    OptimizerSpec,
+    OutlierDetection,
+    Retries,
+    Spread,
+    StateSpec,
+    TrafficSpec,
+)
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "Manifest",
+    "Metadata",
+    "OptimizerSpec",
+    "OutlierDetection",
+    "Placement",
+    "PlacementService",
+    "ResourceOverrides",
+    "Retries",
+    "Scaling",
+    "SecretRef",
+    "ServiceSpec",
+    "Spec",
+    "Spread",
+    "StateSpec",
+    "TrafficSpec",
+    "json_schema",
+    "load_manifest",
+]

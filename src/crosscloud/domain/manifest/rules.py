@@ -1,0 +1,230 @@
+"""Cross-field rules of the manifest. Each check returns every violation it finds as
+(path relative to the checked model, message); `raise_if` hands them to pydantic in one
+`RuleViolations` so the loader can place each one at its own line."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from crosscloud.domain import quantity, regions
+from crosscloud.domain.yamlpos import Path, format_path
+
+if TYPE_CHECKING:
+    from crosscloud.domain.manifest.model import (
+        Manifest,
+        Placement,
+        Scaling,
+        ServiceSpec,
+        Spec,
+    )
+    from crosscloud.domain.manifest.traffic import OptimizerSpec, TrafficSpec
+
+Violation = tuple[Path, str]
+_TYPE_PROVIDER = {"EKS": "aws", "AKS": "azure", "GKE": "gcp", "Local": "local"}
+
+
+class RuleViolations(ValueError):
+    """Several rule violations at once, each with its own path."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        self.violations = tuple(violations)
+        super().__init__("; ".join(f"{format_path(p)}: {m}" for p, m in violations))
+
+
+def raise_if(violations: list[Violation]) -> None:
+    """Raise RuleViolations when there is any violation."""
+    if violations:
+        raise RuleViolations(violations)
+
+
+def check_scaling(scaling: Scaling) -> list[Violation]:
+    """minReplicas <= maxReplicas."""
+    if scaling.min_replicas > scaling.max_replicas:
+        return [
+            (
+                ("minReplicas",),
+                f"minReplicas {scaling.min_replicas} is more than maxReplicas"
+                f" {scaling.max_replicas}",
+            )
+        ]
+    return []
+
+
+def check_service(service: ServiceSpec) -> list[Violation]:
+    """Exactly one of source and image; no variable both plain and secret."""
+    found: list[Violation] = []
+    if (service.source is None) == (service.image is None):
+        which = "both" if service.source else "neither"
+        found.append(
+            (
+                ("name",),
+                f"service {service.name!r} has {which} of source and image; give one"
+                " (source: ./service.py:Class, or image: registry/repo:tag)",
+            )
+        )
+    for name in sorted(service.env.keys() & service.secret_env.keys()):
+        found.append((("secretEnv", name), f"{name} is set in env too; keep one of them"))
+    return found
+
+
+def check_placement(placement: Placement) -> list[Violation]:
+    """Provider and type agree, clusters have a context, the region exists."""
+    found: list[Violation] = []
+    runs_on = _TYPE_PROVIDER[placement.type]
+    if runs_on != placement.provider:
+        found.append(
+            (
+                ("type",),
+                f"type {placement.type} runs on {runs_on}, but provider is"
+                f" {placement.provider}; use type {_type_of(placement.provider)} for"
+                f" {placement.provider}",
+            )
+        )
+    if placement.type != "Local" and not placement.context:
+        found.append(
+            (
+                ("context",),
+                f"type {placement.type} needs context: the kubeconfig context of"
+                " the cluster (see `kubectl config get-contexts`)",
+            )
+        )
+    if placement.region is not None and not regions.is_valid(placement.provider, placement.region):
+        found.append((("region",), regions.describe(placement.provider, placement.region)))
+    if placement.provider == "local":
+        if placement.mesh != "none":
+            found.append((("mesh",), "local placements have no service mesh; use mesh: none"))
+        if placement.instance_type is not None:
+            found.append(
+                (
+                    ("instanceType",),
+                    "local placements run on this machine; remove"
+                    " instanceType (it is for aws, azure and gcp)",
+                )
+            )
+    found += _repeats([s.name for s in placement.services], ("services",), "service")
+    return found
+
+
+def check_traffic(traffic: TrafficSpec) -> list[Violation]:
+    """Failover entries are unique; split weights have a positive sum."""
+    found = _repeats(list(traffic.failover), ("failover",), "failover entry")
+    if traffic.split and sum(traffic.split.values()) <= 0:
+        found.append((("split",), "the weights add up to 0; at least one must be positive"))
+    return found
+
+
+def check_optimizer(optimizer: OptimizerSpec) -> list[Violation]:
+    """spread.minClouds can be met by the allowed providers."""
+    allowed = set(optimizer.providers)
+    if allowed and optimizer.spread.min_clouds > len(allowed):
+        return [
+            (
+                ("spread", "minClouds"),
+                f"minClouds {optimizer.spread.min_clouds} is more than"
+                f" the {len(allowed)} allowed providers ({', '.join(sorted(allowed))})",
+            )
+        ]
+    return []
+
+
+def check_manifest(manifest: Manifest) -> list[Violation]:
+    """Service names unique and every reference to a service or placement resolves."""
+    spec = manifest.spec
+    names = [s.name for s in spec.services]
+    found: list[Violation] = [
+        (("spec", "services", i, "name"), f"service {name!r} is declared more than once")
+        for i, name in enumerate(names)
+        if name in names[:i]
+    ]
+    placements = manifest.placements()
+    ids = [p.id for p in placements]
+    found += [
+        (
+            ("spec", "placements", i),
+            f"placement {pid!r} is declared more than once (placements are named provider/region)",
+        )
+        for i, pid in enumerate(ids)
+        if pid in ids[:i]
+    ]
+    for i, placement in enumerate(placements):
+        for j, item in enumerate(placement.services):
+            if item.name not in names:
+                found.append(
+                    (
+                        ("spec", "placements", i, "services", j, "name"),
+                        _unknown("service", item.name, names),
+                    )
+                )
+    found += _check_weights(spec)
+    if spec.placements != "auto":
+        found += _check_placement_refs(spec, ids)
+    return found
+
+
+def _check_weights(spec: Spec) -> list[Violation]:
+    if spec.placements == "auto":
+        return []
+    weights: dict[str, list[tuple[Path, float]]] = {}
+    for i, placement in enumerate(spec.placements):
+        for j, item in enumerate(placement.services):
+            if item.weight is not None:
+                path = ("spec", "placements", i, "services", j, "weight")
+                weights.setdefault(item.name, []).append((path, item.weight))
+    return [
+        (
+            found[0][0],
+            f"the weights of service {name!r} add up to 0; at least one must be"
+            " positive (or leave weight out everywhere)",
+        )
+        for name, found in weights.items()
+        if sum(w for _, w in found) <= 0
+    ]
+
+
+def _check_placement_refs(spec: Spec, ids: list[str]) -> list[Violation]:
+    assert spec.placements != "auto"
+    found: list[Violation] = [
+        (("spec", "traffic", "failover", i), _unknown("placement", entry, ids))
+        for i, entry in enumerate(spec.traffic.failover)
+        if entry not in ids
+    ]
+    found += [
+        (("spec", "traffic", "split", key), _unknown("placement", key, ids))
+        for key in spec.traffic.split
+        if "/" in key and key not in ids
+    ]
+    if all(p.services for p in spec.placements):
+        placed = {item.name for p in spec.placements for item in p.services}
+        found += [
+            (
+                ("spec", "services", i, "name"),
+                f"service {s.name!r} is in no placement; add"
+                " it to a placement's services (or leave services out to place every one)",
+            )
+            for i, s in enumerate(spec.services)
+            if s.name not in placed
+        ]
+    return found
+
+
+def _repeats(items: list[str], path: Path, what: str) -> list[Violation]:
+    counts = Counter(items)
+    seen: set[str] = set()
+    found: list[Violation] = []
+    for i, item in enumerate(items):
+        if counts[item] > 1 and item in seen:
+            found.append(((*path, i), f"{what} {item!r} is listed more than once"))
+        seen.add(item)
+    return found
+
+
+def _unknown(what: str, name: str, known: list[str]) -> str:
+    near = quantity.did_you_mean(name, known)
+    hint = f"; did you mean {near!r}?" if near else ""
+    listed = ", ".join(known) if known else "none"
+    return f"no {what} is named {name!r}{hint} (declared: {listed})"
+
+
+def _type_of(provider: str) -> str:
+    return {v: k for k, v in _TYPE_PROVIDER.items()}[provider]

@@ -1,0 +1,117 @@
+"""`spec.traffic`, `spec.state` and `spec.optimizer`: how requests reach replicas, where
+the control plane keeps its state, and what the placement optimizer may choose from."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from crosscloud.domain.manifest import fields, rules
+from crosscloud.domain.manifest.base import Model
+
+RetryCondition = Literal[
+    "5xx",
+    "gateway-error",
+    "reset",
+    "connect-failure",
+    "retriable-4xx",
+    "refused-stream",
+    "retriable-status-codes",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+]
+_URL_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+psycopg://", "postgres://")
+_PASSWORD = re.compile(r"(//[^/:@]*):[^@/]*@")
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Retries(Model):
+    """`traffic.retries`: how often the gateway retries a request, on which failures."""
+
+    attempts: int = Field(2, ge=0, le=10)
+    per_try_timeout: fields.Duration | None = None
+    retry_on: Annotated[tuple[RetryCondition, ...], BeforeValidator(_comma_list)] = (
+        "5xx",
+        "reset",
+        "connect-failure",
+    )
+
+
+class OutlierDetection(Model):
+    """`traffic.outlierDetection`: Envoy-style passive ejection of failing replicas."""
+
+    consecutive_5xx_errors: int = Field(5, ge=0, alias="consecutive5xxErrors")
+    interval: fields.Duration = 10.0
+    base_ejection_time: fields.Duration = 30.0
+    max_ejection_percent: int = Field(10, ge=0, le=100)
+
+
+class TrafficSpec(Model):
+    """`spec.traffic`: balancing policy, timeouts, retries, ejection, failover, split."""
+
+    policy: Literal["round-robin", "least-request", "latency"] = "least-request"
+    timeout: fields.Duration = 30.0
+    retries: Retries = Field(default_factory=Retries)
+    outlier_detection: OutlierDetection = Field(default_factory=OutlierDetection)
+    failover: tuple[fields.FailoverEntry, ...] = Field(
+        (), description="Placement ids (provider/region) in the order to fail over."
+    )
+    split: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict, description="Weights per placement id or version."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TrafficSpec:
+        rules.raise_if(rules.check_traffic(self))
+        return self
+
+
+class StateSpec(Model):
+    """`spec.state`: the control plane's database (SQLite, or PostgreSQL such as Aurora)."""
+
+    url: str = "sqlite:///~/.crosscloud/state.db"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(_URL_SCHEMES) or len(value) <= len("sqlite:///"):
+            shown = _PASSWORD.sub(r"\1:***@", value)
+            raise ValueError(
+                f"{shown!r} is not a state URL; write sqlite:///path/state.db or"
+                " postgresql://user@host:5432/db (Aurora PostgreSQL works)"
+            )
+        return value
+
+
+class Spread(Model):
+    """`optimizer.spread`: redundancy the optimizer must keep."""
+
+    min_clouds: int = Field(1, ge=1, le=4)
+
+
+class OptimizerSpec(Model):
+    """`spec.optimizer`: choices open to the optimizer for `placements: auto` and for
+    placements without a region or instance type."""
+
+    providers: tuple[fields.Provider, ...] = Field((), description="Empty: any provider.")
+    regions: tuple[fields.RegionChoice, ...] = Field((), description="Empty: any region.")
+    spot: bool = False
+    max_hourly_price: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="USD per hour per service."
+    )
+    spread: Spread = Field(default_factory=Spread)
+
+    @model_validator(mode="after")
+    def _check(self) -> OptimizerSpec:
+        rules.raise_if(rules.check_optimizer(self))
+        return self
