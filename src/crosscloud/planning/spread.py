@@ -37,7 +37,7 @@ class Split:
 def solve(groups: Sequence[Group], *, total: int, min_providers: int) -> Split | None:
     """The least-cost choice per group meeting the total and spread, or None if none does."""
     need = max(1, min_providers)
-    states: dict[_State, int] = {(0, _FULL if need <= 0 else frozenset()): 0}
+    states: dict[_State, int] = {(0, frozenset()): 0}
     history: list[dict[_State, _Step]] = []
     for group in groups:
         states, back = _advance(states, group, total=total, need=need)
@@ -58,9 +58,10 @@ def _advance(
         if state not in best or cost < best[state]:
             best[state], back[state] = cost, step
 
+    if group.low == 0:  # leaving the group unused first makes earlier groups win ties
+        for state, cost in states.items():
+            relax(state, cost, None)
     for (placed, used), cost in states.items():
-        if group.low == 0:
-            relax((placed, used), cost, None)
         for provider, costs in group.options.items():
             now_used = _with(used, provider, need)
             top = min(group.high, total - placed, len(costs) - 1)
