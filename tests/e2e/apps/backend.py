@@ -2,7 +2,7 @@
 
 NAME names the replica in answers; MODE=fail500 answers 500 to everything but /readyz
 and /stats. Routes: /whoami, /echo (POST, echoes the body), /sse?n=N (N events, 0: until
-the client leaves), /slow?ms=N, /stats (requests seen, streams open, streams cancelled).
+the client leaves), /slow?ms=N, /stats (requests seen, connections they came on, streams open, streams cancelled).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 NAME = os.environ.get("NAME", "backend")
 MODE = os.environ.get("MODE", "ok")
 STATS = {"requests": 0, "streams_open": 0, "streams_cancelled": 0}
+CLIENT_PORTS: set[int] = set()  # one per TCP connection the backend was sent requests on
 
 
 async def _send_json(send: Any, status: int, payload: object) -> None:
@@ -33,11 +34,16 @@ async def _read_body(receive: Any) -> bytes:
             return b"".join(chunks)
 
 
+async def _disconnected(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 async def _sse(receive: Any, send: Any, n: int) -> None:
     STATS["streams_open"] += 1
     headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
-    gone = asyncio.ensure_future(receive())
+    gone = asyncio.ensure_future(_disconnected(receive))
     try:
         i = 0
         while n == 0 or i < n:
@@ -45,7 +51,7 @@ async def _sse(receive: Any, send: Any, n: int) -> None:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             i += 1
             done, _ = await asyncio.wait({gone}, timeout=0.05)
-            if done and gone.result()["type"] == "http.disconnect":
+            if done:
                 STATS["streams_cancelled"] += 1
                 return
         await send({"type": "http.response.body", "body": b""})
@@ -65,9 +71,11 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
         await _send_json(send, 200, {"ready": True})
         return
     if path == "/stats":
-        await _send_json(send, 200, STATS)
+        await _send_json(send, 200, {**STATS, "connections": len(CLIENT_PORTS)})
         return
     STATS["requests"] += 1
+    if scope.get("client"):
+        CLIENT_PORTS.add(scope["client"][1])
     if MODE == "fail500":
         await _send_json(send, 500, {"error": "broken on purpose", "name": NAME})
     elif path == "/echo":
