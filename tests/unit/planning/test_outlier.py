@@ -68,12 +68,14 @@ def test_multiplier_decays_one_per_healthy_interval() -> None:
     d.record("h0", CONN, now=0.0)
     d.sweep(now=30.0)
     second = d.record("h0", CONN, now=31.0)
-    assert second is not None and second.until - 31.0 == 60.0
+    assert second is not None
+    assert second.until - 31.0 == 60.0
     d.sweep(now=91.0)  # back
     for t in (101.0, 111.0):  # two healthy intervals: multiplier 2 -> 0
         d.sweep(now=t)
     third = d.record("h0", CONN, now=112.0)
-    assert third is not None and third.until - 112.0 == 30.0
+    assert third is not None
+    assert third.until - 112.0 == 30.0
 
 
 @pytest.mark.parametrize(
