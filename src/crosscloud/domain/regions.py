@@ -163,7 +163,9 @@ def nearest(provider: str, region: str, *, limit: int = 3) -> tuple[str, ...]:
         found += [name for name, (m, _) in places.items() if m == metro]
         found += [name for name, (_, a) in places.items() if a == area]
     spelled = quantity.did_you_mean(region, list(places))
-    if spelled:
+    if spelled and _squash(spelled) == _squash(region):
+        found.insert(0, spelled)  # `us-west2` for `us-west-2`: a slip, not another cloud
+    elif spelled:
         found.append(spelled)
     unique = list(dict.fromkeys(found))
     return tuple(unique[:limit])
@@ -172,6 +174,10 @@ def nearest(provider: str, region: str, *, limit: int = 3) -> tuple[str, ...]:
 def label(provider: str) -> str:
     """`an AWS`, `an Azure`, `a GCP`, `a local`: for messages."""
     return _LABELS.get(provider, f"a {provider}")
+
+
+def _squash(name: str) -> str:
+    return name.replace("-", "").replace("_", "").lower()
 
 
 def describe(provider: str, region: str) -> str:
@@ -188,4 +194,4 @@ def describe(provider: str, region: str) -> str:
     near = nearest(provider, region)
     if near:
         text += f"; nearest valid names: {', '.join(near)}"
-    return text + f" ({len(REGIONS[provider])} {provider} regions are known)"
+    return text

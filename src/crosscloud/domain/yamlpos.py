@@ -64,7 +64,10 @@ class Document:
 
 def parse(text: str, filename: str = "") -> Document:
     """Parse one YAML document; raise ManifestError for text that is not valid YAML."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks the characters already
+    except yaml.reader.ReaderError as exc:
+        raise errors.ManifestError([_reader_problem(exc, text, filename)]) from None
     try:
         node = loader.get_single_node()
         builder = _Builder(loader, filename)
@@ -72,10 +75,7 @@ def parse(text: str, filename: str = "") -> Document:
     except yaml.MarkedYAMLError as exc:
         raise errors.ManifestError([_syntax_problem(exc, filename)]) from None
     except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        message = f"character {exc.character!r} is not allowed in YAML text"
-        raise errors.ManifestError([errors.Problem(line, column, "", message, filename)]) from None
+        raise errors.ManifestError([_reader_problem(exc, text, filename)]) from None
     except (RecursionError, _TooLarge):
         message = "the YAML is nested too deeply or expands to too many values"
         raise errors.ManifestError([errors.Problem(1, 1, "", message, filename)]) from None
@@ -115,12 +115,21 @@ def _mark(node: nodes.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _reader_problem(exc: yaml.reader.ReaderError, text: str, filename: str) -> errors.Problem:
+    line = text.count("\n", 0, exc.position) + 1
+    column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+    message = f"character {exc.character!r} is not allowed in YAML text"
+    return errors.Problem(line, column, "", message, filename)
+
+
 def _syntax_problem(exc: yaml.MarkedYAMLError, filename: str) -> errors.Problem:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
     if "'\\t'" in what:
         what += " (YAML indents with spaces, never tabs)"
+    elif "expected <block end>" in what:
+        what += " (check the indentation of this line and the one above)"
     return errors.Problem(line, column, "", f"invalid YAML: {what}", filename)
 
 

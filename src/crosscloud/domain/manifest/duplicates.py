@@ -38,15 +38,15 @@ def _message(group: list[Duplicate]) -> str:
     if len(group) == 1:
         only = group[0]
         return (
-            f"{only.key!r} is written {len(only.marks)} times (lines {lines(only)}); YAML"
-            " keeps only the last, so only the last would count and the others would be"
+            f"{only.key!r} is a duplicated key (lines {lines(only)}); YAML keeps only the"
+            " last, so only the last would count and the others would be"
             " silently dropped"
         )
     names = _and([d.key for d in group])
     where = "; ".join(f"{d.key} at lines {lines(d)}" for d in group)
     return (
-        f"{names} are each written more than once ({where}); YAML keeps only the last of"
-        " each, so only the last would count and the others would be silently dropped"
+        f"{names} are duplicated keys ({where}); YAML keeps only the last of each, so only"
+        " the last would count and the others would be silently dropped"
     )
 
 

@@ -197,9 +197,12 @@ def _check_region_any(value: str) -> str:
             raise ValueError(regions.describe(provider, region))
         return f"{provider}/{region}"
     if not any(regions.is_valid(p, value) for p in regions.PROVIDERS if p != "local"):
+        every = [name for p in ("aws", "azure", "gcp") for name in regions.REGIONS[p]]
+        near = quantity.did_you_mean(value, every)
+        hint = f"; did you mean {near!r}?" if near else ""
         raise ValueError(
-            f"{value!r} is not a region of aws, azure or gcp; write provider/region for"
-            " local regions (like local/region-a)"
+            f"{value!r} is not a region of aws, azure or gcp{hint} (for a local region write"
+            " local/NAME, like local/region-a)"
         )
     return value
 

@@ -39,8 +39,7 @@ def convert(
 ) -> list[tuple[Path, errors.Problem]]:
     """One (data path, Problem) per error; rule violations expand to one per rule."""
     found: list[tuple[Path, errors.Problem]] = []
-    for error in exc.errors(include_url=False):
-        path = _normalize(error["loc"], doc.data)
+    for error, path in _relevant(exc, doc.data, root):
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, rules.RuleViolations):
             for relative, message in cause.violations:
@@ -51,6 +50,31 @@ def convert(
         message = _describe(error, path, root)
         found.append((path, _problem(doc, path, message, filename=filename, key=at_key)))
     return found
+
+
+def _relevant(
+    exc: pydantic.ValidationError, data: object, root: type[base.Model]
+) -> list[tuple[ErrorDetails, Path]]:
+    """Errors with their data paths, less the echoes of another error: a list "too short
+    after validation" because its items failed, a field "missing" that was misspelled."""
+    located = [(e, _normalize(e["loc"], data)) for e in exc.errors(include_url=False)]
+    paths = [path for _, path in located]
+    misspelled = {
+        (*path[:-1], near)
+        for error, path in located
+        if error["type"] == "extra_forbidden"
+        and (near := quantity.did_you_mean(str(path[-1]), _allowed_keys(root, path[:-1])))
+    }
+    return [
+        (error, path)
+        for error, path in located
+        if not (error["type"] == "missing" and path in misspelled)
+        and not (error["type"] == "too_short" and any(_under(p, path) for p in paths))
+    ]
+
+
+def _under(path: Path, parent: Path) -> bool:
+    return len(path) > len(parent) and path[: len(parent)] == parent
 
 
 def _problem(
@@ -85,27 +109,36 @@ def _describe(error: ErrorDetails, path: Path, root: type[base.Model]) -> str:
     kind, ctx, value = error["type"], error.get("ctx", {}), error["input"]
     shown = "this value" if _is_secret(path) else _show(value)
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(root, path[:-1])
-        near = quantity.did_you_mean(str(path[-1]), allowed)
-        hint = f"; did you mean {near!r}?" if near else ""
-        return f"unknown field {path[-1]!r}{hint} (allowed here: {', '.join(allowed)})"
+        return _unknown_field(root, path)
     if kind == "missing":
-        return f"required field {path[-1]!r} is missing"
+        return "required field is missing"
+    if kind in {"model_type", "dict_type"} and path[-2:-1] == ("secretEnv",):
+        return (
+            "write a reference to a Kubernetes Secret, {secret: NAME, key: KEY}; a secret's"
+            " value never goes in the manifest"
+        )
     if kind in {"value_error", "assertion_error"}:
         return str(ctx.get("error", error["msg"]))
+    wanted = "a list of placements, or auto" if path == ("spec", "placements") else None
     if kind == "literal_error":
         choices = _QUOTED.findall(str(ctx.get("expected", "")))
         near = quantity.did_you_mean(str(value), choices) if isinstance(value, str) else None
         hint = f"; did you mean {near!r}?" if near else ""
-        return f"{shown} is not allowed{hint} (expected {ctx.get('expected')})"
+        return f"{shown} is not allowed{hint} (expected {wanted or ctx.get('expected')})"
     if kind in _EXPECTED:
-        wanted = _EXPECTED[kind]
-        if path == ("spec", "placements"):
-            wanted = "a list of placements, or auto"
-        return f"{shown} is {_kind(value)}; expected {wanted}"
+        return f"{_found(value, shown)}; expected {wanted or _EXPECTED[kind]}"
     if kind == "string_pattern_mismatch":
         return f"{shown} has characters not allowed here (pattern {ctx.get('pattern')})"
-    return f"{shown}: {error['msg'].replace('Input should be', 'should be')}"
+    if error["msg"].startswith("Input should be"):
+        return f"{shown} {error['msg'].removeprefix('Input ')}"
+    return f"{shown}: {error['msg']}"
+
+
+def _unknown_field(root: type[base.Model], path: Path) -> str:
+    allowed = _allowed_keys(root, path[:-1])
+    near = quantity.did_you_mean(str(path[-1]), allowed)
+    hint = f"; did you mean {near!r}?" if near else ""
+    return f"unknown field {path[-1]!r}{hint} (allowed here: {', '.join(allowed)})"
 
 
 def _is_secret(path: Path) -> bool:
@@ -121,16 +154,17 @@ def _show(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _kind(value: object) -> str:
+def _found(value: object, shown: str) -> str:
+    """What the user wrote, as a clause: `'two' is text`, `found a mapping`."""
     if value is None:
-        return "empty"
+        return "empty value"
     if isinstance(value, bool):
-        return "a true/false value"
+        return f"{shown} is a true/false value"
     if isinstance(value, int | float):
-        return "a number"
+        return f"{shown} is a number"
     if isinstance(value, str):
-        return "text"
-    return _show(value)
+        return f"{shown} is text"
+    return f"found {_show(value)}"
 
 
 def _allowed_keys(root: type[base.Model], path: Path) -> list[str]:

@@ -55,11 +55,11 @@ def check_service(service: ServiceSpec) -> list[Violation]:
     """Exactly one of source and image; no variable both plain and secret."""
     found: list[Violation] = []
     if (service.source is None) == (service.image is None):
-        which = "both" if service.source else "neither"
+        which = "both source and image" if service.source else "neither source nor image"
         found.append(
             (
                 ("name",),
-                f"service {service.name!r} has {which} of source and image; give one"
+                f"service {service.name!r} has {which}; give one"
                 " (source: ./service.py:Class, or image: registry/repo:tag)",
             )
         )
