@@ -82,8 +82,9 @@ def run_unit(unit: Unit, config: TaskConfig) -> UnitResult:
     failed = [i for i, p in enumerate(problems) if p]
     work = sink.WorkDir(config.work, config.output_format)
     out_table = pa.table({config.result_column: column})
+    taken = pa.array(ok, type=pa.int64())
     for i, name in enumerate(config.keep):
-        out_table = out_table.add_column(i, name, table.column(name).take(ok))
+        out_table = out_table.add_column(i, name, table.column(name).take(taken))
     work.write_part(unit.index, out_table)
     if failed:
         work.write_part(unit.index, _error_table(table, unit, failed, problems), errors=True)
