@@ -8,7 +8,7 @@ import click
 
 import crosscloud
 from crosscloud import errors
-from crosscloud.cli import batch_cmd, call_cmd, gateway_cmd, schema_cmd, serve_cmd
+from crosscloud.cli import batch_cmd, build_cmd, call_cmd, gateway_cmd, schema_cmd, serve_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +22,7 @@ cli.add_command(call_cmd.call)
 cli.add_command(batch_cmd.batch)
 cli.add_command(gateway_cmd.gateway)
 cli.add_command(schema_cmd.schema)
+cli.add_command(build_cmd.build)
 
 
 def main(argv: list[str] | None = None) -> None:
