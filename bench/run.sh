@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# Runs crosscloud's benchmarks: `bash bench/run.sh NAME [ARGS...]` runs bench/NAME/run.sh;
-# with no name, every benchmark in turn (`make bench`). Results land in bench/results/.
+# Runs crosscloud's benchmarks: `bash bench/run.sh NAME [ARGS...]` runs bench/NAME/run.sh
+# (or bench/NAME.py with the project's Python); with no name, every benchmark in turn
+# (`make bench`). Results land in bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 available=()
-for script in bench/*/run.sh; do
-  available+=("$(basename "$(dirname "$script")")")
+for script in bench/*/run.sh bench/*.py; do
+  [ -e "$script" ] || continue
+  case $script in
+    */run.sh) available+=("$(basename "$(dirname "$script")")") ;;
+    *) available+=("$(basename "$script" .py)") ;;
+  esac
 done
+
+run_one() {
+  local name=$1
+  shift
+  if [ -f "bench/$name/run.sh" ]; then
+    bash "bench/$name/run.sh" "$@"
+  elif [ -f "bench/$name.py" ]; then
+    .venv/bin/python "bench/$name.py" "$@"
+  else
+    echo "error: no benchmark '$name'; available: ${available[*]}" >&2
+    return 2
+  fi
+}
+
 if [ $# -eq 0 ]; then
   for name in "${available[@]}"; do
-    echo "== bench/$name"
-    bash "bench/$name/run.sh"
+    echo "== bench: $name"
+    run_one "$name"
   done
   exit 0
 fi
-name=$1
-shift
-if [ ! -f "bench/$name/run.sh" ]; then
-  echo "error: no benchmark '$name'; available: ${available[*]}" >&2
-  exit 2
-fi
-exec bash "bench/$name/run.sh" "$@"
+run_one "$@"

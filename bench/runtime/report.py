@@ -68,6 +68,13 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         add(
             "batched c32 >= 0.8x in-process b32", emb["batched_c32_rps"] / limit, 0.8, at_least=True
         )
+        cpu = emb["inprocess_b32_cpu_us"] / emb["batched_c32_cpu_us"]
+        add(
+            "(CPU) in-process b32 CPU/sentence / batched c32 CPU/req >= 0.8",
+            cpu,
+            0.8,
+            at_least=True,
+        )
         alone = emb["batched_c1_p50_us"] / emb["unbatched_c1_p50_us"]
         add("batched c1 p50 within 1.2x unbatched", alone, 1.2 + 1e-9, at_least=False)
     cold = results.get("coldstart", {}).get("crosscloud-echo")
