@@ -57,7 +57,29 @@ class Offer:
     spot: bool
 
 
-def per_instance(row: catalog.CatalogRow, need: Need) -> int:
+@dataclass(frozen=True, slots=True)
+class Priced:
+    """A catalog row with its billed price worked out once per plan (spot or on demand)."""
+
+    row: catalog.CatalogRow
+    price: int
+    spot: bool
+    memory_bytes: int
+
+
+def priced(rows: Sequence[catalog.CatalogRow], *, spot: bool) -> list[Priced]:
+    """Rows with billed prices, cheapest first (ties by instance type, so order is stable)."""
+    out = []
+    for row in rows:
+        price, on_spot = micros(row.price_hour), False
+        if spot and row.spot_price_hour is not None and micros(row.spot_price_hour) < price:
+            price, on_spot = micros(row.spot_price_hour), True
+        out.append(Priced(row, price, on_spot, row.memory_bytes))
+    out.sort(key=lambda p: (p.price, p.row.instance_type))
+    return out
+
+
+def per_instance(row: catalog.CatalogRow, need: Need, memory_bytes: int | None = None) -> int:
     """How many replicas one instance of `row` holds (0: not even one)."""
     if need.accelerator is None:
         if row.accelerator is not None:
@@ -68,31 +90,26 @@ def per_instance(row: catalog.CatalogRow, need: Need) -> int:
             return 0
         by_accelerator = row.accelerator_count // need.accelerator.count
     by_cpu = math.floor((row.vcpus - need.reserved_cpu) / need.cpu + _EPSILON)
-    by_memory = (row.memory_bytes - need.reserved_memory_bytes) // need.memory_bytes
+    memory = row.memory_bytes if memory_bytes is None else memory_bytes
+    by_memory = (memory - need.reserved_memory_bytes) // need.memory_bytes
     return int(max(0, min(by_accelerator, by_cpu, by_memory)))
 
 
-def offers(rows: Sequence[catalog.CatalogRow], need: Need, *, spot: bool, most: int) -> list[Offer]:
-    """The offers worth considering for up to `most` replicas: fitting rows, minus those an
-    unlimited offer beats (holds as many or more, costs no more)."""
-    found = []
-    for row in rows:
-        held = per_instance(row, need)
-        if held < 1:
-            continue
-        price, on_spot = micros(row.price_hour), False
-        if spot and row.spot_price_hour is not None and micros(row.spot_price_hour) < price:
-            price, on_spot = micros(row.spot_price_hour), True
-        found.append(Offer(row, min(held, most), price, on_spot))
-    found.sort(key=lambda o: (o.price, -o.per_instance, o.row.instance_type))
+def offers(rows: Sequence[Priced], need: Need, *, most: int) -> list[Offer]:
+    """The offers worth considering for up to `most` replicas, from rows sorted cheapest
+    first: fitting rows, minus those an unlimited cheaper-or-equal offer holds as many as.
+    Stops once an unlimited offer holds all `most` replicas: nothing dearer can beat it."""
     kept: list[Offer] = []
     best_unlimited = 0
-    for offer in found:
-        if offer.per_instance <= best_unlimited:
+    for item in rows:
+        held = min(per_instance(item.row, need, item.memory_bytes), most)
+        if held <= best_unlimited:
             continue
-        kept.append(offer)
-        if offer.row.max_instances is None:
-            best_unlimited = offer.per_instance
+        kept.append(Offer(item.row, held, item.price, item.spot))
+        if item.row.max_instances is None:
+            best_unlimited = held
+            if held >= most:
+                break
     return kept
 
 

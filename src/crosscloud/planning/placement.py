@@ -30,7 +30,7 @@ from crosscloud.planning.placement_model import (
 __all__ = ["Assignment", "Constraints", "Plan", "ServiceDemand", "ServicePlan", "Site", "plan"]
 
 _Location = tuple[str, str]
-_Index = dict[str | None, dict[_Location, list[catalog.CatalogRow]]]
+_Index = dict[str | None, dict[_Location, list[packing.Priced]]]
 
 
 def plan(
@@ -62,15 +62,20 @@ def _check(demands: Sequence[ServiceDemand]) -> None:
 
 
 def _index(rows: list[catalog.CatalogRow], limits: Constraints) -> _Index:
-    """Rows by accelerator name, then by placement, keeping only allowed placements."""
-    index: _Index = defaultdict(lambda: defaultdict(list))
+    """Allowed rows by accelerator name, then by placement, priced and cheapest first."""
+    grouped: dict[str | None, dict[_Location, list[catalog.CatalogRow]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for row in rows:
         if limits.providers is not None and row.provider not in limits.providers:
             continue
         if limits.regions is not None and row.region not in limits.regions:
             continue
-        index[row.accelerator][(row.provider, row.region)].append(row)
-    return index
+        grouped[row.accelerator][(row.provider, row.region)].append(row)
+    return {
+        kind: {loc: packing.priced(found, spot=limits.spot) for loc, found in places.items()}
+        for kind, places in grouped.items()
+    }
 
 
 def _plan_service(
@@ -116,13 +121,17 @@ def _curves(
     )
     cap = limits.max_replicas_per_placement
     most_here = min(most, cap) if cap is not None else most
-    by_location: dict[_Location, list[catalog.CatalogRow]] = defaultdict(list)
-    for kind in packing.accelerator_kinds(demand.accelerator):
+    kinds = packing.accelerator_kinds(demand.accelerator)
+    by_location: dict[_Location, list[packing.Priced]] = defaultdict(list)
+    for kind in kinds:
         for location, rows in index.get(kind, {}).items():
             by_location[location].extend(rows)
     curves = {}
     for location in sorted(by_location):
-        found = packing.offers(by_location[location], need, spot=limits.spot, most=most_here)
+        rows = by_location[location]
+        if len(kinds) > 1:
+            rows.sort(key=lambda p: (p.price, p.row.instance_type))
+        found = packing.offers(rows, need, most=most_here)
         if found:
             curves[location] = packing.cover(found, most_here)
     return curves

@@ -28,17 +28,19 @@ def explain(
     need: int,
     curves: dict[_Location, packing.Curve],
 ) -> tuple[str, ...]:
-    """Reasons, most specific first; never empty."""
+    """Reasons: declared sites and spread first, then each placement that cannot host a
+    replica (at most a dozen listed); never empty."""
     reasons = _site_reasons(demand, rows, limits)
-    reasons += _location_reasons(demand, rows, limits, curves)
     reasons += _spread_reasons(demand, total=total, need=need, curves=curves, limits=limits)
+    per_location = _location_reasons(demand, rows, limits, curves)
+    if len(per_location) > _MOST_LISTED:
+        hidden = len(per_location) - _MOST_LISTED
+        per_location = [*per_location[:_MOST_LISTED], f"... and {hidden} more placements"]
+    reasons += per_location
     if not reasons:
         reasons.append(
             f"no way to place {total} replica(s) on at least {need} cloud(s)" + _cap_text(limits)
         )
-    if len(reasons) > _MOST_LISTED:
-        hidden = len(reasons) - _MOST_LISTED
-        reasons = [*reasons[:_MOST_LISTED], f"... and {hidden} more"]
     return tuple(reasons)
 
 

@@ -222,9 +222,9 @@ def test_local_machine_holds_only_what_fits() -> None:
             demand(accelerator=quantity.Accelerator("A100", 1), replicas=3),
             placement.Constraints(min_clouds=3),
             [
+                "svc: minClouds 3, but only aws, gcp can host it",
                 "svc: no A100 in aws/us-west-2",
                 "svc: no A100 in azure/eastus",
-                "svc: minClouds 3, but only aws, gcp can host it",
             ],
         ),
         (
