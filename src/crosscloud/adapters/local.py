@@ -1,0 +1,265 @@
+"""The local target: each replica is a detached `python -m crosscloud.runtime` on 127.0.0.1.
+
+A replica runs in its own session (it outlives the control plane that started it), logs to
+$CROSSCLOUD_HOME/logs/<deployment>/<service>/<region>/<replica-id>.log, and is known by
+(pid, process start time), so a control plane that restarts adopts its replicas but never
+a process that merely inherited a recorded pid. Placements `local/<region>` are just
+separate labels: each behaves as its own cloud on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from crosscloud import errors
+from crosscloud.adapters import paths, procs
+from crosscloud.domain import state
+
+HOST = "127.0.0.1"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """What to run for one replica. `source` is `path.py[:Class]` or `module:Class`,
+    resolved against `cwd`; `env` is added to the replica's environment."""
+
+    replica_id: str
+    deployment: str
+    service: str
+    placement: str
+    version: int
+    source: str
+    cwd: str | None = None
+    cpus: float = 1.0
+    env: Mapping[str, str] = field(default_factory=dict)
+    restarts: int = 0
+    crash_count: int = 0
+
+
+def _safe(part: str) -> str:
+    return _UNSAFE.sub("_", part).lstrip(".") or "_"
+
+
+class LocalTarget:
+    """Starts, observes and stops replica processes on this machine."""
+
+    def __init__(
+        self,
+        *,
+        home: Path | None = None,
+        python: str = sys.executable,
+        drain_grace: float = 10.0,
+        stop_grace: float = 15.0,
+        probe_timeout: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home if home is not None else paths.home()
+        self.python = python
+        self.drain_grace = drain_grace
+        self.stop_grace = stop_grace
+        self._clock = clock
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._exit_codes: dict[int, int] = {}  # children reaped by stop(), until observed
+        self._http = httpx.Client(timeout=probe_timeout, trust_env=False)
+
+    def log_path(self, *, deployment: str, service: str, placement: str, replica_id: str) -> Path:
+        """Where a replica's stdout and stderr go (appended across restarts)."""
+        region = placement.split("/", 1)[-1]
+        parts = (deployment, service, region)
+        return self.home.joinpath("logs", *map(_safe, parts), f"{_safe(replica_id)}.log")
+
+    def record_log_path(self, record: state.ReplicaRecord) -> Path:
+        return self.log_path(
+            deployment=record.deployment,
+            service=record.service,
+            placement=record.placement,
+            replica_id=record.id,
+        )
+
+    def start(self, spec: LaunchSpec) -> state.ReplicaRecord:
+        """Launch the replica on a free port; returns its record in state Starting."""
+        port = procs.free_port(HOST)
+        log = self.log_path(
+            deployment=spec.deployment,
+            service=spec.service,
+            placement=spec.placement,
+            replica_id=spec.replica_id,
+        )
+        log.parent.mkdir(parents=True, exist_ok=True)
+        command = [self.python, "-m", "crosscloud.runtime", spec.source]
+        command += ["--host", HOST, "--port", str(port), "--grace", f"{self.drain_grace:g}"]
+        started_at = self._clock()
+        with log.open("ab") as out:
+            out.write(_banner(spec, port, started_at))
+            out.flush()
+            try:
+                child = subprocess.Popen(
+                    command,
+                    cwd=spec.cwd,
+                    env=self._environment(spec),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise errors.TargetError(f"cannot start replica {spec.replica_id}: {exc}") from exc
+        self._children[child.pid] = child
+        return state.ReplicaRecord(
+            id=spec.replica_id,
+            deployment=spec.deployment,
+            service=spec.service,
+            placement=spec.placement,
+            version=spec.version,
+            state=state.ReplicaState.STARTING,
+            pid=child.pid,
+            host=HOST,
+            port=port,
+            restarts=spec.restarts,
+            crash_count=spec.crash_count,
+            started_at=started_at,
+            process_start_time=procs.process_start_time(child.pid),
+        )
+
+    def _environment(self, spec: LaunchSpec) -> dict[str, str]:
+        env = dict(os.environ)
+        threads = str(max(1, round(spec.cpus)))
+        for name in _THREAD_VARS:  # replicas share the machine: don't each take every core
+            env.setdefault(name, threads)
+        env.update(spec.env)
+        env.update(
+            CROSSCLOUD_REPLICA_ID=spec.replica_id,
+            CROSSCLOUD_PLACEMENT=spec.placement,
+            CROSSCLOUD_CPUS=f"{spec.cpus:g}",
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def observe(self, records: Iterable[state.ReplicaRecord]) -> list[state.ReplicaObservation]:
+        """The live state of each recorded replica: running (and ready?), exited, or gone."""
+        return [self.observe_one(record) for record in records]
+
+    def observe_one(self, record: state.ReplicaRecord) -> state.ReplicaObservation:
+        if record.pid is None:
+            return state.ReplicaObservation(record.id, state.Liveness.GONE, detail="no process")
+        found = procs.identity(record.pid, record.process_start_time)
+        if found is procs.Identity.OTHER:
+            detail = f"pid {record.pid} now belongs to another process; not adopting it"
+            return state.ReplicaObservation(record.id, state.Liveness.GONE, detail=detail)
+        child = self._children.get(record.pid)
+        if found is procs.Identity.DEAD or (child is not None and child.poll() is not None):
+            return _exited(record, self._collect(record.pid))
+        ready, detail = self._probe(record)
+        return state.ReplicaObservation(
+            record.id, state.Liveness.RUNNING, ready=ready, detail=detail
+        )
+
+    def _probe(self, record: state.ReplicaRecord) -> tuple[bool, str]:
+        if record.url is None:
+            return False, "no port recorded"
+        try:
+            response = self._http.get(f"{record.url}/readyz")
+        except httpx.HTTPError as exc:
+            return False, f"/readyz: {type(exc).__name__}"
+        if response.status_code == 200:
+            return True, ""
+        try:
+            detail = str(response.json().get("detail", ""))
+        except ValueError:
+            detail = response.text[:200]
+        return False, f"/readyz {response.status_code}: {detail}"
+
+    def wait_ready(
+        self, record: state.ReplicaRecord, *, timeout: float
+    ) -> state.ReplicaObservation:
+        """Poll until the replica is ready, has exited, or `timeout` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.observe_one(record)
+            if seen.ready or seen.liveness is not state.Liveness.RUNNING:
+                return seen
+            if time.monotonic() >= deadline:
+                return seen
+            time.sleep(0.05)
+
+    def stop(self, record: state.ReplicaRecord, *, grace: float | None = None) -> int | None:
+        """SIGTERM the replica's process group, SIGKILL it after `grace` seconds; returns
+        the exit code when this target started it. A pid that now belongs to another
+        process is left alone."""
+        pid = record.pid
+        if (
+            pid is None
+            or procs.identity(pid, record.process_start_time) is not procs.Identity.ALIVE
+        ):
+            return self._reap(pid)
+        procs.signal_group(pid, signal.SIGTERM)
+        limit = self.stop_grace if grace is None else grace
+        if not self._wait_gone(pid, record.process_start_time, limit):
+            procs.signal_group(pid, signal.SIGKILL)
+            self._wait_gone(pid, record.process_start_time, 10.0)
+        procs.signal_group(pid, signal.SIGKILL)  # anything the replica spawned
+        return self._reap(pid)
+
+    def _wait_gone(self, pid: int, start_time: int | None, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        child = self._children.get(pid)
+        while True:
+            if child is not None and child.poll() is not None:
+                return True
+            if child is None and procs.identity(pid, start_time) is not procs.Identity.ALIVE:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+    def _reap(self, pid: int | None) -> int | None:
+        """The exit code of a finished child of ours (kept for the next observe)."""
+        code = None if pid is None else self._collect(pid)
+        if pid is not None and code is not None:
+            self._exit_codes[pid] = code
+        return code
+
+    def _collect(self, pid: int) -> int | None:
+        child = self._children.pop(pid, None)
+        if child is None:
+            return self._exit_codes.pop(pid, None)
+        try:
+            # a dead multi-threaded leader shows as a zombie before it can be reaped
+            return child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._children[pid] = child
+            return None
+
+    def close(self) -> None:
+        """Release the HTTP client; replicas keep running (they are detached)."""
+        self._http.close()
+
+
+def _exited(record: state.ReplicaRecord, code: int | None) -> state.ReplicaObservation:
+    if code is None:
+        detail = f"process {record.pid} ended (exit code unknown: not our child)"
+    elif code < 0:
+        detail = f"killed by {signal.Signals(-code).name}"
+    else:
+        detail = f"exited with code {code}"
+    return state.ReplicaObservation(record.id, state.Liveness.EXITED, exit_code=code, detail=detail)
+
+
+def _banner(spec: LaunchSpec, port: int, now: float) -> bytes:
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    return (
+        f"--- crosscloud: {when} starting replica {spec.replica_id} "
+        f"(version {spec.version}, restart {spec.restarts}) on {HOST}:{port}\n"
+    ).encode()
