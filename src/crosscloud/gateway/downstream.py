@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import httptools
 
 from crosscloud.gateway import exchange as gwexchange
+from crosscloud.gateway import upstream as gwupstream
 
 if TYPE_CHECKING:
     from crosscloud.gateway.server import Gateway
@@ -81,11 +82,15 @@ class Downstream(asyncio.Protocol):
         "chunked",
         "closed",
         "content_length",
+        "corked",
+        "corked_conns",
         "current",
         "expect",
+        "feeding",
         "header_bytes",
         "headers",
         "host_header",
+        "out",
         "parser",
         "parsing",
         "queue",
@@ -103,6 +108,12 @@ class Downstream(asyncio.Protocol):
         self.parsing: _Pending | None = None
         self.queue: collections.deque[_Pending] = collections.deque()
         self.closed = False
+        # Writes made while one read is being handled go out as one write (one syscall):
+        # on loopback the send carries the receiver's whole TCP path, so it dominates CPU.
+        self.corked = False
+        self.out: list[bytes] = []
+        self.feeding = False
+        self.corked_conns: list[gwupstream.UpstreamConn] = []
         self.reading_paused = False
         self.url = b""
         self.headers: list[bytes] = []
@@ -126,12 +137,19 @@ class Downstream(asyncio.Protocol):
         self.queue.clear()
 
     def data_received(self, data: bytes) -> None:
+        self.feeding = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._reject(501, "protocol upgrades (WebSocket) are not supported by the gateway")
         except httptools.HttpParserError as exc:
             self._reject(400, f"malformed HTTP request: {exc}")
+        finally:
+            self.feeding = False
+            if self.corked_conns:
+                conns, self.corked_conns = self.corked_conns, []
+                for conn in conns:
+                    conn.uncork()
 
     # -- parser callbacks -------------------------------------------------------------
 
@@ -262,8 +280,17 @@ class Downstream(asyncio.Protocol):
             nxt.start(self.server.loop.time())
 
     def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:
+        if self.corked:
+            self.out.append(data)
+        elif not self.closed and self.transport is not None:
             self.transport.write(data)
+
+    def uncork(self) -> None:
+        self.corked = False
+        out = self.out
+        if out:
+            self.out = []
+            self.write(out[0] if len(out) == 1 else b"".join(out))
 
     def write_error(self, status: int, message: bytes, *, close: bool) -> None:
         self.write(error_bytes(status, message.decode(), close=close))

@@ -33,6 +33,7 @@ class UpstreamConn(asyncio.Protocol):
         "exchange",
         "headers",
         "host",
+        "out",
         "parser",
         "transport",
         "used",
@@ -47,6 +48,7 @@ class UpstreamConn(asyncio.Protocol):
         self.content_length = False
         self.closed = False
         self.used = False
+        self.out: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -61,13 +63,19 @@ class UpstreamConn(asyncio.Protocol):
             self.host.forget_idle(self)
 
     def data_received(self, data: bytes) -> None:
+        exchange = self.exchange
+        if exchange is None:
+            self.abort()  # an idle connection has nothing to say; drop it
+            return
+        client = exchange.client
+        client.corked = True  # head and body reach the client in one write
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
-            exchange = self.exchange
             self.abort()
-            if exchange is not None:
-                exchange.upstream_lost(self)
+            exchange.upstream_lost(self)
+        finally:
+            client.uncork()
 
     def pause_writing(self) -> None:
         if self.exchange is not None:
@@ -106,8 +114,19 @@ class UpstreamConn(asyncio.Protocol):
             exchange.response_done(self, self.parser.should_keep_alive())
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.closed:
+        exchange = self.exchange
+        if exchange is not None and exchange.client.feeding:
+            if not self.out:
+                exchange.client.corked_conns.append(self)
+            self.out.append(data)
+        elif self.transport is not None and not self.closed:
             self.transport.write(data)
+
+    def uncork(self) -> None:
+        out = self.out
+        if out and self.transport is not None and not self.closed:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        self.out = []
 
     def pause_reading(self) -> None:
         if self.transport is not None and not self.closed:
