@@ -70,7 +70,7 @@ def run(*, rounds: int, seconds: float, log_dir: Path) -> dict[str, Any]:
         with servers.Server(spec, log=log_dir / "embeddings.log") as server:
             server.wait_ok(BODIES["unbatched"][0], BODIES["unbatched"][1].encode())
             for number in range(1, rounds + 1):
-                rows.append(_round(worker, server, seconds))
+                rows.append(_round(worker, server, seconds, flip=number % 2 == 0))
                 print(f"  embeddings round {number}/{rounds}: {rows[-1]}", flush=True)
     finally:
         worker.close()
@@ -78,14 +78,19 @@ def run(*, rounds: int, seconds: float, log_dir: Path) -> dict[str, Any]:
     return {"medians": medians, "samples": rows}
 
 
-def _round(worker: ModelWorker, server: servers.Server, seconds: float) -> dict[str, float]:
+def _round(
+    worker: ModelWorker, server: servers.Server, seconds: float, *, flip: bool
+) -> dict[str, float]:
+    """One round; `flip` swaps the endpoints' order, so rounds go AB, BA, AB (order effects
+    on this shared machine cancel out in the medians)."""
     row: dict[str, float] = {}
     for batch, reps in ((32, 16), (1, 64)):
         row[f"inprocess_b{batch}_per_s"], row[f"inprocess_b{batch}_cpu_us"] = worker.throughput(
             batch, reps
         )
     for connections in trivial.CONNECTIONS:
-        for label, (path, body) in BODIES.items():
+        order = list(BODIES.items())
+        for label, (path, body) in reversed(order) if flip else order:
             before = _batch_totals(server)
             result = trivial.measure(
                 server, connections=connections, seconds=seconds, path=path, body=body
