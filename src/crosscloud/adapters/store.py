@@ -57,7 +57,7 @@ def create_engine(url: str) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True)
     database = sa.engine.make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = sa.create_engine(url)
 
     @sa_event.listens_for(engine, "connect")
@@ -65,6 +65,7 @@ def create_engine(url: str) -> sa.Engine:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (pysqlite's is lazy)
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: survives kill -9; fsync at checkpoints
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
