@@ -124,8 +124,12 @@ def pg_server_url() -> Iterator[str]:
 def pg_url(pg_server_url: str) -> Iterator[str]:
     """A fresh, empty database on the test server, dropped afterwards."""
     name = f"cc_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(pg_server_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        where = pg_server_url.split("@")[-1]
+        pytest.fail(f"cannot create a test database on PostgreSQL at {where}: {exc}", pytrace=False)
     base = pg_server_url.rsplit("/", 1)[0]
     yield f"{base}/{name}"
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
