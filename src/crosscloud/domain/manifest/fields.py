@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -21,53 +21,7 @@ from pydantic import (
 )
 
 from crosscloud.domain import quantity, regions
-
-ProviderName = Literal["aws", "azure", "gcp", "local"]
-ClusterTypeName = Literal["EKS", "AKS", "GKE", "Local"]
-
-PROVIDER_ALIASES = {
-    "aws": "aws",
-    "azure": "azure",
-    "gcp": "gcp",
-    "google": "gcp",
-    "gce": "gcp",
-    "local": "local",
-}
-CLUSTER_TYPES = {"eks": "EKS", "aks": "AKS", "gke": "GKE", "local": "Local"}
-#: The cluster type each provider runs, and the reverse.
-TYPE_OF_PROVIDER: dict[str, ClusterTypeName] = {
-    "aws": "EKS",
-    "azure": "AKS",
-    "gcp": "GKE",
-    "local": "Local",
-}
-_DATABASES = (
-    "aurora",
-    "rds",
-    "dynamodb",
-    "cloudsql",
-    "spanner",
-    "cosmosdb",
-    "postgres",
-    "postgresql",
-    "mysql",
-    "sqlite",
-    "redis",
-    "elasticache",
-)
-_OTHER_COMPUTE = (
-    "ec2",
-    "ecs",
-    "fargate",
-    "lambda",
-    "cloudrun",
-    "appservice",
-    "aci",
-    "functions",
-    "sagemaker",
-    "vertex",
-    "batch",
-)
+from crosscloud.domain.manifest import names
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -78,43 +32,6 @@ def _spellings(names: list[str]) -> list[str]:
     for name in names:
         out += [name, name.upper(), name.capitalize()]
     return list(dict.fromkeys(out))
-
-
-def _provider(value: object) -> str:
-    if isinstance(value, str) and value.strip().lower() in PROVIDER_ALIASES:
-        return PROVIDER_ALIASES[value.strip().lower()]
-    near = (
-        quantity.did_you_mean(str(value), list(PROVIDER_ALIASES))
-        if isinstance(value, str)
-        else None
-    )
-    hint = f"; did you mean {PROVIDER_ALIASES[near]!r}?" if near else ""
-    raise ValueError(
-        f"{value!r} is not a provider{hint} (expected aws, azure, gcp or local;"
-        " AWS, Azure, Google, GCP and GCE are accepted too)"
-    )
-
-
-def _cluster_type(value: object) -> str:
-    word = value.strip().lower() if isinstance(value, str) else ""
-    if word in CLUSTER_TYPES:
-        return CLUSTER_TYPES[word]
-    allowed = "expected EKS (aws), AKS (azure), GKE (gcp) or Local"
-    if word.replace(" ", "") in _DATABASES:
-        url = "an Aurora PostgreSQL URL" if word == "aurora" else "a PostgreSQL URL"
-        return _fail(
-            f"{value!r} is a database, not a compute target: {url} belongs in spec.state.url"
-            f" (state: {{url: postgresql://...}}); the type of a placement is {allowed[9:]}"
-        )
-    if word.replace(" ", "") in _OTHER_COMPUTE:
-        return _fail(f"{value!r} is not supported: crosscloud deploys to Kubernetes; {allowed}")
-    near = quantity.did_you_mean(word, list(CLUSTER_TYPES)) if word else None
-    hint = f"; did you mean {CLUSTER_TYPES[near]!r}?" if near else ""
-    return _fail(f"{value!r} is not a placement type{hint} ({allowed})")
-
-
-def _fail(message: str) -> str:
-    raise ValueError(message)
 
 
 def check_dns_label(value: str) -> str:
@@ -177,7 +94,7 @@ def _failover(value: object) -> str:
     provider, _, region = value.partition("/") if isinstance(value, str) else ("", "", "")
     if not region:
         raise ValueError(f"{_show(value)} is not provider/region (like aws/us-west-2)")
-    return f"{_provider(provider)}/{region.strip()}"
+    return f"{names.normalize_provider(provider)}/{region.strip()}"
 
 
 def _show(value: object) -> str:
@@ -192,7 +109,7 @@ def _show(value: object) -> str:
 def _check_region_any(value: str) -> str:
     provider, _, region = value.partition("/")
     if region:
-        provider = _provider(provider)
+        provider = names.normalize_provider(provider)
         if not regions.is_valid(provider, region):
             raise ValueError(regions.describe(provider, region))
         return f"{provider}/{region}"
@@ -216,14 +133,14 @@ _DURATION_SCHEMA = {
 }
 
 Provider = Annotated[
-    ProviderName,
-    BeforeValidator(_provider),
-    WithJsonSchema({"enum": _spellings(list(PROVIDER_ALIASES))}),
+    names.ProviderName,
+    BeforeValidator(names.normalize_provider),
+    WithJsonSchema({"enum": _spellings(list(names.PROVIDER_ALIASES))}),
 ]
 ClusterType = Annotated[
-    ClusterTypeName,
-    BeforeValidator(_cluster_type),
-    WithJsonSchema({"enum": _spellings(list(CLUSTER_TYPES))}),
+    names.ClusterTypeName,
+    BeforeValidator(names.normalize_cluster_type),
+    WithJsonSchema({"enum": _spellings(list(names.CLUSTER_TYPES))}),
 ]
 DnsLabel = Annotated[
     str,

@@ -5,7 +5,7 @@ wrong (an Azure name for `us-east-1`, a compute type instead of `Aurora`)."""
 from __future__ import annotations
 
 from crosscloud.domain import regions
-from crosscloud.domain.manifest import fields
+from crosscloud.domain.manifest import names
 from crosscloud.domain.yamlpos import Duplicate
 
 _INDENT = "    "
@@ -21,10 +21,10 @@ def placements_hint(group: list[Duplicate]) -> str:
     database = False
     body: list[str] = []
     for i in range(count):
-        names, uses_database = _services(_pick(values, "services", i))
-        services += [n for n in names if n not in services]
+        placed, uses_database = _services(_pick(values, "services", i))
+        services += [n for n in placed if n not in services]
         database = database or uses_database
-        body += _placement(_pick(values, "provider", i), _pick(values, "region", i), names)
+        body += _placement(_pick(values, "provider", i), _pick(values, "region", i), placed)
     head = ["spec:", "  services:"]
     for name in services or ["my-model"]:
         head += [f"    - name: {name}", f"      source: ./service.py:{_class_name(name)}"]
@@ -41,27 +41,27 @@ def _pick(values: dict[str, tuple[object, ...]], key: str, index: int) -> object
 
 def _services(value: object) -> tuple[list[str], bool]:
     """Service names in a seed `services` list, and whether one had a database type."""
-    names: list[str] = []
+    found: list[str] = []
     database = False
     for item in value if isinstance(value, list) else []:
         if isinstance(item, dict):
             if isinstance(item.get("name"), str):
-                names.append(item["name"])
+                found.append(item["name"])
             database = database or str(item.get("type", "")).lower() in _DATABASES
-    return names, database
+    return found, database
 
 
-def _placement(provider_text: object, region: object, names: list[str]) -> list[str]:
-    provider = fields.PROVIDER_ALIASES.get(str(provider_text).strip().lower())
+def _placement(provider_text: object, region: object, placed: list[str]) -> list[str]:
+    provider = names.PROVIDER_ALIASES.get(str(provider_text).strip().lower())
     lines = [f"    - provider: {provider or provider_text}"]
     if region is not None:
         lines.append(f"      region: {_region(provider, str(region))}")
-    kind = fields.TYPE_OF_PROVIDER[provider] if provider else "EKS | AKS | GKE | Local"
+    kind = names.TYPE_OF_PROVIDER[provider] if provider else "EKS | AKS | GKE | Local"
     lines.append(f"      type: {kind}")
     if provider != "local":
         lines.append("      context: <kubeconfig context>")
-    if names:
-        lines.append(f"      services: [{', '.join('{name: ' + n + '}' for n in names)}]")
+    if placed:
+        lines.append(f"      services: [{', '.join('{name: ' + n + '}' for n in placed)}]")
     return lines
 
 

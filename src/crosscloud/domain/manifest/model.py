@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from crosscloud.domain.manifest import fields, rules
+from crosscloud.domain.manifest import fields, names, rules
 from crosscloud.domain.manifest.base import Model
 from crosscloud.domain.manifest.traffic import OptimizerSpec, StateSpec, TrafficSpec
 
@@ -109,10 +109,10 @@ class Placement(Model):
     def _default_type(cls, data: Any) -> Any:
         if isinstance(data, dict) and "type" not in data:
             try:
-                provider = fields.PROVIDER_ALIASES[str(data.get("provider", "")).lower()]
+                provider = names.PROVIDER_ALIASES[str(data.get("provider", "")).lower()]
             except KeyError:
                 return data
-            return {**data, "type": fields.TYPE_OF_PROVIDER[provider]}
+            return {**data, "type": names.TYPE_OF_PROVIDER[provider]}
         return data
 
     @field_validator("namespace")
