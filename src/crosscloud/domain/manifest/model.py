@@ -90,7 +90,9 @@ class Placement(Model):
 
     provider: fields.Provider
     region: str | None = None
-    type: fields.ClusterType = "Local"
+    type: fields.ClusterType = Field(
+        "Local", description="Default: the provider's (aws EKS, azure AKS, gcp GKE)."
+    )
     context: str | None = Field(None, min_length=1, description="kubeconfig context")
     namespace: str = Field("", description="Defaults to metadata.name.")
     mesh: Literal["none", "istio"] = "none"
