@@ -25,6 +25,19 @@ cli.add_command(schema_cmd.schema)
 cli.add_command(build_cmd.build)
 
 
+def render_error(exc: errors.CrossCloudError) -> str:
+    """`error: <first line>`, continuation lines indented; one `error:` per problem."""
+    messages = (
+        [str(p) for p in exc.problems] if isinstance(exc, errors.ManifestError) else [str(exc)]
+    )
+    out = []
+    for message in messages:
+        first, *rest = message.splitlines() or [type(exc).__name__]
+        out.append(f"error: {first}")
+        out.extend(f"  {line}" if line else "" for line in rest)
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a crosscloud error prints `error: ...` (no traceback) and exits 2."""
     try:
@@ -36,8 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except errors.CrossCloudError as exc:
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            click.echo(f"error: {line}", err=True)
+        click.echo(render_error(exc), err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -79,11 +79,15 @@ class TrafficSpec(Model):
 class StateSpec(Model):
     """`spec.state`: the control plane's database (SQLite, or PostgreSQL such as Aurora)."""
 
-    url: str = "sqlite:///~/.crosscloud/state.db"
+    url: str | None = Field(
+        None, description="Default: sqlite in the state directory ($CROSSCLOUD_HOME/state.db)."
+    )
 
     @field_validator("url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(_URL_SCHEMES) or len(value) <= len("sqlite:///"):
             shown = _PASSWORD.sub(r"\1:***@", value)
             raise ValueError(
