@@ -52,7 +52,7 @@ def single_process(case: str, path: Path) -> float:
     """Rows/s of the handler alone: one process, one torch thread, max_batch_size chunks
     (model loading excluded)."""
     source, endpoint, param = CASES[case]
-    h = handler.load(source, endpoint, threads=1)
+    h = handler.get(source, endpoint, threads=1)
     table = dataset.read_slice(
         dataset.describe(str(path), "parquet"), 0, pq.read_metadata(path).num_rows
     )
