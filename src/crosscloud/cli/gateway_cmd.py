@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import signal
-
 import click
 import uvloop
 
-from crosscloud.gateway import config as gwconfig
-from crosscloud.gateway import server
+from crosscloud.gateway import run
 
 
 @click.command()
@@ -24,23 +19,7 @@ from crosscloud.gateway import server
 @click.option("--host", default=None, help="Address to bind (default: the file's, else 127.0.0.1).")
 @click.option("--port", default=None, type=click.IntRange(0, 65535), help="Port (0: any free).")
 def gateway(config_path: str, host: str | None, port: int | None) -> None:
-    """Route /{service}/... (or by Host header) to the upstreams listed in the config."""
-    config = gwconfig.load(config_path)
-    if host is not None:
-        config = dataclasses.replace(config, host=host)
-    if port is not None:
-        config = dataclasses.replace(config, port=port)
-    uvloop.run(_run(config))
+    """Route /{service}/... (or by Host header) to the upstreams listed in the config.
 
-
-async def _run(config: gwconfig.GatewayConfig) -> None:
-    gw = server.Gateway(config)
-    await gw.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    names = ", ".join(sorted(gw.clusters)) or "no services yet"
-    click.echo(f"gateway listening on http://{config.host}:{gw.port} ({names})", err=True)
-    await stop.wait()
-    await gw.stop()
+    SIGHUP re-reads the config file (a bad file keeps the last good one)."""
+    uvloop.run(run.run(config_path, host=host, port=port))

@@ -8,7 +8,16 @@ import click
 
 import crosscloud
 from crosscloud import errors
-from crosscloud.cli import batch_cmd, build_cmd, call_cmd, gateway_cmd, schema_cmd, serve_cmd
+from crosscloud.cli import (
+    batch_cmd,
+    build_cmd,
+    call_cmd,
+    deploy_cmds,
+    gateway_cmd,
+    observe_cmds,
+    schema_cmd,
+    serve_cmd,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +32,15 @@ cli.add_command(batch_cmd.batch)
 cli.add_command(gateway_cmd.gateway)
 cli.add_command(schema_cmd.schema)
 cli.add_command(build_cmd.build)
+for command in (
+    deploy_cmds.up,
+    deploy_cmds.rollout,
+    deploy_cmds.scale,
+    deploy_cmds.down,
+    observe_cmds.status,
+    observe_cmds.logs,
+):
+    cli.add_command(command)
 
 
 def render_error(exc: errors.CrossCloudError) -> str:

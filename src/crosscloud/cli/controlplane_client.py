@@ -1,0 +1,102 @@
+"""How the CLI reaches the control plane of the state directory: read its address and
+token, start it in the background when none runs, and call its API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import orjson
+
+from crosscloud import errors
+from crosscloud.adapters import paths, procs
+from crosscloud.controlplane import daemon
+
+START_TIMEOUT = 30.0
+
+
+class ControlPlane:
+    """A connection to the running control plane."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self._http = httpx.Client(
+            base_url=url,
+            headers={"authorization": f"Bearer {token}"},
+            timeout=120,
+            trust_env=False,
+        )
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self._decode(self._http.get(path, params=params))
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._decode(self._http.post(path, content=orjson.dumps(body)))
+
+    def _decode(self, response: httpx.Response) -> Any:
+        body = response.json()
+        if response.status_code >= 400:
+            detail = body.get("detail")
+            if isinstance(detail, list):
+                detail = "\n".join(detail)
+            raise (
+                errors.UserError(str(detail))
+                if response.status_code < 500
+                else errors.CrossCloudError(str(detail))
+            )
+        return body
+
+
+def _running() -> dict[str, Any] | None:
+    home = paths.home()
+    try:
+        info = orjson.loads(daemon.info_path(home).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if procs.identity(int(info["pid"]), info.get("start_time")) is not procs.Identity.ALIVE:
+        return None
+    return dict(info)
+
+
+def connect(*, start: bool) -> ControlPlane | None:
+    """The running control plane; started first when `start` (else None if none runs)."""
+    info = _running()
+    if info is None and start:
+        info = _start()
+    if info is None:
+        return None
+    token = daemon.token_path(paths.home()).read_text().strip()
+    return ControlPlane(info["url"], token)
+
+
+def _start() -> dict[str, Any]:
+    home = paths.home()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log = home / "logs" / "controlplane.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, paths.HOME_ENV: str(home)}
+    with log.open("ab") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "crosscloud.controlplane"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        info = _running()
+        if info is not None:
+            return info
+        if child.poll() is not None and _running() is None:
+            tail = "\n".join(procs.last_lines(log, 10))
+            raise errors.CrossCloudError(f"the control plane did not start:\n{tail}")
+        time.sleep(0.05)
+    raise errors.CrossCloudError(
+        f"the control plane did not start in {START_TIMEOUT:g}s; see {log}"
+    )

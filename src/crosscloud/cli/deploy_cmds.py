@@ -1,0 +1,118 @@
+"""`crosscloud up / rollout / scale / down`: submit to the control plane and wait."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crosscloud import errors
+from crosscloud.adapters import paths
+from crosscloud.cli import controlplane_client, status_view
+from crosscloud.domain import manifest
+
+
+def _read(file: str) -> tuple[str, manifest.Manifest]:
+    try:
+        text = Path(file).read_text()
+    except OSError as exc:
+        raise errors.UserError(f"cannot read {file}: {exc.strerror}") from None
+    return text, manifest.load_manifest(text, file)  # checked here: a bad file starts nothing
+
+
+def _control_plane(spec: manifest.Manifest | None = None) -> controlplane_client.ControlPlane:
+    wanted = spec.spec.state.url if spec is not None else None
+    if wanted and not os.environ.get(paths.STATE_URL_ENV):
+        os.environ[paths.STATE_URL_ENV] = wanted
+    cp = controlplane_client.connect(start=True)
+    assert cp is not None
+    return cp
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for ready.")
+@click.option("--wait/--no-wait", default=True, show_default=True)
+def up(file: str, timeout: float, wait: bool) -> None:
+    """Deploy FILE (a CloudDeployment) and wait until every placement is ready."""
+    _submit(file, timeout=timeout, wait=wait, verb="up")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait.")
+def rollout(file: str, timeout: float) -> None:
+    """Roll out a changed FILE or service source: replicas are replaced one at a time."""
+    _submit(file, timeout=timeout, wait=True, verb="rollout")
+
+
+def _submit(file: str, *, timeout: float, wait: bool, verb: str) -> None:
+    text, spec = _read(file)
+    cp = _control_plane(spec)
+    result = cp.post("/v1/apply", {"text": text, "path": str(Path(file).resolve())})
+    name, version = result["deployment"], result["version"]
+    what = f"version {version}" + ("" if result["changed"] else " (unchanged)")
+    click.echo(f"{verb}: {name} {what}", err=True)
+    if wait:
+        _wait(cp, name, version, timeout)
+
+
+def _wait(cp: controlplane_client.ControlPlane, name: str, version: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with status_view.progress() as show:
+        while True:
+            dep = _deployment(cp.get("/v1/status"), name)
+            done, lines = status_view.rollout_state(dep, version)
+            show(lines)
+            if done:
+                break
+            if status_view.halted(dep, version):
+                raise errors.CrossCloudError(status_view.not_ready_report(dep, version, None))
+            if time.monotonic() > deadline:
+                raise errors.CrossCloudError(status_view.not_ready_report(dep, version, timeout))
+            time.sleep(0.3)
+    status = cp.get("/v1/status")
+    click.echo(f"ready: {name} version {version}; gateway {status['gateway']['url']}", err=True)
+
+
+def _deployment(status: dict[str, Any], name: str) -> dict[str, Any]:
+    for dep in status["deployments"]:
+        if dep["name"] == name:
+            return dict(dep)
+    raise errors.CrossCloudError(f"deployment {name!r} disappeared")
+
+
+@click.command()
+@click.argument("service")
+@click.argument("replicas", type=click.IntRange(0))
+@click.option("--placement", default=None, help="provider/region, e.g. local/region-a")
+def scale(service: str, replicas: int, placement: str | None) -> None:
+    """Set SERVICE's replica count in one placement (until the next `up` of its manifest)."""
+    cp = controlplane_client.connect(start=_has_state())
+    if cp is None:
+        raise errors.UserError("nothing is deployed; run `crosscloud up FILE` first")
+    result = cp.post(
+        "/v1/scale", {"service": service, "replicas": replicas, "placement": placement}
+    )
+    click.echo(f"scaled {result['service']} in {result['placement']} to {result['replicas']}")
+
+
+@click.command()
+@click.argument("deployment", required=False)
+def down(deployment: str | None) -> None:
+    """Stop every replica and the gateway of DEPLOYMENT (default: all); no process is left."""
+    cp = controlplane_client.connect(start=_has_state())
+    if cp is None:
+        click.echo("nothing is running; nothing to do")
+        return
+    result = cp.post("/v1/down", {"deployment": deployment})
+    stopped = len(result["stopped"])
+    click.echo(result["message"] + (f" ({stopped} replica(s) stopped)" if stopped else ""))
+
+
+def _has_state() -> bool:
+    """Whether there may be something to manage (so a crashed control plane restarts)."""
+    return bool(os.environ.get(paths.STATE_URL_ENV)) or (paths.home() / "state.db").exists()

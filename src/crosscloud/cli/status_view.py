@@ -1,0 +1,128 @@
+"""Rendering the control plane's status: tables for people, progress while waiting, and a
+report naming what is not ready and why (with the replica's last log lines)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from crosscloud.adapters import procs
+
+FAILING = ("Failed", "CrashLoop")
+
+
+def _groups(dep: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    out = []
+    for want in dep["services"]:
+        mine = [
+            r for r in dep["replicas"]
+            if r["service"] == want["service"] and r["placement"] == want["placement"]
+        ]  # fmt: skip
+        out.append((want, mine))
+    return out
+
+
+def rollout_state(dep: dict[str, Any], version: int) -> tuple[bool, list[str]]:
+    """(every placement ready at `version` with nothing old left, one line per placement)."""
+    done = True
+    lines = []
+    for want, mine in _groups(dep):
+        ready = [r for r in mine if r["state"] == "Ready" and r["version"] == version]
+        others = [r for r in mine if r not in ready]
+        if len(ready) != want["replicas"] or others:
+            done = False
+        states = ", ".join(sorted({f"{r['state']} v{r['version']}" for r in others}))
+        lines.append(
+            f"{want['service']:<16} {want['placement']:<22} {len(ready)}/{want['replicas']} ready"
+            + (f"  ({states})" if states else "")
+        )
+    return done, lines
+
+
+def halted(dep: dict[str, Any], version: int) -> list[dict[str, Any]]:
+    """New-version replicas that keep failing: the rollout is stuck on them."""
+    return [
+        r for r in dep["replicas"]
+        if r["version"] == version and r["state"] in FAILING and r["crash_count"] >= 2
+    ]  # fmt: skip
+
+
+def not_ready_report(dep: dict[str, Any], version: int, waited: float | None) -> str:
+    head = f"not ready after {waited:g}s" if waited is not None else "rollout halted"
+    lines = [f"{dep['name']} version {version}: {head}:"]
+    for r in dep["replicas"]:
+        if r["state"] == "Ready" and r["version"] == version:
+            continue
+        lines.append(
+            f"  {r['id']} ({r['placement']}, v{r['version']}): {r['state']} {r['message']}"
+        )
+        for tail in procs.last_lines(Path(r["log"]), 8):
+            lines.append(f"    | {tail}")
+    old = sorted(
+        {r["version"] for r in dep["replicas"] if r["state"] == "Ready" and r["version"] != version}
+    )
+    if old:
+        lines.append(f"  version {', '.join(map(str, old))} keeps serving")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def progress() -> Iterator[Callable[[list[str]], None]]:
+    """A live view on a terminal; changed lines only when stderr is not one."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        last: list[str] = []
+
+        def show_plain(lines: list[str]) -> None:
+            nonlocal last
+            if lines != last:
+                for line in lines:
+                    console.print(line, highlight=False)
+                last = lines
+
+        yield show_plain
+        return
+    with Live(console=console, transient=True, refresh_per_second=8) as live:
+        yield lambda lines: live.update(Text("\n".join(lines)))
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(time.time() - seconds)
+    return f"{s}s" if s < 120 else f"{s // 60}m" if s < 7200 else f"{s // 3600}h"
+
+
+def tables(status: dict[str, Any]) -> list[Table]:
+    """One table per deployment: a row per (service, placement)."""
+    out = []
+    for dep in status["deployments"]:
+        grid = Table(
+            title=f"{dep['name']} (version {dep['version']}) behind {status['gateway']['url']}",
+            title_justify="left",
+        )
+        for column in ("service", "placement", "ready", "endpoints", "restarts", "age", "version"):
+            grid.add_column(column, no_wrap=column != "endpoints")
+        for want, mine in _groups(dep):
+            ready = [r for r in mine if r["state"] == "Ready"]
+            bad = sorted({r["state"] for r in mine if r["state"] != "Ready"})
+            started = [r["started_at"] for r in mine if r["started_at"]]
+            grid.add_row(
+                want["service"],
+                want["placement"],
+                f"{len(ready)}/{want['replicas']}" + (f" {','.join(bad)}" if bad else ""),
+                " ".join(r["url"].removeprefix("http://") for r in ready) or "-",
+                str(sum(r["restarts"] for r in mine)),
+                _age(min(started) if started else None),
+                ",".join(sorted({str(r["version"]) for r in mine})) or str(dep["version"]),
+            )
+        out.append(grid)
+    return out

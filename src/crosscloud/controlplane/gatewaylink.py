@@ -1,0 +1,163 @@
+"""The gateway process the control plane runs beside itself: started (or adopted after a
+control plane restart) on a stable port, and told about endpoint changes at once by
+rewriting its config file and sending SIGHUP (a push, not a poll)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from crosscloud.adapters import procs
+from crosscloud.domain import manifest, state
+
+log = logging.getLogger("crosscloud.controlplane")
+
+
+class GatewayLink:
+    """Keeps one gateway process running and its config in step with the endpoints."""
+
+    def __init__(self, home: Path, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.home = home
+        self.host = host
+        self.config_path = home / "gateway.json"
+        self.info_path = home / "gateway.pid.json"
+        self.log_path = home / "logs" / "gateway.log"
+        self._port = port
+        self._last: bytes | None = None
+        self._child: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            info = self._info()
+            self._port = int(info["port"]) if info else procs.free_port(self.host)
+        return self._port
+
+    def _info(self) -> dict[str, Any] | None:
+        try:
+            return dict(orjson.loads(self.info_path.read_bytes()))
+        except (OSError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        info = self._info()
+        if not info:
+            return False
+        found = procs.identity(int(info["pid"]), info.get("start_time"))
+        return found is procs.Identity.ALIVE
+
+    def ensure(self, services: list[dict[str, Any]]) -> None:
+        """Start the gateway if it is not running, then push `services` if they changed."""
+        body = orjson.dumps(
+            {"listen": {"host": self.host, "port": self.port}, "services": services},
+            option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
+        )
+        if not self.alive():
+            self._write(body)
+            self._start()
+            return
+        if body != self._last:
+            self._write(body)
+            self._signal(signal.SIGHUP)
+
+    def _write(self, body: bytes) -> None:
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.config_path.with_suffix(".tmp")
+        tmp.write_bytes(body)
+        os.replace(tmp, self.config_path)  # the gateway never reads a half-written file
+        self._last = body
+
+    def _start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "crosscloud.gateway", "--config", str(self.config_path)]
+        with self.log_path.open("ab") as out:
+            child = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._child = child
+        info = {
+            "pid": child.pid,
+            "start_time": procs.process_start_time(child.pid),
+            "port": self.port,
+            "url": self.url,
+        }
+        self.info_path.write_bytes(orjson.dumps(info))
+        log.info("gateway started on %s (pid %d)", self.url, child.pid)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        info = self._info()
+        if info and self.alive():
+            os.kill(int(info["pid"]), sig)
+
+    def stop(self, grace: float = 10.0) -> None:
+        info = self._info()
+        if info and self.alive():
+            pid = int(info["pid"])
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while self.alive() and time.monotonic() < deadline:
+                if self._child is not None:
+                    self._child.poll()
+                time.sleep(0.05)
+            if self.alive():
+                os.kill(pid, signal.SIGKILL)
+        if self._child is not None:
+            self._child.wait(timeout=10)
+            self._child = None
+        self.info_path.unlink(missing_ok=True)
+        self._last = None
+
+
+def service_config(
+    spec: manifest.Manifest, service: str, endpoints: list[state.EndpointRecord]
+) -> dict[str, Any]:
+    """One service of the gateway's config file, from the manifest's traffic settings."""
+    traffic = spec.spec.traffic
+    retries = traffic.retries
+    outlier = traffic.outlier_detection
+    upstreams = []
+    for ep in endpoints:
+        host, _, port = ep.url.removeprefix("http://").partition(":")
+        upstreams.append(
+            {
+                "id": ep.replica_id or ep.url,
+                "host": host,
+                "port": int(port),
+                "placement": ep.placement,
+            }
+        )
+    return {
+        "name": service,
+        "policy": traffic.policy,
+        "failover": list(traffic.failover),
+        "split": dict(traffic.split),
+        "timeout": traffic.timeout,
+        "retries": {
+            "attempts": retries.attempts,
+            "perTryTimeout": retries.per_try_timeout or traffic.timeout,
+        },
+        "outlierDetection": {
+            "consecutive5xxErrors": max(1, outlier.consecutive_5xx_errors),
+            "interval": outlier.interval,
+            "baseEjectionTime": outlier.base_ejection_time,
+            "maxEjectionPercent": outlier.max_ejection_percent,
+        },
+        "healthCheck": {"path": "/readyz", "interval": 1.0, "timeout": 1.0},
+        "upstreams": upstreams,
+    }

@@ -1,0 +1,179 @@
+"""What the CLI asks of the control plane: apply a manifest, scale, tear down, report.
+
+Every request is validated in full before anything is stored, so a bad manifest or flag
+leaves the running deployment untouched."""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from crosscloud import errors
+from crosscloud.controlplane import records
+from crosscloud.controlplane.controller import Controller
+from crosscloud.domain import manifest, state
+from crosscloud.planning import desired as desired_mod
+
+
+def apply(ctl: Controller, *, text: str, path: str) -> dict[str, Any]:
+    """Store a new manifest (a new version when it or a service's source changed)."""
+    submitted = records.Submitted(text=text, path=path)
+    spec = submitted.parse()  # ManifestError: nothing is touched
+    _check_runnable(spec, submitted)
+    with ctl.lock:
+        _check_names(ctl, spec)
+        digest = records.content_hash(submitted, spec)
+        name = spec.metadata.name
+        old = ctl.store.get_deployment(name)
+        if old is not None and old.manifest_hash == digest:
+            return {"deployment": name, "version": old.version, "changed": False}
+        version = 1 if old is None else old.version + 1
+        now = ctl.clock()
+        ctl.store.put_deployment(
+            state.DeploymentRecord(
+                name=name,
+                manifest_json=submitted.dumps(),
+                manifest_hash=digest,
+                version=version,
+                created_at=old.created_at if old else now,
+                updated_at=now,
+            )
+        )
+        kind = "Applied" if old is None else "RolloutStarted"
+        ctl.event(name, kind, f"version {version} of {path}")
+    ctl.wake.set()
+    return {"deployment": name, "version": version, "changed": True}
+
+
+def _check_runnable(spec: manifest.Manifest, submitted: records.Submitted) -> None:
+    if spec.is_auto:
+        raise errors.UserError(
+            "`up` needs declared placements; `placements: auto` is for `crosscloud plan`"
+        )
+    clusters = [p for p in spec.placements() if p.provider != "local"]
+    if clusters:
+        ids = ", ".join(f"{p.id} ({p.type})" for p in clusters)
+        raise errors.UserError(
+            f"{submitted.path}: `up` runs local placements only so far; {ids} need the"
+            " Kubernetes target (render them with `crosscloud plan --render DIR`)"
+        )
+    for service in spec.spec.services:
+        if not service.source:
+            raise errors.UserError(
+                f"{submitted.path}: service {service.name!r} has no source; local"
+                " placements run `source: path.py:Class`"
+            )
+        file = records.source_file(submitted.folder, service.source)
+        if not file.is_file():
+            raise errors.UserError(
+                f"{submitted.path}: service {service.name!r}: no such file {str(file)!r}"
+            )
+
+
+def _check_names(ctl: Controller, spec: manifest.Manifest) -> None:
+    """Service names are routes on the one gateway: two deployments cannot share one."""
+    mine = {s.name for s in spec.spec.services}
+    for record, _submitted, other in ctl.deployments():
+        if record.name == spec.metadata.name:
+            continue
+        clash = sorted(mine & {s.name for s in other.spec.services})
+        if clash:
+            raise errors.UserError(
+                f"service(s) {clash} already run in deployment {record.name!r}; the gateway"
+                " routes by service name, so rename them or `crosscloud down` that one"
+            )
+
+
+def scale(ctl: Controller, *, service: str, replicas: int, placement: str | None) -> dict[str, Any]:
+    """Override the replica count of `service` in one placement (until the next apply)."""
+    if replicas < 0:
+        raise errors.UserError(f"replicas must be 0 or more, got {replicas}")
+    with ctl.lock:
+        deps = ctl.deployments()
+        found = [(r, s, m) for r, s, m in deps if any(x.name == service for x in m.spec.services)]
+        if not found:
+            known = sorted({x.name for _r, _s, m in deps for x in m.spec.services})
+            raise errors.UserError(f"no service {service!r}; known services: {known or 'none'}")
+        record, submitted, spec = found[0]
+        where = [p.id for p in spec.placements() if any(s.name == service for s in p.services)]
+        if placement is None and len(where) == 1:
+            placement = where[0]
+        if placement not in where:
+            given = f"placement {placement!r}" if placement else "no --placement"
+            raise errors.UserError(f"{given} for {service!r}; it runs in: {', '.join(where)}")
+        overrides = {**submitted.scale, desired_mod.scale_key(service, placement): replicas}
+        updated = dataclasses.replace(submitted, scale=overrides)
+        ctl.store.put_deployment(
+            dataclasses.replace(record, manifest_json=updated.dumps(), updated_at=ctl.clock())
+        )
+        ctl.event(record.name, "Scaled", f"{service} in {placement} to {replicas}")
+    ctl.wake.set()
+    return {
+        "deployment": record.name,
+        "service": service,
+        "placement": placement,
+        "replicas": replicas,
+    }
+
+
+def down(ctl: Controller, *, deployment: str | None) -> dict[str, Any]:
+    """Stop every replica (drained) and forget the deployment(s); a no-op when none."""
+    with ctl.lock:
+        names = [r.name for r in ctl.store.list_deployments()]
+        if deployment is not None:
+            if deployment not in names:
+                return {"stopped": [], "message": f"no deployment {deployment!r}; nothing to do"}
+            names = [deployment]
+        if not names:
+            return {"stopped": [], "message": "nothing is deployed; nothing to do"}
+        replicas = [r for n in names for r in ctl.store.list_replicas(deployment=n)]
+        for name in names:
+            ctl.store.delete_deployment(name)
+        ctl.publish()  # out of the gateway first, then drained and stopped
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(ctl.target.stop, replicas))
+        for name in names:
+            ctl.event(name, "Deleted", f"{len(replicas)} replica(s) stopped")
+        if not ctl.store.list_deployments():
+            ctl.gateway.stop()
+    return {"stopped": [r.id for r in replicas], "message": f"deleted {', '.join(names)}"}
+
+
+def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
+    with ctl.lock:
+        deps = ctl.deployments()
+        out: dict[str, Any] = {
+            "gateway": {"url": ctl.gateway.url, "running": ctl.gateway.alive()},
+            "deployments": [],
+        }
+        for record, submitted, spec in deps:
+            replicas = ctl.store.list_replicas(deployment=record.name)
+            wanted = desired_mod.desired_services(
+                spec, version=record.version, scale=submitted.scale
+            )
+            out["deployments"].append(
+                {
+                    "name": record.name,
+                    "version": record.version,
+                    "manifest": submitted.path,
+                    "updated_at": record.updated_at,
+                    "services": [dataclasses.asdict(w) for w in wanted],
+                    "replicas": [_replica(r, ctl) for r in replicas],
+                    "endpoints": [
+                        dataclasses.asdict(e)
+                        for e in ctl.store.list_endpoints(deployment=record.name)
+                    ],
+                }
+            )
+        if events:
+            out["events"] = [dataclasses.asdict(e) for e in ctl.store.list_events(limit=events)]
+    return out
+
+
+def _replica(record: state.ReplicaRecord, ctl: Controller) -> dict[str, Any]:
+    data = dataclasses.asdict(record)
+    data["state"] = record.state.value
+    data["url"] = record.url
+    data["log"] = str(ctl.target.record_log_path(record))
+    return data

@@ -1,0 +1,49 @@
+"""Finds replica processes of this state directory that the store does not know (the
+control plane died between launching one and recording it) and stops them."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+
+from crosscloud.adapters import paths, procs
+from crosscloud.domain import state
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (item.partition(b"=") for item in raw.split(b"\0") if item)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, _, v in pairs}
+
+
+def pid_group(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def sweep(home: Path, known: Mapping[str, state.ReplicaRecord]) -> list[int]:
+    """Kill (SIGKILL, whole group) every replica process marked with this state directory
+    whose id is not recorded, or whose record names another pid. Returns their pids."""
+    killed = []
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        pid = int(entry.name)
+        env = _environ(pid)
+        replica = env.get("CROSSCLOUD_REPLICA_ID")
+        if replica is None or env.get(paths.HOME_ENV) != str(home):
+            continue
+        record = known.get(replica)
+        if record is not None and record.pid is not None and pid_group(pid) == record.pid:
+            continue  # the recorded replica, or a child in its process group
+        procs.signal_group(pid, signal.SIGKILL)
+        killed.append(pid)
+    return killed

@@ -1,0 +1,54 @@
+"""Run a gateway process from a config file until SIGTERM; SIGHUP re-reads the file, which
+is how the control plane pushes endpoint changes (applied at once, no polling)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import signal
+import sys
+
+from crosscloud import errors
+from crosscloud.gateway import config as gwconfig
+from crosscloud.gateway import server
+
+log = logging.getLogger("crosscloud.gateway")
+
+
+def apply(gw: server.Gateway, config: gwconfig.GatewayConfig) -> None:
+    """Make the running gateway's services match `config` (listen address unchanged)."""
+    wanted = {s.name for s in config.services}
+    for name in [n for n in gw.clusters if n not in wanted]:
+        gw.remove_service(name)
+    for service in config.services:
+        gw.set_service(service)
+
+
+async def run(path: str, *, host: str | None = None, port: int | None = None) -> None:
+    config = gwconfig.load(path)
+    if host is not None:
+        config = dataclasses.replace(config, host=host)
+    if port is not None:
+        config = dataclasses.replace(config, port=port)
+    gw = server.Gateway(config)
+    await gw.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _reload, gw, path)
+    names = ", ".join(sorted(gw.clusters)) or "no services yet"
+    print(f"gateway listening on http://{config.host}:{gw.port} ({names})", file=sys.stderr)
+    await stop.wait()
+    await gw.stop()
+
+
+def _reload(gw: server.Gateway, path: str) -> None:
+    try:
+        apply(gw, gwconfig.load(path))
+    except errors.CrossCloudError as exc:
+        # A bad file must not take the data plane down: keep serving the last good config.
+        log.error("not reloading %s: %s", path, exc)
+        return
+    log.info("reloaded %s", path)
