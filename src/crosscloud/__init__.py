@@ -10,7 +10,7 @@ from crosscloud.sdk.resources import Resources
 from crosscloud.sdk.service import Service, endpoint
 
 if TYPE_CHECKING:
-    from crosscloud.client import Client
+    from crosscloud.client import Client, call
 
 __version__ = "0.1.0"
 
@@ -22,6 +22,7 @@ __all__ = [
     "Service",
     "UserError",
     "__version__",
+    "call",
     "endpoint",
 ]
 
@@ -29,8 +30,8 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # Client pulls in httpx; a replica never needs it, so it loads on first use only
     # (keeps `crosscloud serve` cold start and memory down).
-    if name == "Client":
-        from crosscloud.client import Client
+    if name in ("Client", "call"):
+        from crosscloud import client
 
-        return Client
+        return getattr(client, name)
     raise AttributeError(f"module 'crosscloud' has no attribute {name!r}")

@@ -8,6 +8,7 @@ whose name matches one of the client's own methods (`call`, `close`) still works
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace, TracebackType
 from typing import Any
@@ -127,3 +128,27 @@ def _decode(response: httpx.Response) -> Any:
     except (orjson.JSONDecodeError, AttributeError):
         error, detail = response.reason_phrase, response.text[:500]
     raise errors.http_error(response.status_code, error, detail)
+
+
+_CLIENTS: dict[str, Client] = {}
+
+
+def service_urls() -> dict[str, str]:
+    """The other services of this deployment, from CROSSCLOUD_SERVICE_URLS
+    (`name=url,name=url`, set by the control plane on every replica)."""
+    raw = os.environ.get("CROSSCLOUD_SERVICE_URLS", "")
+    pairs = (item.partition("=") for item in raw.split(",") if item)
+    return {name: url for name, _, url in pairs}
+
+
+def call(service: str, endpoint: str, /, **params: Any) -> Any:
+    """Call `endpoint` of another service of the same deployment, by name, through the
+    gateway (so it reaches a ready replica, with retries and failover)."""
+    urls = service_urls()
+    if service not in urls:
+        known = ", ".join(sorted(urls)) or "none (not running under `crosscloud up`)"
+        raise errors.UserError(f"no service {service!r} to call; known: {known}")
+    client = _CLIENTS.get(service)
+    if client is None:
+        client = _CLIENTS[service] = Client(urls[service], token=os.environ.get("CROSSCLOUD_TOKEN"))
+    return client.call(endpoint, **params)

@@ -1,0 +1,112 @@
+"""Driving `crosscloud up/status/scale/rollout/down` as a user does, in an isolated state
+directory, and finding exactly the processes that belong to it (by their environment)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from tests.conftest import CROSSCLOUD, ROOT
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    items = (i.partition(b"=") for i in raw.split(b"\0") if i)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, _, v in items}
+
+
+@dataclass
+class Deployer:
+    """A state directory of its own; every process started for it carries its path."""
+
+    home: Path
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "CROSSCLOUD_HOME": str(self.home), "PYTHONUNBUFFERED": "1"}
+        env.pop("CROSSCLOUD_STATE_URL", None)
+        return env
+
+    def run(
+        self, *args: str, timeout: float = 180, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*CROSSCLOUD, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env(),
+            cwd=ROOT,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"crosscloud {' '.join(args)} -> {result.returncode}\n{result.stderr}"
+            )
+        return result
+
+    def status(self) -> dict[str, Any]:
+        return dict(orjson.loads(self.run("status", "-o", "json").stdout))
+
+    def replicas(self) -> list[dict[str, Any]]:
+        return [r for d in self.status()["deployments"] for r in d["replicas"]]
+
+    def processes(self) -> dict[str, list[int]]:
+        """Live processes of this state directory: replicas by id, the gateway, the
+        control plane (found by environment, so nothing else is ever touched)."""
+        found: dict[str, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            env = _environ(int(entry.name))
+            if env.get("CROSSCLOUD_HOME") != str(self.home):
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if (entry / "stat").read_text().split(")")[-1].split()[0] == "Z":
+                continue  # a zombie is already dead
+            if "crosscloud.runtime" in cmdline:
+                key = env.get("CROSSCLOUD_REPLICA_ID", "?")
+            elif "crosscloud.gateway" in cmdline:
+                key = "gateway"
+            elif "crosscloud.controlplane" in cmdline:
+                key = "controlplane"
+            else:
+                continue
+            found.setdefault(key, []).append(int(entry.name))
+        return found
+
+    def gateway(self) -> str:
+        return str(self.status()["gateway"]["url"])
+
+    def wait(self, predicate: Any, timeout: float = 120, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(0.3)
+        raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+    def kill_everything(self) -> None:
+        """Teardown: `down`, then SIGKILL whatever of this state directory still lives."""
+        self.run("down", check=False, timeout=120)
+        for pids in self.processes().values():
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def post(url: str, body: dict[str, Any], timeout: float = 30) -> httpx.Response:
+    return httpx.post(url, json=body, timeout=timeout, trust_env=False)

@@ -1,0 +1,31 @@
+"""The public surface of `import crosscloud` is deliberate: this pins it."""
+
+from __future__ import annotations
+
+import crosscloud
+
+
+def test_exported_members() -> None:
+    assert crosscloud.__all__ == [
+        "Client",
+        "CrossCloudError",
+        "HTTPError",
+        "Resources",
+        "Service",
+        "UserError",
+        "__version__",
+        "call",
+        "endpoint",
+    ]
+    for name in crosscloud.__all__:
+        assert getattr(crosscloud, name) is not None
+
+
+def test_call_outside_a_deployment_says_so(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("CROSSCLOUD_SERVICE_URLS", raising=False)
+    try:
+        crosscloud.call("tokenizer", "split", text="x")
+    except crosscloud.UserError as exc:
+        assert "not running under `crosscloud up`" in str(exc)
+    else:
+        raise AssertionError("call() without a deployment must fail")
