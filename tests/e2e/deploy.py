@@ -3,6 +3,7 @@ directory, and finding exactly the processes that belong to it (by their environ
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -102,10 +103,8 @@ class Deployer:
         self.run("down", check=False, timeout=120)
         for pids in self.processes().values():
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
 
 def post(url: str, body: dict[str, Any], timeout: float = 30) -> httpx.Response:

@@ -195,7 +195,7 @@ def test_kill_9_of_the_control_plane_converges_without_duplicates_or_orphans(
     d.wait(
         lambda: (
             sorted(r["state"] for r in d.replicas()) == ["Ready"] * 3
-            and {r["version"] for r in d.replicas()} == {1 if moment == "up" else want}
+            and {r["version"] for r in d.replicas()} == {final}
         ),
         timeout=180,
         what="convergence",

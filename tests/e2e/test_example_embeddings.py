@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from tests.conftest import EXAMPLES, Served
 
 from crosscloud import Client
+from tests.conftest import EXAMPLES, Served
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 

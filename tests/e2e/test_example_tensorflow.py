@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import CROSSCLOUD, EXAMPLES, ROOT, Served, free_port, stop, wait_ready
 
 from crosscloud import Client, errors
+from tests.conftest import CROSSCLOUD, EXAMPLES, ROOT, Served, free_port, stop, wait_ready
 
 # Importing TensorFlow alone takes ~6 s here, more on a busy machine.
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+
 from tests.conftest import CROSSCLOUD, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.timeout(120)

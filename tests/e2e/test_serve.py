@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import CROSSCLOUD, EXAMPLES, ROOT, Served
 
 from crosscloud import Client, errors
+from tests.conftest import CROSSCLOUD, EXAMPLES, ROOT, Served
 
 pytestmark = pytest.mark.timeout(120)
 ECHO = str(EXAMPLES / "echo" / "service.py")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import crosscloud
 
 
@@ -21,11 +23,7 @@ def test_exported_members() -> None:
         assert getattr(crosscloud, name) is not None
 
 
-def test_call_outside_a_deployment_says_so(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_call_outside_a_deployment_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CROSSCLOUD_SERVICE_URLS", raising=False)
-    try:
+    with pytest.raises(crosscloud.UserError, match="not running under `crosscloud up`"):
         crosscloud.call("tokenizer", "split", text="x")
-    except crosscloud.UserError as exc:
-        assert "not running under `crosscloud up`" in str(exc)
-    else:
-        raise AssertionError("call() without a deployment must fail")

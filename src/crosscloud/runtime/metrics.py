@@ -16,8 +16,22 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-)  # fmt: skip
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
@@ -76,9 +90,10 @@ class Metrics(Collector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         eps = list(self.endpoints.values())
         requests = CounterMetricFamily(
-            "crosscloud_requests", "Requests by endpoint and status code.",
+            "crosscloud_requests",
+            "Requests by endpoint and status code.",
             labels=["endpoint", "status"],
-        )  # fmt: skip
+        )
         in_flight = GaugeMetricFamily(
             "crosscloud_requests_in_flight", "Requests being handled now.", labels=["endpoint"]
         )
@@ -86,13 +101,15 @@ class Metrics(Collector):
             "crosscloud_batch_queue_items", "Items waiting for a batch.", labels=["endpoint"]
         )
         latency = HistogramMetricFamily(
-            "crosscloud_request_duration_seconds", "Time from request to response.",
+            "crosscloud_request_duration_seconds",
+            "Time from request to response.",
             labels=["endpoint"],
-        )  # fmt: skip
+        )
         batch = HistogramMetricFamily(
-            "crosscloud_batch_size", "Items per batch handed to a batch endpoint.",
+            "crosscloud_batch_size",
+            "Items per batch handed to a batch endpoint.",
             labels=["endpoint"],
-        )  # fmt: skip
+        )
         for ep in eps:
             for status, count in sorted(ep.by_status.items()):
                 requests.add_metric([ep.endpoint, str(status)], count)

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.adapters.kubernetes.fake_apiserver import FakeCluster
 
 from crosscloud import errors
 from crosscloud.adapters.kubernetes import client, model, render
 from crosscloud.domain import state
+from tests.adapters.kubernetes.fake_apiserver import FakeCluster
 
 DEPLOYMENT = "shop"
 NAMESPACE = "shop"
