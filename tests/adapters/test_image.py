@@ -4,6 +4,7 @@ context with no RUN step (nothing can run in a container on this machine)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -27,7 +28,8 @@ EMBEDDINGS = ROOT / "examples" / "embeddings" / "service.py"
 
 
 def _parse(text: str) -> DockerfileParser:
-    parser = DockerfileParser(fileobj=None)
+    # In memory: with no file object the parser writes ./Dockerfile into the repo.
+    parser = DockerfileParser(fileobj=io.BytesIO())
     parser.content = text
     return parser
 
