@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from crosscloud.domain import state
+from crosscloud.domain import state, tokens
 
 
 class Clock(Protocol):
@@ -29,7 +29,7 @@ class StateStore(Protocol):
     def list_deployments(self) -> list[state.DeploymentRecord]: ...
 
     def delete_deployment(self, name: str) -> bool:
-        """Remove the deployment with its replica and endpoint rows (events stay)."""
+        """Remove the deployment with its replica, endpoint and token rows (events stay)."""
         ...
 
     def upsert_replica(self, record: state.ReplicaRecord) -> None: ...
@@ -64,6 +64,20 @@ class StateStore(Protocol):
         self, *, deployment: str | None = None, since: float | None = None, limit: int = 100
     ) -> list[state.Event]:
         """The newest `limit` events with ts > since, oldest first."""
+        ...
+
+    def add_token(self, record: tokens.TokenRecord) -> None:
+        """Store a new API token record (its hash; never the token)."""
+        ...
+
+    def get_token(self, token_id: str) -> tokens.TokenRecord | None: ...
+
+    def list_tokens(self, *, deployment: str | None = None) -> list[tokens.TokenRecord]:
+        """Tokens, revoked ones included, ordered by deployment, creation time and id."""
+        ...
+
+    def revoke_token(self, token_id: str, *, at: float) -> bool:
+        """Mark an active token revoked at `at`; False when missing or already revoked."""
         ...
 
     def close(self) -> None: ...

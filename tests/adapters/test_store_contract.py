@@ -11,7 +11,7 @@ import pytest
 
 from crosscloud import ports
 from crosscloud.adapters import memory_store, store
-from crosscloud.domain import state
+from crosscloud.domain import state, tokens
 
 S = state.ReplicaState
 
@@ -160,3 +160,45 @@ def test_list_events_since_limit_and_deployment(db: ports.StateStore) -> None:
     assert [e.message for e in db.list_events(since=2.0)] == ["o", "t3", "t4"]
     assert [e.message for e in db.list_events(deployment="other")] == ["o"]
     assert db.list_events(limit=0) == []
+
+
+def token(tid: str, **changes: object) -> tokens.TokenRecord:
+    base = tokens.TokenRecord(
+        id=tid,
+        deployment="shop",
+        name=f"ci-{tid}",
+        sha256=f"{tid:0>64}",
+        last4="Ab_9",
+        created_at=100.0,
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_tokens_round_trip_with_services_and_order(db: ports.StateStore) -> None:
+    scoped = token("b", services=("api", "worker"), created_at=50.0)
+    db.add_token(token("c"))
+    db.add_token(scoped)
+    db.add_token(token("a", deployment="other"))
+    assert db.get_token("b") == scoped
+    assert db.get_token("nope") is None
+    assert [t.id for t in db.list_tokens()] == ["a", "b", "c"]
+    assert db.list_tokens(deployment="shop") == [scoped, token("c")]
+    assert db.list_tokens(deployment="none") == []
+
+
+def test_revoke_token_once_and_it_stays_listed(db: ports.StateStore) -> None:
+    db.add_token(token("a"))
+    assert db.revoke_token("a", at=200.5) is True
+    assert db.revoke_token("a", at=300.0) is False
+    assert db.revoke_token("missing", at=300.0) is False
+    revoked = db.get_token("a")
+    assert revoked == token("a", revoked_at=200.5)
+    assert revoked is not None and not revoked.active
+
+
+def test_delete_deployment_takes_its_tokens_not_others(db: ports.StateStore) -> None:
+    for name in ("shop", "other"):
+        db.put_deployment(deployment(name))
+        db.add_token(token(f"{name}-t", deployment=name))
+    db.delete_deployment("shop")
+    assert [t.id for t in db.list_tokens()] == ["other-t"]

@@ -115,6 +115,7 @@ def _check_upgraded_v1(opened: store.SqlStore) -> None:
         )
     )
     assert opened.list_events()[-1] == added
+    assert opened.list_tokens() == []  # schema 3 added the (empty) tokens table
 
 
 def test_a_v1_sqlite_state_file_is_upgraded_on_open(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from crosscloud.domain import state
+from crosscloud.domain import state, tokens
 
 
 class MemoryStore:
@@ -17,6 +17,7 @@ class MemoryStore:
         self._replicas: dict[str, state.ReplicaRecord] = {}
         self._endpoints: dict[str, list[state.EndpointRecord]] = {}
         self._events: list[state.Event] = []
+        self._tokens: dict[str, tokens.TokenRecord] = {}
 
     def put_deployment(self, record: state.DeploymentRecord) -> None:
         with self._lock:
@@ -36,6 +37,8 @@ class MemoryStore:
             self._endpoints.pop(name, None)
             for replica_id in [r.id for r in self._replicas.values() if r.deployment == name]:
                 del self._replicas[replica_id]
+            for token_id in [t.id for t in self._tokens.values() if t.deployment == name]:
+                del self._tokens[token_id]
             return existed
 
     def upsert_replica(self, record: state.ReplicaRecord) -> None:
@@ -102,6 +105,27 @@ class MemoryStore:
             ]
         found.sort(key=lambda e: (e.ts, e.id or 0))
         return found[-limit:] if limit > 0 else []
+
+    def add_token(self, record: tokens.TokenRecord) -> None:
+        with self._lock:
+            self._tokens[record.id] = record
+
+    def get_token(self, token_id: str) -> tokens.TokenRecord | None:
+        with self._lock:
+            return self._tokens.get(token_id)
+
+    def list_tokens(self, *, deployment: str | None = None) -> list[tokens.TokenRecord]:
+        with self._lock:
+            found = [t for t in self._tokens.values() if deployment in (None, t.deployment)]
+        return sorted(found, key=lambda t: (t.deployment, t.created_at, t.id))
+
+    def revoke_token(self, token_id: str, *, at: float) -> bool:
+        with self._lock:
+            found = self._tokens.get(token_id)
+            if found is None or not found.active:
+                return False
+            self._tokens[token_id] = dataclasses.replace(found, revoked_at=at)
+            return True
 
     def close(self) -> None:
         """Nothing to release."""

@@ -15,7 +15,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crosscloud import errors
-from crosscloud.adapters import paths, store_sql
+from crosscloud.adapters import paths, store_sql, store_tokens
 from crosscloud.adapters import store_schema as schema
 from crosscloud.domain import state
 
@@ -80,7 +80,7 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
-class SqlStore:
+class SqlStore(store_tokens.TokenMethods):
     """A StateStore in a SQL database; opening it upgrades an older schema."""
 
     def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:
@@ -138,7 +138,7 @@ class SqlStore:
 
     def delete_deployment(self, name: str) -> bool:
         with self._write() as conn:
-            for table in (schema.replicas, schema.endpoints):
+            for table in (schema.replicas, schema.endpoints, schema.tokens):
                 conn.execute(sa.delete(table).where(table.c.deployment == name))
             table = schema.deployments
             return conn.execute(sa.delete(table).where(table.c.name == name)).rowcount > 0

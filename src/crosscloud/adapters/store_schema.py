@@ -57,6 +57,18 @@ events = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("fields", sa.JSON, nullable=True),
 )
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("deployment", sa.String(253), nullable=False, index=True),
+    sa.Column("name", sa.String(253), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("last4", sa.String(8), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("revoked_at", sa.Double, nullable=True),
+    sa.Column("services", sa.JSON, nullable=False),
+)
 schema_version = sa.Table(
     "schema_version",
     sa.MetaData(),
@@ -118,8 +130,26 @@ def _v1_to_v2(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_events_deployment_ts ON events (deployment, ts)")
 
 
+def _v2_to_v3(conn: sa.Connection) -> None:
+    """Per-deployment API tokens: their SHA-256 and last 4 characters, never the token."""
+    v3 = sa.MetaData()
+    sa.Table(
+        "tokens",
+        v3,
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("deployment", sa.String(253), nullable=False, index=True),
+        sa.Column("name", sa.String(253), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("last4", sa.String(8), nullable=False),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.Column("revoked_at", sa.Double, nullable=True),
+        sa.Column("services", sa.JSON, nullable=False),
+    )
+    v3.create_all(conn)
+
+
 # MIGRATIONS[n] upgrades schema n to n + 1.
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v0_to_v1, _v1_to_v2]
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3]
 LATEST = len(MIGRATIONS)
 
 

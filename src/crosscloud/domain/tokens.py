@@ -1,0 +1,79 @@
+"""Per-deployment API tokens as data: the token text format, its stored hash, and the
+record a StateStore keeps. Pure: the random bytes of a new token are an argument.
+
+A token reads `cc_<id>_<secret>`: `id` (12 hex digits) is public, names the token in
+`token list` and `token revoke`, and lets the gateway find the one hash to compare;
+`secret` is 32 random bytes in base64url. Only the SHA-256 of the whole text is stored
+(a 256-bit random secret needs no slow password hash), plus its last 4 characters so a
+user can tell tokens apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+
+PREFIX = "cc"
+ID_BYTES = 6
+SECRET_BYTES = 32
+_ID = re.compile(rb"^cc_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """One API token of a deployment, as stored (never the token itself).
+
+    `services` empty means every service of the deployment, present and future."""
+
+    id: str
+    deployment: str
+    name: str
+    sha256: str
+    last4: str
+    created_at: float
+    services: tuple[str, ...] = ()
+    revoked_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def allows(self, service: str) -> bool:
+        return not self.services or service in self.services
+
+
+def new_token(id_bytes: bytes, secret: bytes) -> tuple[str, str]:
+    """(token id, token text) from `ID_BYTES` and `SECRET_BYTES` random bytes."""
+    if len(id_bytes) != ID_BYTES or len(secret) != SECRET_BYTES:
+        raise ValueError(f"a token needs {ID_BYTES} id bytes and {SECRET_BYTES} secret bytes")
+    token_id = id_bytes.hex()
+    text = base64.urlsafe_b64encode(secret).rstrip(b"=").decode()
+    return token_id, f"{PREFIX}_{token_id}_{text}"
+
+
+def digest(token: bytes) -> bytes:
+    """The SHA-256 of a token's text (what is stored, hex-encoded)."""
+    return hashlib.sha256(token).digest()
+
+
+def record_for(
+    token: str, *, token_id: str, deployment: str, name: str, services: tuple[str, ...], now: float
+) -> TokenRecord:
+    """The stored form of a freshly made token."""
+    return TokenRecord(
+        id=token_id,
+        deployment=deployment,
+        name=name,
+        sha256=digest(token.encode()).hex(),
+        last4=token[-4:],
+        created_at=now,
+        services=services,
+    )
+
+
+def token_id(token: bytes) -> str | None:
+    """The id inside a well-formed token, else None (no hashing for malformed input)."""
+    found = _ID.match(token)
+    return None if found is None else found.group(1).decode()
