@@ -1,0 +1,198 @@
+"""Pure: how many replicas a service should have, from what the gateway saw, like the
+Kubernetes HPA (desired = ceil(load / target per replica), 10% tolerance, scale up at
+once, scale down only to the highest recommendation of the last 300 s) plus scale to
+zero after `scaleToZeroAfter` idle and back to one as soon as a request is held.
+
+The caller keeps a `Window` per service: `observe` adds each sample of the gateway's
+counters, `decide` returns a `ScaleDecision` (data, with its reason) and the window with
+this pass's recommendation remembered. Time is always the `now` passed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from crosscloud.domain import manifest
+
+#: The HPA's defaults: --horizontal-pod-autoscaler-tolerance and the scale-down window.
+TOLERANCE = 0.1
+DOWN_WINDOW = 300.0
+#: Load is averaged over this many seconds of samples (the gateway is read every ~1 s).
+METRIC_WINDOW = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A service's scaling rules (`spec.services[].scaling`) and the loop's constants."""
+
+    min_replicas: int = 1
+    max_replicas: int = 1
+    target_concurrency: float | None = None
+    target_qps: float | None = None
+    scale_to_zero_after: float | None = None
+    down_window: float = DOWN_WINDOW
+    tolerance: float = TOLERANCE
+    metric_window: float = METRIC_WINDOW
+
+    @property
+    def autoscaled(self) -> bool:
+        """Whether there is anything to decide (a target, or scale to zero)."""
+        has_target = self.target_concurrency is not None or self.target_qps is not None
+        return has_target or self.zero_after is not None
+
+    @property
+    def zero_after(self) -> float | None:
+        """Idle seconds before zero replicas: `scaleToZeroAfter`, else the scale-down
+        window; None when minReplicas is above 0 (the service never goes to zero)."""
+        if self.min_replicas > 0:
+            return None
+        return self.down_window if self.scale_to_zero_after is None else self.scale_to_zero_after
+
+
+def settings_of(scaling: manifest.Scaling, *, down_window: float = DOWN_WINDOW) -> Settings:
+    return Settings(
+        min_replicas=scaling.min_replicas,
+        max_replicas=scaling.max_replicas,
+        target_concurrency=scaling.target_concurrency,
+        target_qps=scaling.target_qps,
+        scale_to_zero_after=scaling.scale_to_zero_after,
+        down_window=down_window,
+    )
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The gateway's counters for one service at `ts`.
+
+    `in_flight` counts held requests too; `requests` and `busy_seconds` (the summed
+    duration of finished requests) only ever grow, except when the gateway restarts.
+    """
+
+    ts: float
+    in_flight: int = 0
+    held: int = 0
+    requests: int = 0
+    busy_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the autoscaler remembers of one service between passes."""
+
+    since: float
+    samples: tuple[Sample, ...] = ()
+    last_active: float | None = None
+    recommendations: tuple[tuple[float, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class ScaleDecision:
+    """The replicas `service` should have in total, and why."""
+
+    service: str
+    current: int
+    desired_total: int
+    reason: str
+
+    @property
+    def changed(self) -> bool:
+        return self.desired_total != self.current
+
+
+def observe(window: Window, sample: Sample, *, keep: float) -> Window:
+    """`window` with `sample` added and samples older than `keep` seconds dropped."""
+    previous = window.samples[-1] if window.samples else None
+    active = sample.in_flight > 0 or sample.held > 0
+    if previous is not None and sample.requests != previous.requests:
+        active = True  # a request came and went between the two reads
+    samples = (*(s for s in window.samples if s.ts >= sample.ts - keep), sample)
+    last_active = sample.ts if active else window.last_active
+    return dataclasses.replace(window, samples=samples, last_active=last_active)
+
+
+def load(window: Window, *, now: float, span: float) -> tuple[float, float]:
+    """(concurrency, requests per second) over the last `span` seconds of samples.
+
+    Concurrency is the larger of the sampled in-flight average and Little's law over the
+    finished requests (busy seconds per second), so short requests between two reads
+    still count. A counter that went down (a gateway restart) starts a new window."""
+    recent = [s for s in window.samples if s.ts >= now - span]
+    if not recent:
+        return 0.0, 0.0
+    first = recent[0]
+    for i in range(1, len(recent)):
+        if recent[i].requests < recent[i - 1].requests:
+            first = recent[i]
+    sampled = sum(s.in_flight for s in recent) / len(recent)
+    last = recent[-1]
+    elapsed = last.ts - first.ts
+    if elapsed <= 0:
+        return float(sampled), 0.0
+    little = (last.busy_seconds - first.busy_seconds) / elapsed
+    return max(sampled, little), (last.requests - first.requests) / elapsed
+
+
+def decide(
+    service: str, window: Window, *, current: int, settings: Settings, now: float
+) -> tuple[ScaleDecision, Window]:
+    """This pass's decision for `service`, and `window` with its recommendation kept."""
+    concurrency, qps = load(window, now=now, span=settings.metric_window)
+    latest = window.samples[-1] if window.samples else None
+    held = latest.held if latest is not None else 0
+    wanted, why = _recommend(concurrency, qps, current=current, settings=settings)
+    horizon = now - settings.down_window
+    recommendations = (*((t, n) for t, n in window.recommendations if t >= horizon), (now, wanted))
+    window = dataclasses.replace(window, recommendations=recommendations)
+
+    def decision(total: int, reason: str) -> tuple[ScaleDecision, Window]:
+        return ScaleDecision(service, current, total, reason), window
+
+    zero_after = settings.zero_after
+    idle = now - (window.last_active if window.last_active is not None else window.since)
+    if current == 0 and latest is not None and window.last_active == latest.ts:
+        return decision(max(1, wanted), f"{held} request(s) held with no replica: {why}")
+    if zero_after is not None and idle >= zero_after:
+        return decision(0, f"no request for {idle:.0f}s (scaleToZeroAfter {zero_after:g}s)")
+    if current == 0 and zero_after is not None:
+        return decision(0, "idle at zero replicas")
+    if wanted >= current:
+        return decision(wanted, why)
+    kept = [n for t, n in recommendations]
+    if now - window.since < settings.down_window:
+        kept.append(current)  # too little history: act as if `current` was recommended
+    total = min(current, max(kept))
+    if total == wanted:
+        return decision(total, why)
+    return decision(
+        total, f"{why}; held at {total} by the {settings.down_window:g}s scale-down window"
+    )
+
+
+def _recommend(
+    concurrency: float, qps: float, *, current: int, settings: Settings
+) -> tuple[int, str]:
+    """The HPA's recommendation (largest over the targets), clamped, with a reason."""
+    floor = max(settings.min_replicas, 1)
+    candidates: list[tuple[int, str]] = []
+    for load_value, target, unit in (
+        (concurrency, settings.target_concurrency, "concurrent requests"),
+        (qps, settings.target_qps, "requests/s"),
+    ):
+        if target is None:
+            continue
+        ratio = load_value / (target * current) if current > 0 else math.inf
+        if current > 0 and abs(ratio - 1.0) <= settings.tolerance:
+            want = current  # within tolerance: no change, like the HPA
+        else:
+            want = math.ceil(load_value / target - 1e-9)
+        candidates.append((want, f"{load_value:.1f} {unit} for a target of {target:g} each"))
+    if not candidates:
+        want, why = current, "no load target"
+    else:
+        want, why = max(candidates, key=lambda c: c[0])
+    clamped = min(max(want, floor), settings.max_replicas)
+    if clamped != want:
+        why += f" -> {want}, kept within [{floor}, {settings.max_replicas}]"
+    return clamped, why
