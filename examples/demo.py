@@ -1,67 +1,112 @@
-"""`make demo`: serve the real embeddings model on 127.0.0.1 and send it real requests."""
+"""`make demo`: the real embeddings model in three local regions behind the gateway.
+
+Runs `crosscloud up examples/quickstart/crosscloud.yaml`, sends a burst of real requests
+through the gateway, shows how the traffic spread over the regions, and says how to stop.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-
-from crosscloud import Client
+import orjson
 
 HERE = Path(__file__).resolve().parent
+CROSSCLOUD = [sys.executable, "-m", "crosscloud.cli.main"]
+BURST = 300
+SENTENCES = [
+    "crosscloud serves models wherever GPUs are",
+    "a replica in region-b answers this one",
+    "the gateway retries on another region when one fails",
+    "embeddings are 384 floats from all-MiniLM-L6-v2",
+]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _crosscloud(*args: str, capture: bool = False) -> str:
+    print(f"$ crosscloud {' '.join(args)}", flush=True)
+    result = subprocess.run([*CROSSCLOUD, *args], check=False, text=True,
+                            capture_output=capture)  # fmt: skip
+    if result.returncode != 0:
+        sys.exit(f"crosscloud {args[0]} failed ({result.returncode}):\n{result.stderr or ''}")
+    return result.stdout or ""
+
+
+def _placements(gateway: str) -> Counter[str]:
+    """Requests per placement so far, from the gateway's Prometheus metrics."""
+    counts: Counter[str] = Counter()
+    for line in httpx.get(f"{gateway}/metrics", trust_env=False).text.splitlines():
+        if line.startswith("crosscloud_gateway_requests_total{") and 'service="embedder"' in line:
+            placement = line.split('placement="', 1)[1].split('"', 1)[0]
+            counts[placement] += int(float(line.rsplit(" ", 1)[1]))
+    return counts
+
+
+def _burst(gateway: str) -> tuple[int, float]:
+    url = f"{gateway}/embedder/embed"
+    with httpx.Client(trust_env=False, timeout=60) as client:
+
+        def one(i: int) -> int:
+            response = client.post(url, json={"texts": [SENTENCES[i % len(SENTENCES)]]})
+            if response.status_code != 200:
+                print(f"  request {i}: {response.status_code} {response.text[:200]}")
+                return response.status_code
+            return 200 if len(response.json()[0]) == 384 else 599
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(one, range(BURST)))
+        return sum(c == 200 for c in codes), time.perf_counter() - started
+
+
+def _chaos(gateway: str, status: dict[str, object]) -> None:
+    """SIGKILL every replica of one region in the middle of a burst: no request fails."""
+    deployment = status["deployments"][0]  # type: ignore[index]
+    victims = [r["pid"] for r in deployment["replicas"] if r["placement"] == "local/region-b"]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(_burst, gateway)
+        time.sleep(0.5)
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        ok, _seconds = running.result()
+    print(f"chaos: killed local/region-b (pid {', '.join(map(str, victims))}) mid-burst:"
+          f" {ok}/{BURST} requests answered 200; the control plane restarts it")  # fmt: skip
 
 
 def main() -> int:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    source = str(HERE / "embeddings" / "service.py") + ":Embedder"
-    print(f"$ crosscloud serve {source} --port {port}")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "crosscloud.cli.main", "serve", source, "--port", str(port)]
-    server = subprocess.Popen(cmd, env=env)
-    try:
-        _wait_ready(url, server)
-        with Client(url) as client:
-            texts = ["crosscloud serves models anywhere", "GPUs in several clouds", "hello"]
-            started = time.perf_counter()
-            vectors = client.embed(texts=texts)
-            took = (time.perf_counter() - started) * 1000
-        print(
-            f"POST {url}/embed: {len(texts)} texts -> {len(vectors)} x {len(vectors[0])} floats"
-            f" in {took:.1f} ms"
-        )
-        print(f"shape: ({len(vectors)}, {len(vectors[0])})")
-        print(f"docs: {url}/docs  metrics: {url}/metrics")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-    return 0
-
-
-def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the model did not become ready in 180 s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _crosscloud("up", str(HERE / "quickstart" / "crosscloud.yaml"))
+    status = orjson.loads(_crosscloud("status", "-o", "json", capture=True))
+    gateway = status["gateway"]["url"]
+    print(f"\ngateway: {gateway}   service: {gateway}/embedder/embed\n")
+    one = httpx.post(f"{gateway}/embedder/embed", json={"texts": SENTENCES}, trust_env=False,
+                     timeout=60).json()  # fmt: skip
+    print(f"POST /embedder/embed with {len(SENTENCES)} texts -> shape ({len(one)}, {len(one[0])})")
+    before = _placements(gateway)
+    ok, seconds = _burst(gateway)
+    after = _placements(gateway)
+    print(f"burst: {ok}/{BURST} requests answered 200 in {seconds:.1f} s"
+          f" ({BURST / seconds:.0f} req/s, 16 concurrent clients)")  # fmt: skip
+    total = sum(after.values()) - sum(before.values())
+    for placement in sorted(after):
+        share = (after[placement] - before[placement]) / max(total, 1)
+        print(f"  {placement:<16} {after[placement] - before[placement]:>5} requests  {share:6.1%}")
+    print()
+    _chaos(gateway, status)
+    print()
+    _crosscloud("status")
+    print("\nThe deployment keeps running. Try:")
+    print(f"  curl -s -X POST {gateway}/embedder/embed -H 'content-type: application/json'"
+          " -d '{\"texts\": [\"hello\"]}'")  # fmt: skip
+    print("  .venv/bin/crosscloud status | logs embedder --placement local/region-b")
+    print("Stop everything with:  .venv/bin/crosscloud down")
+    return 0 if ok == BURST else 1
 
 
 if __name__ == "__main__":

@@ -278,6 +278,8 @@ class Exchange:
             failure, idempotent=self.idempotent, retries_done=self.retries_done, policy=policy
         ):
             return False
+        if not retry.budget_applies(failure):
+            return True
         active_retries = cluster.active_retries - (1 if self.is_retry else 0)
         if not retry.budget_allows(
             active_requests=cluster.active, active_retries=active_retries, policy=policy

@@ -53,6 +53,21 @@ def should_retry(
     return idempotent
 
 
+#: Failures that say the replica is gone rather than overloaded. Their retries skip the
+#: budget: the budget exists to stop retries from piling load onto a struggling service,
+#: but when a replica dies every request in flight on it breaks at the same instant, and
+#: without this those beyond the budget (3 at 16 clients) would fail although healthy
+#: replicas stand ready. Measured: SIGKILL of one of four embedding replicas under 16
+#: clients failed 2 of 300 requests with the budget applied to resets, 0 without.
+UNBUDGETED = frozenset({Failure.CONNECT, Failure.RESET})
+
+
+def budget_applies(failure: Failure) -> bool:
+    """Whether a retry after `failure` must fit in the retry budget (502/503/504 and
+    per-try timeouts do; a refused connection or a reset of a dying replica does not)."""
+    return failure not in UNBUDGETED
+
+
 def budget_allows(*, active_requests: int, active_retries: int, policy: RetryPolicy) -> bool:
     """Envoy's retry budget: retries in flight < max(min, percent x active requests)."""
     limit = max(policy.budget_min, active_requests * policy.budget_percent / 100.0)

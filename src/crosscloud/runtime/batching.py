@@ -55,6 +55,7 @@ class Batcher:
         self._last_size = 0
         self._timer: asyncio.TimerHandle | None = None
         self._scheduled = False
+        self._freed_at = 0.0
 
     async def submit(self, kwargs: dict[str, list[Any]], size: int) -> list[Any]:
         """Queue one request's lists; returns this request's slice of the batch result."""
@@ -85,7 +86,11 @@ class Batcher:
         """Seconds to wait for more items before running what is queued (0 = run now)."""
         if self._queued_items >= self._max or self._last_size <= 1:
             return 0.0
-        return self._queue[0].arrived + self._max_wait - time.monotonic()
+        # Wait from when a slot freed too, not only from the oldest arrival: the clients of
+        # the batch that just finished send again within a moment, and should join this batch
+        # (else batches alternate 1, 31, 1, 31 at 32 clients: mean 16 instead of 32).
+        start = max(self._queue[0].arrived, self._freed_at)
+        return start + self._max_wait - time.monotonic()
 
     def _take(self) -> list[_Pending]:
         batch = [self._queue.popleft()]
@@ -105,6 +110,7 @@ class Batcher:
 
     def _finished(self, _task: asyncio.Task[None]) -> None:
         self._free_slots += 1
+        self._freed_at = time.monotonic()
         self._dispatch()
 
     async def _execute(self, batch: list[_Pending]) -> None:

@@ -57,3 +57,18 @@ def test_backoff_is_jittered_exponential_from_25ms(n: int, ceiling: float) -> No
 )
 def test_is_idempotent(method: bytes, service_idempotent: bool, expected: bool) -> None:
     assert retry.is_idempotent(method, service_idempotent=service_idempotent) is expected
+
+
+@pytest.mark.parametrize(
+    ("failure", "budgeted"),
+    [
+        (retry.Failure.STATUS, True),
+        (retry.Failure.TIMEOUT, True),
+        (retry.Failure.CONNECT, False),
+        (retry.Failure.RESET, False),
+    ],
+)
+def test_only_overload_failures_count_against_the_budget(
+    failure: retry.Failure, budgeted: bool
+) -> None:
+    assert retry.budget_applies(failure) is budgeted
