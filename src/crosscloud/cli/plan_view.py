@@ -1,0 +1,98 @@
+"""How `crosscloud plan` shows a plan: a rich table for people, JSON or YAML for machines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from crosscloud.domain import catalog
+from crosscloud.planning import placement
+
+Prices = Mapping[tuple[str, str, str], catalog.CatalogRow]
+
+
+def as_data(
+    deployment: str, result: placement.Plan, *, prices: Prices, notes: list[str]
+) -> dict[str, Any]:
+    """The plan as plain data (USD per hour; `hourly` is what each line is billed)."""
+    return {
+        "deployment": deployment,
+        "currency": "USD",
+        "hourly": result.hourly,
+        "services": [
+            {"name": s.service, "replicas": s.replicas, "hourly": s.hourly} for s in result.services
+        ],
+        "assignments": [_line(a, prices) for a in result.assignments],
+        "notes": notes,
+    }
+
+
+def _line(item: placement.Assignment, prices: Prices) -> dict[str, Any]:
+    row = prices.get((item.provider, item.region, item.instance_type))
+    spot = row.spot_price_hour if row is not None else item.spot_hour
+    return {
+        "service": item.service,
+        "placement": item.placement,
+        "instance_type": item.instance_type,
+        "accelerator": str(item.accelerator) if item.accelerator else None,
+        "instances": item.instances,
+        "replicas": item.replicas,
+        "on_demand_hour": item.on_demand_hour,
+        "spot_hour": spot,
+        "billed": "spot" if item.spot else "on-demand",
+        "hourly": item.hourly,
+    }
+
+
+def to_json(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+def to_yaml(data: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(data), sort_keys=True, default_flow_style=False)
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def table(data: Mapping[str, Any]) -> Table:
+    """One line per assignment and a total line; spot prices actually billed are marked *."""
+    out = Table(title=f"plan for {data['deployment']} (USD per hour)", title_justify="left")
+    for name in ("service", "placement", "instance type", "accelerators"):
+        out.add_column(name)
+    for name in ("replicas", "instances", "$/h on-demand", "$/h spot", "total $/h"):
+        out.add_column(name, justify="right")
+    for line in data["assignments"]:
+        spot = _usd(line["spot_hour"]) + ("*" if line["billed"] == "spot" else "")
+        out.add_row(
+            line["service"],
+            line["placement"],
+            line["instance_type"],
+            line["accelerator"] or "-",
+            str(line["replicas"]),
+            str(line["instances"]),
+            _usd(line["on_demand_hour"]),
+            spot,
+            _usd(line["hourly"]),
+        )
+    replicas = sum(line["replicas"] for line in data["assignments"])
+    out.add_section()
+    out.add_row("total", "", "", "", str(replicas), "", "", "", _usd(data["hourly"]))
+    if any(line["billed"] == "spot" for line in data["assignments"]):
+        out.caption = "* billed at the spot price (placement or optimizer allows spot)"
+        out.caption_justify = "left"
+    return out
+
+
+def print_table(data: Mapping[str, Any]) -> None:
+    """The table on stdout; wide enough not to wrap when piped to a file."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    console.print(table(data))
