@@ -20,6 +20,7 @@ _COMMANDS = {
     "gateway": "crosscloud.cli.gateway_cmd:gateway",
     "schema": "crosscloud.cli.schema_cmd:schema",
     "build": "crosscloud.cli.build_cmd:build",
+    "plan": "crosscloud.cli.plan_cmd:plan",
     "up": "crosscloud.cli.deploy_cmds:up",
     "rollout": "crosscloud.cli.deploy_cmds:rollout",
     "scale": "crosscloud.cli.deploy_cmds:scale",
