@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from crosscloud.gateway import config as gwconfig
+from crosscloud.gateway import hold as gwhold
 from crosscloud.planning import outlier, routing
 
 if TYPE_CHECKING:
@@ -129,6 +130,8 @@ class Cluster:
         self.group_weights: list[float] = []
         self.on_change: Callable[[], None] | None = None
         self._pick_in_level = self._policy(service.policy)
+        #: Requests waiting while the service has no replica (scale from zero).
+        self.held = gwhold.HoldQueue(self, service.hold)
         self.set_endpoints(service.upstreams)
 
     def reconfigure(self, service: gwconfig.ServiceConfig) -> None:
@@ -136,6 +139,7 @@ class Cluster:
         self.config = service
         self.detector.config = service.outlier
         self._pick_in_level = self._policy(service.policy)
+        self.held.config = service.hold
         for host in self.set_endpoints(service.upstreams):
             host.close_idle()
 
@@ -184,6 +188,8 @@ class Cluster:
         self.group_weights = [g.weight if any(lv.hosts for lv in g.levels) else 0 for g in groups]
         if self.on_change is not None:
             self.on_change()
+        if self.held.waiting and any(lv.hosts for g in groups for lv in g.levels):
+            self.held.release()
 
     def _group(self, members: list[Host], weight: float) -> _Group:
         order = self.config.failover

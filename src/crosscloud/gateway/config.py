@@ -14,6 +14,7 @@ File format (durations as in manifests: 250ms, 10s, 5m):
         retries: {attempts: 2, perTryTimeout: 10s}
         outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s}
         healthCheck: {path: /readyz, interval: 5s, timeout: 1s}
+        hold: {maxRequests: 100, timeout: 30s, retryAfter: 5s}  # while no replica (hold.py)
         upstreams:
           - {id: a1, host: 127.0.0.1, port: 9001, placement: local/a, version: v1}
 """
@@ -30,6 +31,7 @@ import yaml
 
 from crosscloud import errors
 from crosscloud.domain import quantity
+from crosscloud.gateway import hold as gwhold
 from crosscloud.planning import outlier, retry
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
@@ -79,6 +81,7 @@ class ServiceConfig:
     health: HealthCheck = field(default_factory=HealthCheck)
     #: Model handlers are pure functions of the request, so POSTs may be retried too.
     idempotent: bool = True
+    hold: gwhold.HoldConfig = field(default_factory=gwhold.HoldConfig)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,14 @@ class _HealthFile(_Model):
     _d = pydantic.field_validator("interval", "timeout", mode="before")(quantity.parse_duration)
 
 
+class _HoldFile(_Model):
+    max_requests: int = pydantic.Field(default=100, ge=0, alias="maxRequests")
+    timeout: float = 30.0
+    retry_after: float = pydantic.Field(default=5.0, alias="retryAfter")
+
+    _d = pydantic.field_validator("timeout", "retry_after", mode="before")(quantity.parse_duration)
+
+
 class _ServiceFile(_Model):
     name: str = pydantic.Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
     hosts: list[str] = []
@@ -149,6 +160,7 @@ class _ServiceFile(_Model):
     outlier_detection: _OutlierFile = pydantic.Field(_OutlierFile(), alias="outlierDetection")
     health_check: _HealthFile = pydantic.Field(_HealthFile(), alias="healthCheck")
     upstreams: list[_UpstreamFile] = []
+    hold: _HoldFile = _HoldFile()
 
     _d = pydantic.field_validator("timeout", mode="before")(quantity.parse_duration)
 
@@ -169,6 +181,7 @@ class _ServiceFile(_Model):
                 path=h.path, interval=h.interval, timeout=h.timeout, enabled=h.enabled
             ),
             idempotent=self.idempotent,
+            hold=gwhold.HoldConfig(**self.hold.model_dump()),
         )
 
 

@@ -150,6 +150,8 @@ class Exchange:
         loop = self.client.server.loop
         host = self.cluster.pick(self.tried)
         if host is None:
+            if not self.tried and self.cluster.held.hold(self):
+                return  # no replica at all yet: held until one starts (hold.py)
             self._fail(503, b"no healthy upstream")
             return
         self.host = host
@@ -334,6 +336,19 @@ class Exchange:
         else:
             self.status = status
             self.client.write_error(status, message, close=not self.keep_alive)
+        self._finish()
+
+    def release(self) -> None:
+        """Held while the service had no replica (hold.py): one is here, send it now."""
+        self.timer = None
+        self.deadline = self.client.server.loop.time() + self.cluster.config.timeout
+        self._try()
+
+    def answer(self, status: int, data: bytes) -> None:
+        """End a request that never reached a replica with a whole response of the
+        gateway's own (a held request's 503 with Retry-After)."""
+        self.status = status
+        self.client.write(data)
         self._finish()
 
     def reject(self, status: int, message: bytes) -> None:

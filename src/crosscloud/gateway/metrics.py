@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
+import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -49,6 +50,11 @@ class GatewayCollector:
         in_flight = GaugeMetricFamily(
             "crosscloud_gateway_requests_in_flight", "Requests in flight.", labels=["service"]
         )
+        held = GaugeMetricFamily(
+            "crosscloud_gateway_requests_held",
+            "Requests waiting for a first replica (scale from zero).",
+            labels=["service"],
+        )
         for c in clusters:
             for (placement, status), n in list(c.by_key.items()):
                 requests.add_metric([c.name, placement, str(status)], n)
@@ -56,7 +62,8 @@ class GatewayCollector:
             retries.add_metric([c.name], c.retries)
             overflow.add_metric([c.name], c.retries_overflow)
             in_flight.add_metric([c.name], c.active)
-        yield from (requests, latency, retries, overflow, in_flight)
+            held.add_metric([c.name], len(c.held))
+        yield from (requests, latency, retries, overflow, in_flight, held)
         yield from _host_metrics(clusters)
 
 
@@ -91,6 +98,23 @@ def _host_metrics(clusters: list[gwcluster.Cluster]) -> Iterator[Metric]:
             connect.add_metric(key, h.connect_errors)
             available.add_metric(key, 1.0 if h.available else 0.0)
     yield from (ejections, connect, available)
+
+
+def stats(clusters: Iterable[gwcluster.Cluster]) -> bytes:
+    """Per service: requests in flight (held ones included), held, finished requests and
+    their summed seconds, upstreams. JSON for the control plane's autoscaler."""
+    return orjson.dumps(
+        {
+            c.name: {
+                "in_flight": c.active,
+                "held": len(c.held),
+                "requests": sum(c.by_key.values()),
+                "busy_seconds": c.latency_sum,
+                "upstreams": len(c.hosts),
+            }
+            for c in clusters
+        }
+    )
 
 
 def registry_for(clusters: Callable[[], Iterable[gwcluster.Cluster]]) -> CollectorRegistry:

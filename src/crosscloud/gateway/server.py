@@ -102,6 +102,7 @@ class Gateway:
     def remove_service(self, service: str) -> None:
         cluster = self.clusters.pop(service, None)
         if cluster is not None:
+            cluster.held.fail_all(f"service {service!r} was removed from this gateway")
             for host in cluster.hosts.values():
                 host.close_idle()
             task = self._tasks.pop(service, None)
@@ -149,7 +150,7 @@ class Gateway:
         return self._by_name.get(url[1:end]), url[end:]
 
     def own_route(self, url: bytes) -> bytes | None:
-        """The gateway's own answer for /healthz, /readyz and /metrics, else None."""
+        """The gateway's own answer for /healthz, /readyz, /metrics and /-/stats, else None."""
         if url == b"/metrics":
             body = metrics.render(self._registry)
             return downstream.response_bytes(
@@ -157,6 +158,8 @@ class Gateway:
             )
         if url in (b"/healthz", b"/readyz"):
             return downstream.response_bytes(200, b'{"status":"ok"}')
+        if url == b"/-/stats":  # the control plane's autoscaler reads this every pass
+            return downstream.response_bytes(200, metrics.stats(self.clusters.values()))
         return None
 
     def unknown_service(self, url: bytes) -> str:
