@@ -16,6 +16,7 @@ from typing import Any
 from crosscloud import errors, ports
 from crosscloud.adapters import local
 from crosscloud.controlplane import records
+from crosscloud.controlplane.autoscaler import Autoscaler
 from crosscloud.controlplane.gatewaylink import GatewayLink, service_config
 from crosscloud.domain import actions, manifest, state
 from crosscloud.planning import desired as desired_mod
@@ -47,6 +48,7 @@ class Controller:
         self._stops = ThreadPoolExecutor(4, thread_name_prefix="stop")
         self._stopping: set[str] = set()
         self._parsed: dict[str, tuple[str, manifest.Manifest]] = {}
+        self.autoscaler = Autoscaler()  # replica counts from the gateway's load (autoscaler.py)
 
     # -- desired state -------------------------------------------------------------------
 
@@ -72,12 +74,13 @@ class Controller:
     def tick(self) -> None:
         """Observe every replica, decide, act, and push endpoints to the gateway."""
         with self.lock:
+            self.autoscaler.step(self)  # autoscaling: may store new counts for this pass
             deps = self.deployments()
             want = [
                 d
                 for record, submitted, spec in deps
                 for d in desired_mod.desired_services(
-                    spec, version=record.version, scale=submitted.scale
+                    spec, version=record.version, scale=submitted.overrides()
                 )
             ]
             observed = self._observe()

@@ -28,6 +28,9 @@ def apply(ctl: Controller, *, text: str, path: str) -> dict[str, Any]:
         old = ctl.store.get_deployment(name)
         if old is not None and old.manifest_hash == digest:
             return {"deployment": name, "version": old.version, "changed": False}
+        if old is not None:  # autoscaled counts carry over to the new version; pins do not
+            autoscaled = records.submitted_of(old).autoscale
+            submitted = dataclasses.replace(submitted, autoscale=autoscaled)
         version = 1 if old is None else old.version + 1
         now = ctl.clock()
         ctl.store.put_deployment(
@@ -150,7 +153,7 @@ def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
         for record, submitted, spec in deps:
             replicas = ctl.store.list_replicas(deployment=record.name)
             wanted = desired_mod.desired_services(
-                spec, version=record.version, scale=submitted.scale
+                spec, version=record.version, scale=submitted.overrides()
             )
             out["deployments"].append(
                 {

@@ -1,6 +1,7 @@
 """How a deployment is kept in the store: the manifest text as submitted, where it came
-from, a hash of it and its services' source files, and `scale` overrides, as one JSON
-document with a schema version (never pickled objects)."""
+from, a hash of it and its services' source files, `scale` overrides (`crosscloud scale`)
+and `autoscale` ones (the autoscaler's), as one JSON document with a schema version
+(never pickled objects)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,19 @@ SCHEMA = 1
 
 @dataclass(frozen=True)
 class Submitted:
-    """A manifest as the user submitted it, with the `scale` overrides applied since."""
+    """A manifest as the user submitted it, with the `scale` overrides applied since.
+
+    `scale` pins a placement's count by hand until the next `up` that changes the
+    manifest; `autoscale` holds the autoscaler's counts for the placements not pinned."""
 
     text: str
     path: str
     scale: dict[str, int] = field(default_factory=dict)
+    autoscale: dict[str, int] = field(default_factory=dict)
+
+    def overrides(self) -> dict[str, int]:
+        """Replica counts by `service@placement`: a manual `scale` wins over the autoscaler."""
+        return {**self.autoscale, **self.scale}
 
     @property
     def folder(self) -> Path:
@@ -33,12 +42,19 @@ class Submitted:
 
     def dumps(self) -> str:
         doc = {"schema": SCHEMA, "text": self.text, "path": self.path, "scale": self.scale}
+        if self.autoscale:
+            doc["autoscale"] = self.autoscale
         return orjson.dumps(doc).decode()
 
     @classmethod
     def loads(cls, data: str) -> Submitted:
         doc = orjson.loads(data)
-        return cls(text=doc["text"], path=doc["path"], scale=dict(doc.get("scale", {})))
+        return cls(
+            text=doc["text"],
+            path=doc["path"],
+            scale=dict(doc.get("scale", {})),
+            autoscale=dict(doc.get("autoscale", {})),
+        )
 
 
 def content_hash(submitted: Submitted, spec: manifest.Manifest) -> str:
