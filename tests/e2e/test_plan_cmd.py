@@ -139,6 +139,7 @@ def test_render_writes_valid_manifests_per_cluster(
     assert files == ["aws-us-west-2.yaml", "azure-eastus.yaml", "gcp-us-central1.yaml"]
     assert "local/region-a: local placements run on this machine" in result.stderr
     assert "placeholder tag :unbuilt" in result.stderr
+    assert "echo: targetQPS has no HorizontalPodAutoscaler metric" in result.stderr
     planned = {(a["placement"], a["service"]): a for a in example_json["assignments"]}
     kinds = set()
     for name in files:
@@ -155,6 +156,15 @@ def test_render_writes_valid_manifests_per_cluster(
                     == (line["instance_type"])
                 )
     assert {"VirtualService", "DestinationRule", "HorizontalPodAutoscaler"} <= kinds
+
+
+def test_quickstart_local_regions_plan_for_free() -> None:
+    result = plan(EXAMPLES / "quickstart" / "crosscloud.yaml", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["hourly"] == 0
+    placed = {a["placement"]: a["replicas"] for a in data["assignments"]}
+    assert placed == {"local/region-a": 2, "local/region-b": 1, "local/region-c": 1}
 
 
 def _manifest(tmp_path: Path, body: str) -> Path:

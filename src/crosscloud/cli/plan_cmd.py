@@ -68,7 +68,9 @@ def plan(
     resources = plan_inputs.service_resources(doc, path=file, text=text)
     rows = plan_inputs.price_rows(doc, user=catalog_path, replace=replace_catalog)
     result = from_manifest.plan_manifest(doc, resources=resources, rows=rows).require()
-    notes: list[str] = []
+    cpus, memory_bytes = plan_inputs.this_machine()
+    shared = from_manifest.local_sharing(result, resources, cpus=cpus, memory_bytes=memory_bytes)
+    notes = [shared] if shared else []
     if render_dir is not None:
         notes += _render(doc, result, resources=resources, into=render_dir, image_tag=image_tag)
     data = plan_view.as_data(
@@ -117,6 +119,17 @@ def _render(
         notes.append(
             f"{', '.join(local)}: local placements run on this machine (crosscloud up);"
             " nothing to render"
+        )
+    rendered = {s.name for cluster in found for s in cluster.services}
+    by_qps = [
+        s.name
+        for s in doc.spec.services
+        if s.name in rendered and s.scaling.target_qps and s.scaling.target_concurrency is None
+    ]
+    if by_qps:
+        notes.append(
+            f"{', '.join(by_qps)}: targetQPS has no HorizontalPodAutoscaler metric; the rendered"
+            f" autoscaler scales on {render.DEFAULT_CPU_PERCENT}% CPU"
         )
     built = [s.name for s in doc.spec.services if s.source is not None]
     if built and found and image_tag == from_plan.PLACEHOLDER_TAG:

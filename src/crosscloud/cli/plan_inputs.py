@@ -1,5 +1,5 @@
 """What `crosscloud plan` reads from disk: the manifest, each service's class (for its
-declared resources) and the price catalog with this machine split over the local regions."""
+declared resources), the price catalog, and this machine (what local regions offer)."""
 
 from __future__ import annotations
 
@@ -64,17 +64,20 @@ def _at_source(text: str, *, path: Path, index: int, message: str) -> errors.Man
     return errors.ManifestError([problem])
 
 
+def this_machine() -> tuple[float, int]:
+    """This machine's usable CPUs and memory bytes (what a local region offers)."""
+    row = catalog_files.this_machine(("local",))[0]
+    return row.vcpus, row.memory_bytes
+
+
 def price_rows(
     doc: manifest.Manifest, *, user: Path | None, replace: bool
 ) -> list[catalog.CatalogRow]:
-    """The shipped catalog (extended or replaced by `user`) plus this machine, shared by the
-    local regions the manifest uses; user rows for a local region win over this machine."""
+    """The shipped catalog (extended or replaced by `user`) plus this machine in each local
+    region the manifest uses; user rows for a local region win over this machine."""
     rows = catalog_files.load(user, replace=replace, local_regions=())
-    regions = from_manifest.local_regions(doc)
-    if not regions:
-        return rows
-    machine = catalog_files.this_machine(("local",))[0]
+    cpus, memory_bytes = this_machine()
     local = from_manifest.local_offers(
-        regions, cpus=machine.vcpus, memory_bytes=machine.memory_bytes
+        from_manifest.local_regions(doc), cpus=cpus, memory_bytes=memory_bytes
     )
     return catalog.merge(local, rows)

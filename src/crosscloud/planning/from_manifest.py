@@ -15,8 +15,13 @@ Decisions made here (each one a place where the manifest and the optimizer meet)
 - `maxHourlyPrice` is USD per hour *per service* (as the manifest documents it). Services
   never share instances, so a service's least cost does not depend on the others and the
   cap is checked exactly after planning.
-- Local regions share one machine: each of n declared local regions offers 1/n of this
-  machine's CPUs and memory, so two regions never promise the same cores twice.
+- Local regions: each one stands for a machine like this one (free, one instance), so a
+  replica that fits a region fits a real machine of this size. They all share this one
+  machine, though, so `local_sharing` reports when their replicas together ask for more
+  than it has. That is a note, not a refusal: an even split (1/n of the machine per
+  region) made the README's quickstart (2+1+1 one-CPU replicas over three local regions)
+  infeasible below 6 cores, while `crosscloud up` runs it fine on two (local replicas are
+  processes that share cores; nothing reserves them).
 """
 
 from __future__ import annotations
@@ -136,12 +141,28 @@ def local_regions(doc: manifest.Manifest) -> tuple[str, ...]:
 def local_offers(
     regions: Sequence[str], *, cpus: float, memory_bytes: int
 ) -> list[catalog.CatalogRow]:
-    """This machine as free rows, its CPUs and memory split evenly over `regions`."""
-    if not regions:
-        return []
-    share = len(regions)
-    return catalog.local_rows(
-        cpus=cpus / share, memory_bytes=memory_bytes // share, regions=regions
+    """Each of `regions` as this machine: free, one instance (see the module docstring)."""
+    return catalog.local_rows(cpus=cpus, memory_bytes=memory_bytes, regions=regions)
+
+
+def local_sharing(
+    result: placement.Plan,
+    resources: Mapping[str, ServiceResources],
+    *,
+    cpus: float,
+    memory_bytes: int,
+) -> str | None:
+    """A note when the local regions' replicas together ask for more than this machine."""
+    local = [a for a in result.assignments if a.provider == "local"]
+    cpu = sum(a.replicas * resources[a.service].cpu for a in local)
+    memory = sum(a.replicas * resources[a.service].memory_bytes for a in local)
+    if cpu <= cpus + 1e-9 and memory <= memory_bytes:
+        return None
+    regions = ", ".join(sorted({a.placement for a in local}))
+    return (
+        f"{regions} together ask for {cpu:g} CPU and {memory / 2**30:.3g}Gi; this machine has"
+        f" {cpus:g} CPUs and {memory_bytes / 2**30:.3g}Gi, so their replicas share it (fine"
+        " for a rehearsal, slower under load)"
     )
 
 

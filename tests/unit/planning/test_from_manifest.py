@@ -209,26 +209,48 @@ def test_local_regions(spec: str, regions: tuple[str, ...]) -> None:
     assert from_manifest.local_regions(load(spec)) == regions
 
 
-def test_local_regions_share_this_machine() -> None:
+def test_each_local_region_offers_this_machine_for_free() -> None:
     rows = from_manifest.local_offers(("region-a", "region-b"), cpus=4, memory_bytes=8 * GI)
-    assert [(r.region, r.vcpus, r.memory_gib, r.price_hour) for r in rows] == [
-        ("region-a", 2.0, 4.0, 0.0),
-        ("region-b", 2.0, 4.0, 0.0),
+    assert [(r.region, r.vcpus, r.memory_gib, r.price_hour, r.max_instances) for r in rows] == [
+        ("region-a", 4.0, 8.0, 0.0, 1),
+        ("region-b", 4.0, 8.0, 0.0, 1),
     ]
-    assert from_manifest.local_offers((), cpus=4, memory_bytes=8 * GI) == []
 
 
-def test_two_local_regions_cannot_promise_the_same_cores_twice() -> None:
+@pytest.mark.parametrize(
+    ("cpu", "note"),
+    [
+        # 2 regions x 1 replica x 2 CPU = this machine's 4 CPUs: nothing to say
+        (2.0, None),
+        # 2 x 3 CPU: each region fits one machine, together they ask for more than this one
+        (
+            3.0,
+            "local/region-a, local/region-b together ask for 6 CPU and 2Gi; this machine has"
+            " 4 CPUs and 8Gi, so their replicas share it (fine for a rehearsal, slower under"
+            " load)",
+        ),
+    ],
+)
+def test_local_regions_sharing_this_machine_is_reported(cpu: float, note: str | None) -> None:
     doc = load(LOCAL_TWO)
     rows = from_manifest.local_offers(from_manifest.local_regions(doc), cpus=4, memory_bytes=8 * GI)
-    fits = from_manifest.ServiceResources(cpu=2, memory_bytes=1 * GI)
-    assert from_manifest.plan_manifest(doc, resources={"web": fits}, rows=rows).feasible
-    # 3 cores fit the machine, but not the half each region gets
-    too_big = from_manifest.ServiceResources(cpu=3, memory_bytes=1 * GI)
-    result = from_manifest.plan_manifest(doc, resources={"web": too_big}, rows=rows)
+    needs = {"web": from_manifest.ServiceResources(cpu=cpu, memory_bytes=1 * GI)}
+    result = from_manifest.plan_manifest(doc, resources=needs, rows=rows).require()
+    assert [(a.placement, a.replicas) for a in result.assignments] == [
+        ("local/region-a", 1),
+        ("local/region-b", 1),
+    ]
+    assert from_manifest.local_sharing(result, needs, cpus=4, memory_bytes=8 * GI) == note
+
+
+def test_a_local_region_cannot_hold_more_than_this_machine() -> None:
+    doc = load(LOCAL_TWO)
+    rows = from_manifest.local_offers(from_manifest.local_regions(doc), cpus=4, memory_bytes=8 * GI)
+    needs = {"web": from_manifest.ServiceResources(cpu=5, memory_bytes=1 * GI)}
+    result = from_manifest.plan_manifest(doc, resources=needs, rows=rows)
     assert not result.feasible
     assert any(
-        "local/region-a holds one replica" in p and "largest: 2 vCPU" in p
+        "local/region-a holds one replica" in p and "largest: 4 vCPU" in p
         for p in result.all_problems()
     )
 
