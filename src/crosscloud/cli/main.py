@@ -27,6 +27,7 @@ _COMMANDS = {
     "down": "crosscloud.cli.deploy_cmds:down",
     "status": "crosscloud.cli.observe_cmds:status",
     "logs": "crosscloud.cli.observe_cmds:logs",
+    "token": "crosscloud.cli.token_cmds:token",
 }
 
 

@@ -106,11 +106,18 @@ def tables(status: dict[str, Any]) -> list[Table]:
     out = []
     for dep in status["deployments"]:
         grid = Table(
-            title=f"{dep['name']} (version {dep['version']}) behind {status['gateway']['url']}",
+            title=f"{dep['name']} (version {dep['version']}) behind {status['gateway']['url']}"
+            f"{_auth_note(dep)}",
             title_justify="left",
         )
-        for column in ("service", "placement", "ready", "endpoints", "restarts", "age", "version"):
+        columns = ("service", "placement", "ready", "endpoints", "restarts", "age", "version")
+        for column in (*columns, "traffic", "errors"):
             grid.add_column(column, no_wrap=column != "endpoints")
+        window = dep.get("traffic") or {"rows": []}
+        seen = {(r["service"], r["placement"]): r for r in window["rows"]}
+        if window.get("window_s"):
+            span = f"{window['window_s']:.0f}s"
+            grid.caption = f"traffic, errors: share of requests and 5xx rate, last {span}"
         for want, mine in _groups(dep):
             ready = [r for r in mine if r["state"] == "Ready"]
             bad = sorted({r["state"] for r in mine if r["state"] != "Ready"})
@@ -123,6 +130,26 @@ def tables(status: dict[str, Any]) -> list[Table]:
                 str(sum(r["restarts"] for r in mine)),
                 _age(min(started) if started else None),
                 ",".join(sorted({str(r["version"]) for r in mine})) or str(dep["version"]),
+                *_traffic_cells(seen.get((want["service"], want["placement"]))),
             )
+        for (service, placement), row in sorted(seen.items()):
+            if not placement:  # answered by the gateway itself (no replica to take it)
+                grid.add_row(service, "(none)", *["-"] * 5, *_traffic_cells(row))
         out.append(grid)
     return out
+
+
+def _auth_note(dep: dict[str, Any]) -> str:
+    auth = dep.get("auth") or {}
+    if auth.get("mode") == "token":
+        return f"; API token required ({auth.get('active_tokens', 0)} active)"
+    if auth:
+        return "; open: no API token yet (`crosscloud token create`)"
+    return ""
+
+
+def _traffic_cells(row: dict[str, Any] | None) -> tuple[str, str]:
+    """Share of the service's requests and 5xx rate over the last minute, "-" when idle."""
+    if not row or not row["requests"]:
+        return "-", "-"
+    return f"{row['share']:.0%}", f"{row['error_rate']:.1%}"

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from crosscloud import errors
-from crosscloud.controlplane import operations
+from crosscloud.controlplane import operations, token_ops
 from crosscloud.controlplane.controller import Controller
 
 log = logging.getLogger("crosscloud.controlplane")
@@ -48,6 +48,8 @@ def _status(ctl: Controller, query: dict[str, Any]) -> dict[str, Any]:
 
 POST: dict[str, Route] = {"/v1/apply": _apply, "/v1/scale": _scale, "/v1/down": _down}
 GET: dict[str, Route] = {"/v1/status": _status, "/v1/health": lambda _c, _q: {"ok": True}}
+POST.update({"/v1/tokens": token_ops.create, "/v1/tokens/revoke": token_ops.revoke})
+GET.update({"/v1/tokens": token_ops.list_all})
 
 
 class _Handler(BaseHTTPRequestHandler):

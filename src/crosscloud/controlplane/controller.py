@@ -15,7 +15,7 @@ from typing import Any
 
 from crosscloud import errors, ports
 from crosscloud.adapters import local
-from crosscloud.controlplane import records
+from crosscloud.controlplane import records, traffic
 from crosscloud.controlplane.autoscaler import Autoscaler
 from crosscloud.controlplane.gatewaylink import GatewayLink, service_config
 from crosscloud.domain import actions, manifest, state
@@ -48,6 +48,7 @@ class Controller:
         self._stops = ThreadPoolExecutor(4, thread_name_prefix="stop")
         self._stopping: set[str] = set()
         self._parsed: dict[str, tuple[str, manifest.Manifest]] = {}
+        self.traffic = traffic.TrafficWindow()  # the gateway's counters, for `status`
         self.autoscaler = Autoscaler()  # replica counts from the gateway's load (autoscaler.py)
 
     # -- desired state -------------------------------------------------------------------
@@ -233,9 +234,10 @@ class Controller:
             endpoints = desired_mod.serving_endpoints(replicas)
             if endpoints != self.store.list_endpoints(deployment=record.name):
                 self.store.set_endpoints(record.name, endpoints)
+            api_tokens = self.store.list_tokens(deployment=record.name)
             for service in spec.spec.services:
                 mine = [e for e in endpoints if e.service == service.name]
-                services.append(service_config(spec, service.name, mine))
+                services.append(service_config(spec, service.name, mine, api_tokens=api_tokens))
         if deps or self.gateway.alive():
             self.gateway.ensure(services)
 

@@ -20,7 +20,7 @@ import orjson
 from crosscloud import errors
 from crosscloud.adapters import local, paths, procs
 from crosscloud.adapters.store import SqlStore
-from crosscloud.controlplane import api, orphans
+from crosscloud.controlplane import api, orphans, traffic
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.gatewaylink import GatewayLink
 
@@ -99,6 +99,7 @@ def _loop(ctl: Controller, stop: threading.Event) -> None:
             log.error("loop: %s", exc)
         except Exception:
             log.exception("loop pass failed")
+        traffic.sample(ctl.traffic, ctl.gateway.url, now=ctl.clock())
         if not ctl.store.list_deployments() and not ctl.busy() and _idle(ctl, started) > IDLE_EXIT:
             log.info("nothing deployed; the control plane exits")
             return

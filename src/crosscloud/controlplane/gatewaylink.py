@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from crosscloud.adapters import procs
-from crosscloud.domain import manifest, state
+from crosscloud.domain import manifest, state, tokens
 
 log = logging.getLogger("crosscloud.controlplane")
 
@@ -125,9 +125,14 @@ class GatewayLink:
 
 
 def service_config(
-    spec: manifest.Manifest, service: str, endpoints: list[state.EndpointRecord]
+    spec: manifest.Manifest,
+    service: str,
+    endpoints: list[state.EndpointRecord],
+    *,
+    api_tokens: list[tokens.TokenRecord] | None = None,
 ) -> dict[str, Any]:
-    """One service of the gateway's config file, from the manifest's traffic settings."""
+    """One service of the gateway's config file, from the manifest's traffic settings
+    and the deployment's API tokens (`api_tokens`: every one, revoked included)."""
     traffic = spec.spec.traffic
     retries = traffic.retries
     outlier = traffic.outlier_detection
@@ -160,4 +165,14 @@ def service_config(
         },
         "healthCheck": {"path": "/readyz", "interval": 1.0, "timeout": 1.0},
         "upstreams": upstreams,
+        **_auth(api_tokens or [], service),
     }
+
+
+def _auth(found: list[tokens.TokenRecord], service: str) -> dict[str, Any]:
+    """No `auth` (open) while the deployment never had a token; else the hashes of the
+    active tokens that cover `service` (all revoked: nothing passes, nothing reopens)."""
+    if not found:
+        return {}
+    allowed = [t for t in found if t.active and t.allows(service)]
+    return {"auth": {"tokens": [{"id": t.id, "sha256": t.sha256} for t in allowed]}}

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from crosscloud import errors
-from crosscloud.controlplane import records
+from crosscloud.controlplane import records, token_ops, traffic
 from crosscloud.controlplane.controller import Controller
 from crosscloud.domain import manifest, state
 from crosscloud.planning import desired as desired_mod
@@ -144,6 +144,7 @@ def down(ctl: Controller, *, deployment: str | None) -> dict[str, Any]:
 
 
 def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
+    seen = traffic.current(ctl.traffic, ctl.gateway.url, now=ctl.clock())  # not under the lock
     with ctl.lock:
         deps = ctl.deployments()
         out: dict[str, Any] = {
@@ -167,11 +168,19 @@ def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
                         dataclasses.asdict(e)
                         for e in ctl.store.list_endpoints(deployment=record.name)
                     ],
+                    "auth": token_ops.auth_mode(ctl, record.name),
+                    "traffic": _traffic_of(seen, spec),
                 }
             )
         if events:
             out["events"] = [dataclasses.asdict(e) for e in ctl.store.list_events(limit=events)]
     return out
+
+
+def _traffic_of(seen: dict[str, Any], spec: manifest.Manifest) -> dict[str, Any]:
+    """The last minute's rows of this deployment's services (see traffic.py)."""
+    mine = {s.name for s in spec.spec.services}
+    return {**seen, "rows": [r for r in seen["rows"] if r["service"] in mine]}
 
 
 def _replica(record: state.ReplicaRecord, ctl: Controller) -> dict[str, Any]:

@@ -15,6 +15,7 @@ File format (durations as in manifests: 250ms, 10s, 5m):
         outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s}
         healthCheck: {path: /readyz, interval: 5s, timeout: 1s}
         hold: {maxRequests: 100, timeout: 30s, retryAfter: 5s}  # while no replica (hold.py)
+        auth: {tokens: [{id: 0123456789ab, sha256: <64 hex digits>}]}  # optional, see auth.py
         upstreams:
           - {id: a1, host: 127.0.0.1, port: 9001, placement: local/a, version: v1}
 """
@@ -65,6 +66,14 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class TokenHash:
+    """An API token the gateway accepts: its public id and the SHA-256 of its text."""
+
+    id: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     """One routed service and how its traffic is balanced and protected."""
 
@@ -82,6 +91,8 @@ class ServiceConfig:
     #: Model handlers are pure functions of the request, so POSTs may be retried too.
     idempotent: bool = True
     hold: gwhold.HoldConfig = field(default_factory=gwhold.HoldConfig)
+    #: None: open; else a bearer token with one of these hashes is required.
+    auth: tuple[TokenHash, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,15 @@ class _HealthFile(_Model):
     _d = pydantic.field_validator("interval", "timeout", mode="before")(quantity.parse_duration)
 
 
+class _TokenFile(_Model):
+    id: str = pydantic.Field(pattern=r"^[0-9a-f]{12}$")
+    sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class _AuthFile(_Model):
+    tokens: list[_TokenFile] = []
+
+
 class _HoldFile(_Model):
     max_requests: int = pydantic.Field(default=100, ge=0, alias="maxRequests")
     timeout: float = 30.0
@@ -161,6 +181,7 @@ class _ServiceFile(_Model):
     health_check: _HealthFile = pydantic.Field(_HealthFile(), alias="healthCheck")
     upstreams: list[_UpstreamFile] = []
     hold: _HoldFile = _HoldFile()
+    auth: _AuthFile | None = None
 
     _d = pydantic.field_validator("timeout", mode="before")(quantity.parse_duration)
 
@@ -182,6 +203,9 @@ class _ServiceFile(_Model):
             ),
             idempotent=self.idempotent,
             hold=gwhold.HoldConfig(**self.hold.model_dump()),
+            auth=None
+            if self.auth is None
+            else tuple(TokenHash(t.id, t.sha256) for t in self.auth.tokens),
         )
 
 

@@ -10,8 +10,8 @@ import signal
 import sys
 
 from crosscloud import errors
+from crosscloud.gateway import auth, server
 from crosscloud.gateway import config as gwconfig
-from crosscloud.gateway import server
 
 log = logging.getLogger("crosscloud.gateway")
 
@@ -23,6 +23,7 @@ def apply(gw: server.Gateway, config: gwconfig.GatewayConfig) -> None:
         gw.remove_service(name)
     for service in config.services:
         gw.set_service(service)
+    gw.authorizer = auth.for_config(config)  # tokens revoked since the last file are gone
 
 
 async def run(path: str, *, host: str | None = None, port: int | None = None) -> None:
@@ -31,7 +32,7 @@ async def run(path: str, *, host: str | None = None, port: int | None = None) ->
         config = dataclasses.replace(config, host=host)
     if port is not None:
         config = dataclasses.replace(config, port=port)
-    gw = server.Gateway(config)
+    gw = server.Gateway(config, authorizer=auth.for_config(config))
     await gw.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,0 +1,104 @@
+"""`crosscloud token create|list|revoke` on the control plane's side.
+
+The token is returned once, by `create`, and never stored: the store keeps its SHA-256
+and last 4 characters, the gateway's config file only the hash. Every change is pushed
+to the gateway at once (config file + SIGHUP), so a revoked token fails from the next
+request the gateway reads after the signal.
+
+A deployment is open (no token needed) until its first token is created; from then on
+every one of its services needs a token, even after all tokens are revoked (revoking a
+leaked token must never open the service). `down` deletes a deployment's tokens.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from crosscloud import errors
+from crosscloud.controlplane.controller import Controller
+from crosscloud.domain import tokens
+
+_NAME_MAX = 100
+
+
+def create(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
+    deployment = str(body["deployment"])
+    services = tuple(sorted({str(s) for s in body.get("services") or ()}))
+    with ctl.lock:
+        _check_target(ctl, deployment, services)
+        token_id, text = tokens.new_token(
+            secrets.token_bytes(tokens.ID_BYTES), secrets.token_bytes(tokens.SECRET_BYTES)
+        )
+        name = str(body.get("name") or f"token-{token_id[:4]}")
+        if len(name) > _NAME_MAX or not name.isprintable():
+            raise errors.UserError(f"--name must be printable, at most {_NAME_MAX} characters")
+        record = tokens.record_for(
+            text,
+            token_id=token_id,
+            deployment=deployment,
+            name=name,
+            services=services,
+            now=ctl.clock(),
+        )
+        ctl.store.add_token(record)
+        scope = ", ".join(services) if services else "every service"
+        ctl.event(deployment, "TokenCreated", f"{token_id} ({name}) for {scope}")
+        ctl.publish()
+    return {**describe(record), "token": text}
+
+
+def _check_target(ctl: Controller, deployment: str, services: tuple[str, ...]) -> None:
+    found = {record.name: spec for record, _s, spec in ctl.deployments()}
+    spec = found.get(deployment)
+    if spec is None:
+        known = ", ".join(sorted(found)) or "none"
+        raise errors.UserError(f"no deployment {deployment!r}; deployments: {known}")
+    names = {s.name for s in spec.spec.services}
+    unknown = [s for s in services if s not in names]
+    if unknown:
+        raise errors.UserError(
+            f"deployment {deployment!r} has no service(s) {unknown};"
+            f" its services: {', '.join(sorted(names))}"
+        )
+
+
+def list_all(ctl: Controller, query: dict[str, Any]) -> dict[str, Any]:
+    deployment = query.get("deployment") or None
+    return {"tokens": [describe(t) for t in ctl.store.list_tokens(deployment=deployment)]}
+
+
+def revoke(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
+    token_id = str(body["id"])
+    with ctl.lock:
+        record = ctl.store.get_token(token_id)
+        if record is None:
+            raise errors.UserError(f"no token {token_id!r}; `crosscloud token list` shows ids")
+        if not ctl.store.revoke_token(token_id, at=ctl.clock()):
+            return {**describe(record), "message": f"token {token_id} was already revoked"}
+        ctl.event(record.deployment, "TokenRevoked", f"{token_id} ({record.name})")
+        ctl.publish()
+        revoked = ctl.store.get_token(token_id) or record
+    return {**describe(revoked), "message": f"revoked {token_id}; the gateway refuses it now"}
+
+
+def describe(record: tokens.TokenRecord) -> dict[str, Any]:
+    """What `token list` shows: never the token nor its hash."""
+    return {
+        "id": record.id,
+        "deployment": record.deployment,
+        "name": record.name,
+        "services": list(record.services),
+        "created_at": record.created_at,
+        "revoked_at": record.revoked_at,
+        "last4": record.last4,
+    }
+
+
+def auth_mode(ctl: Controller, deployment: str) -> dict[str, Any]:
+    """For `status`: whether the deployment's services need a token, and how many work."""
+    found = ctl.store.list_tokens(deployment=deployment)
+    return {
+        "mode": "token" if found else "open",
+        "active_tokens": sum(1 for t in found if t.active),
+    }
