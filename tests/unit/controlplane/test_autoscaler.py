@@ -1,0 +1,140 @@
+"""The control plane's autoscaler glue against an in-memory store and canned gateway
+stats: what it stores, which placements it moves, and the events it records."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from crosscloud.adapters.memory_store import MemoryStore
+from crosscloud.controlplane import autoscaler, records
+from crosscloud.domain import manifest, state
+
+MANIFEST = """\
+apiVersion: crosscloud.dev/v1
+kind: CloudDeployment
+metadata:
+  name: app
+spec:
+  services:
+    - name: echo
+      source: service.py:Echo
+      scaling: {minReplicas: 1, maxReplicas: 6, targetConcurrency: 2}
+    - name: fixed
+      source: service.py:Echo
+  placements:
+    - provider: local
+      region: a
+      services: [{name: echo, replicas: 1}, {name: fixed, replicas: 1}]
+    - provider: local
+      region: b
+      services: [{name: echo, replicas: 1}]
+"""
+
+
+class FakeGateway:
+    url = "http://127.0.0.1:1"
+
+    def alive(self) -> bool:
+        return True
+
+
+class FakeController:
+    """What `Autoscaler.step` uses of the controller."""
+
+    def __init__(self, text: str = MANIFEST) -> None:
+        self.store = MemoryStore()
+        self.gateway = FakeGateway()
+        self.now = 1000.0
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+        submitted = records.Submitted(text=text, path="/app/crosscloud.yaml")
+        self.store.put_deployment(
+            state.DeploymentRecord("app", submitted.dumps(), "hash", version=1)
+        )
+
+    def clock(self) -> float:
+        return self.now
+
+    def deployments(self) -> list[tuple[state.DeploymentRecord, records.Submitted, Any]]:
+        out = []
+        for record in self.store.list_deployments():
+            submitted = records.submitted_of(record)
+            out.append((record, submitted, submitted.parse()))
+        return out
+
+    def event(self, deployment: str, kind: str, message: str, **fields: Any) -> None:
+        self.events.append((kind, message, fields))
+
+    def submitted(self) -> records.Submitted:
+        record = self.store.get_deployment("app")
+        assert record is not None
+        return records.submitted_of(record)
+
+    def set_scale(self, **scale: int) -> None:
+        record = self.store.get_deployment("app")
+        assert record is not None
+        updated = dataclasses.replace(self.submitted(), scale=scale)
+        self.store.put_deployment(dataclasses.replace(record, manifest_json=updated.dumps()))
+
+
+def stats(in_flight: int) -> autoscaler.Stats:
+    return {
+        "echo": {"in_flight": in_flight, "held": 0, "requests": 0, "busy_seconds": 0.0},
+        "fixed": {"in_flight": 50, "held": 0, "requests": 0, "busy_seconds": 0.0},
+    }
+
+
+def run(ctl: FakeController, scaler: autoscaler.Autoscaler, in_flight: int) -> None:
+    scaler.fetch = lambda _url: stats(in_flight)
+    scaler.step(ctl)  # type: ignore[arg-type]
+    ctl.now += 1
+
+
+def test_load_spreads_evenly_and_records_why() -> None:
+    ctl = FakeController()
+    scaler = autoscaler.Autoscaler()
+    run(ctl, scaler, in_flight=9)  # ceil(9 / 2) = 5
+    assert ctl.submitted().autoscale == {"echo@local/a": 3, "echo@local/b": 2}
+    assert ctl.submitted().overrides() == {"echo@local/a": 3, "echo@local/b": 2}
+    [(kind, message, fields)] = ctl.events
+    assert kind == "Autoscaled" and fields == {"service": "echo", "replicas": 5}
+    assert message.startswith("echo from 2 to 5 replicas: 9.0 concurrent requests")
+    run(ctl, scaler, in_flight=9)
+    assert len(ctl.events) == 1  # same load, no new decision, no event
+
+
+def test_a_pinned_placement_keeps_its_count() -> None:
+    ctl = FakeController()
+    ctl.set_scale(**{"echo@local/a": 1})
+    scaler = autoscaler.Autoscaler()
+    run(ctl, scaler, in_flight=12)  # 6 in total, a is pinned at 1
+    assert ctl.submitted().overrides() == {"echo@local/a": 1, "echo@local/b": 5}
+    ctl.set_scale(**{"echo@local/a": 1, "echo@local/b": 1})
+    run(ctl, scaler, in_flight=40)
+    assert ctl.submitted().overrides() == {"echo@local/a": 1, "echo@local/b": 1}
+    assert len(ctl.events) == 1  # everything pinned: nothing decided
+
+
+def test_no_stats_no_decision_and_stale_counts_are_dropped() -> None:
+    ctl = FakeController()
+    scaler = autoscaler.Autoscaler()
+    scaler.fetch = lambda _url: None
+    scaler.step(ctl)  # type: ignore[arg-type]
+    assert ctl.submitted().autoscale == {} and not ctl.events
+    run(ctl, scaler, in_flight=9)
+    assert ctl.submitted().autoscale
+    record = ctl.store.get_deployment("app")
+    assert record is not None
+    fixed = ctl.submitted().text.replace(", targetConcurrency: 2", "")
+    updated = dataclasses.replace(ctl.submitted(), text=fixed)
+    ctl.store.put_deployment(dataclasses.replace(record, manifest_json=updated.dumps()))
+    run(ctl, scaler, in_flight=9)
+    assert ctl.submitted().autoscale == {}  # no longer autoscaled: back to the manifest
+
+
+def test_settings_come_from_the_manifest() -> None:
+    spec = manifest.load_manifest(MANIFEST, "m.yaml")
+    scaler = autoscaler.Autoscaler(down_window=60)
+    settings = scaler.settings(spec.service("echo").scaling)
+    assert (settings.target_concurrency, settings.down_window) == (2, 60)
+    assert not scaler.settings(spec.service("fixed").scaling).autoscaled
