@@ -56,19 +56,13 @@ def slots(
     spec: manifest.Manifest, submitted: records.Submitted, service: str
 ) -> tuple[list[distribute.Slot], distribute.Mode]:
     """The service's placements as slots (failover order when declared) and the rule."""
-    overrides = submitted.overrides()
-    out = []
-    for placement in spec.placements():
-        for ps in placement.services:
-            if ps.name != service:
-                continue
-            declared = ps.replicas
-            if declared is None:
-                declared = spec.service(service).scaling.min_replicas
-            key = desired_mod.scale_key(service, placement.id)
-            out.append(
-                distribute.Slot(placement.id, overrides.get(key, declared), key in submitted.scale)
-            )
+    wanted = desired_mod.desired_services(spec, version=0, scale=submitted.overrides())
+    by_id = {d.placement: d.replicas for d in wanted if d.service == service}
+    out = [
+        distribute.Slot(p.id, by_id[p.id], desired_mod.scale_key(service, p.id) in submitted.scale)
+        for p in spec.placements()  # manifest order: ties go to earlier placements
+        if p.id in by_id
+    ]
     order = spec.spec.traffic.failover
     if not order:
         return out, "even"
