@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
 import random
 import socket
 from collections.abc import Callable, Iterable
 
-from crosscloud import errors
+from crosscloud.adapters import listen
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
 from crosscloud.gateway import downstream, health, metrics
@@ -33,18 +32,8 @@ Authorizer = Callable[[str, bytes | None], tuple[int, str] | None]
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket; UserError when the port is taken."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise errors.UserError(f"port {port} on {host} is already in use") from None
-        raise errors.UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(4096)
+    """A non-blocking listening socket for the event loop; UserError when the port is taken."""
+    sock = listen.bind(host, port, backlog=4096)
     sock.setblocking(False)
     return sock
 

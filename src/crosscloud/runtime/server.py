@@ -3,7 +3,6 @@ port is an error rather than a silent move to another port; SIGTERM drains."""
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import signal
@@ -13,7 +12,7 @@ from types import FrameType
 
 import uvicorn
 
-from crosscloud import errors
+from crosscloud.adapters import listen
 from crosscloud.runtime.app import DEFAULT_MAX_BODY, ServiceApp
 from crosscloud.sdk import loader
 
@@ -22,18 +21,8 @@ SETUP_FAILED_EXIT = 3
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port; UserError when the port is taken or not ours."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise errors.UserError(f"port {port} on {host} is already in use") from None
-        raise errors.UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(2048)
+    """A listening socket that a forked reload worker may inherit."""
+    sock = listen.bind(host, port)
     sock.set_inheritable(True)
     return sock
 
