@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from manifest_samples import VALID
+
+from tests.unit.domain.manifest_samples import VALID
 
 
 @pytest.fixture

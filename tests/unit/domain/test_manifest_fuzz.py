@@ -8,10 +8,10 @@ import copy
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from manifest_samples import VALID
 
 from crosscloud import errors
 from crosscloud.domain import manifest
+from tests.unit.domain.manifest_samples import VALID
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 YAML_CHARS = ": -[]{},'\"#&*!|>?%@`\n\t\\ab0.~"
