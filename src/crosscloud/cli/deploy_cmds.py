@@ -76,6 +76,8 @@ def _wait(cp: controlplane_client.ControlPlane, name: str, version: int, timeout
             time.sleep(0.3)
     status = cp.get("/v1/status")
     click.echo(f"ready: {name} version {version}; gateway {status['gateway']['url']}", err=True)
+    for message in status_view.unreachable(_deployment(status, name)).values():
+        click.echo(f"warning: {message}; the control plane keeps trying", err=True)
 
 
 def _deployment(status: dict[str, Any], name: str) -> dict[str, Any]:
@@ -111,6 +113,8 @@ def down(deployment: str | None) -> None:
     result = cp.post("/v1/down", {"deployment": deployment})
     stopped = len(result["stopped"])
     click.echo(result["message"] + (f" ({stopped} replica(s) stopped)" if stopped else ""))
+    for line in result.get("clusters", []):
+        click.echo(line)
 
 
 def _has_state() -> bool:

@@ -30,11 +30,24 @@ def _groups(dep: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, An
     return out
 
 
+def unreachable(dep: dict[str, Any]) -> dict[str, str]:
+    """Cluster placements the control plane cannot reach now, with the reason."""
+    return {c["placement"]: c["message"] for c in dep.get("clusters", []) if c["message"]}
+
+
 def rollout_state(dep: dict[str, Any], version: int) -> tuple[bool, list[str]]:
-    """(every placement ready at `version` with nothing old left, one line per placement)."""
-    done = True
+    """(every placement ready at `version` with nothing old left, one line per placement).
+
+    A cluster placement that cannot be reached does not hold the others up (its line
+    says why), unless no placement can be reached at all."""
+    down = unreachable(dep)
+    groups = _groups(dep)
+    done = len(down) < len({want["placement"] for want, _mine in groups}) or not groups
     lines = []
-    for want, mine in _groups(dep):
+    for want, mine in groups:
+        if want["placement"] in down:
+            lines.append(f"{want['service']:<16} {want['placement']:<22} unreachable")
+            continue
         ready = [r for r in mine if r["state"] == "Ready" and r["version"] == version]
         others = [r for r in mine if r not in ready]
         if len(ready) != want["replicas"] or others:
@@ -126,7 +139,7 @@ def tables(status: dict[str, Any]) -> list[Table]:
                 want["service"],
                 want["placement"],
                 f"{len(ready)}/{want['replicas']}" + (f" {','.join(bad)}" if bad else ""),
-                " ".join(r["url"].removeprefix("http://") for r in ready) or "-",
+                _endpoints_cell(dep, want, ready),
                 str(sum(r["restarts"] for r in mine)),
                 _age(min(started) if started else None),
                 ",".join(sorted({str(r["version"]) for r in mine})) or str(dep["version"]),
@@ -135,8 +148,24 @@ def tables(status: dict[str, Any]) -> list[Table]:
         for (service, placement), row in sorted(seen.items()):
             if not placement:  # answered by the gateway itself (no replica to take it)
                 grid.add_row(service, "(none)", *["-"] * 5, *_traffic_cells(row))
+        problems = [f"unreachable: {message}" for message in unreachable(dep).values()]
+        if problems:
+            grid.caption = "\n".join([*problems, *([str(grid.caption)] if grid.caption else [])])
         out.append(grid)
     return out
+
+
+def _endpoints_cell(dep: dict[str, Any], want: dict[str, Any], ready: list[dict[str, Any]]) -> str:
+    """Local replicas' own addresses; a cluster placement's load balancer (its pods' IPs
+    are not reachable from outside the cluster)."""
+    urls = [r["url"] for r in ready if not r.get("pod")]
+    if any(r.get("pod") for r in ready):
+        urls += [
+            e["url"]
+            for e in dep["endpoints"]
+            if (e["service"], e["placement"]) == (want["service"], want["placement"])
+        ]
+    return " ".join(url.removeprefix("http://") for url in urls) or "-"
 
 
 def _auth_note(dep: dict[str, Any]) -> str:

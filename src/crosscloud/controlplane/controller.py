@@ -15,7 +15,7 @@ from typing import Any
 
 from crosscloud import errors, ports
 from crosscloud.adapters import local
-from crosscloud.controlplane import records, traffic
+from crosscloud.controlplane import cluster_objects, clusters, records, traffic
 from crosscloud.controlplane.autoscaler import Autoscaler
 from crosscloud.controlplane.gatewaylink import GatewayLink, service_config
 from crosscloud.domain import actions, manifest, state
@@ -50,6 +50,7 @@ class Controller:
         self._parsed: dict[str, tuple[str, manifest.Manifest]] = {}
         self.traffic = traffic.TrafficWindow()  # the gateway's counters, for `status`
         self.autoscaler = Autoscaler()  # replica counts from the gateway's load (autoscaler.py)
+        self.clusters = clusters.ClusterSync()  # EKS/AKS/GKE placements (clusters.py)
 
     # -- desired state -------------------------------------------------------------------
 
@@ -77,12 +78,14 @@ class Controller:
         with self.lock:
             self.autoscaler.step(self)  # autoscaling: may store new counts for this pass
             deps = self.deployments()
+            self.clusters.step(self, deps)  # EKS/AKS/GKE placements: see clusters.py
             want = [
                 d
                 for record, submitted, spec in deps
                 for d in desired_mod.desired_services(
                     spec, version=record.version, scale=submitted.overrides()
                 )
+                if cluster_objects.is_local(d.placement)  # the rest: self.clusters
             ]
             observed = self._observe()
             now = self.clock()
@@ -96,7 +99,7 @@ class Controller:
             self._publish(self.deployments())
 
     def _observe(self) -> list[state.ReplicaRecord]:
-        current = self.store.list_replicas()
+        current = [r for r in self.store.list_replicas() if r.pod is None]  # pods: clusters.py
         active = [r for r in current if r.state in state.ACTIVE_STATES]
         seen = {o.replica_id: o for o in self.target.observe(active)}
         now = self.clock()
@@ -231,7 +234,7 @@ class Controller:
         services = []
         for record, _submitted, spec in deps:
             replicas = self.store.list_replicas(deployment=record.name)
-            endpoints = desired_mod.serving_endpoints(replicas)
+            endpoints = self.clusters.serving_endpoints(record.name, replicas)  # local + clusters
             if endpoints != self.store.list_endpoints(deployment=record.name):
                 self.store.set_endpoints(record.name, endpoints)
             api_tokens = self.store.list_tokens(deployment=record.name)

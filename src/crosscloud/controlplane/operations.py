@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from crosscloud import errors
-from crosscloud.controlplane import records, token_ops, traffic
+from crosscloud.controlplane import cluster_objects, records, token_ops, traffic
 from crosscloud.controlplane.controller import Controller
 from crosscloud.domain import manifest, state
 from crosscloud.planning import desired as desired_mod
@@ -54,14 +54,11 @@ def _check_runnable(spec: manifest.Manifest, submitted: records.Submitted) -> No
         raise errors.UserError(
             "`up` needs declared placements; `placements: auto` is for `crosscloud plan`"
         )
-    clusters = [p for p in spec.placements() if p.provider != "local"]
-    if clusters:
-        ids = ", ".join(f"{p.id} ({p.type})" for p in clusters)
-        raise errors.UserError(
-            f"{submitted.path}: `up` runs local placements only so far; {ids} need the"
-            " Kubernetes target (render them with `crosscloud plan --render DIR`)"
-        )
+    cluster_objects.check(spec, submitted.path)  # EKS/AKS/GKE placements run images
+    local = {s.name for p in spec.placements() if p.provider == "local" for s in p.services}
     for service in spec.spec.services:
+        if service.name not in local:
+            continue
         if not service.source:
             raise errors.UserError(
                 f"{submitted.path}: service {service.name!r} has no source; local"
@@ -131,16 +128,19 @@ def down(ctl: Controller, *, deployment: str | None) -> dict[str, Any]:
         if not names:
             return {"stopped": [], "message": "nothing is deployed; nothing to do"}
         replicas = [r for n in names for r in ctl.store.list_replicas(deployment=n)]
+        going = [d for d in ctl.deployments() if d[0].name in names]
         for name in names:
             ctl.store.delete_deployment(name)
         ctl.publish()  # out of the gateway first, then drained and stopped
+        in_clusters = ctl.clusters.delete(ctl, going)  # labelled objects in EKS/AKS/GKE
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(ctl.target.stop, replicas))
         for name in names:
             ctl.event(name, "Deleted", f"{len(replicas)} replica(s) stopped")
         if not ctl.store.list_deployments():
             ctl.gateway.stop()
-    return {"stopped": [r.id for r in replicas], "message": f"deleted {', '.join(names)}"}
+    message = f"deleted {', '.join(names)}"
+    return {"stopped": [r.id for r in replicas], "message": message, "clusters": in_clusters}
 
 
 def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
@@ -170,6 +170,7 @@ def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
                     ],
                     "auth": token_ops.auth_mode(ctl, record.name),
                     "traffic": _traffic_of(seen, spec),
+                    "clusters": ctl.clusters.status(record.name),
                 }
             )
         if events:

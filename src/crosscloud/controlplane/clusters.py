@@ -1,0 +1,375 @@
+"""The control loop's Kubernetes side: every pass, for each EKS, AKS and GKE placement of
+each deployment, apply its objects (when they changed, when drift is seen, and at least
+every `RESYNC` seconds, which takes back hand edits), look at its pods and load
+balancers, and record what it saw: pods as replica records (`pod` set), the Services'
+load-balancer addresses as the gateway's endpoints for that placement (one per service,
+once a pod is ready), capacity shortfalls answered by moving replicas (`planning.spill`).
+
+Placements are reached in parallel and each one fails alone: an unreachable cluster, an
+expired credential or a forbidden namespace is an event and a status message naming the
+placement and context, retried after the error's delay; the others carry on.
+
+Contexts come from $KUBECONFIG or ~/.kube/config as the control plane process sees them.
+Pods count as a capacity shortfall after $CROSSCLOUD_UNSCHEDULABLE_AFTER seconds
+Unschedulable (default 120). Moves are stored as `scale` pins (the autoscaler leaves
+pinned placements alone) until the next `up` that changes the manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crosscloud import errors
+from crosscloud.adapters.kubernetes import client, model, pods
+from crosscloud.controlplane import cluster_objects, records
+from crosscloud.domain import state
+from crosscloud.planning import desired as desired_mod
+from crosscloud.planning import spill
+
+if TYPE_CHECKING:
+    from crosscloud.controlplane.controller import Controller
+
+log = logging.getLogger("crosscloud.controlplane")
+UNSCHEDULABLE_ENV = "CROSSCLOUD_UNSCHEDULABLE_AFTER"
+RESYNC = 30.0
+MAX_RETRY = 30.0  # an unreachable cluster is tried again at least this often
+MOVE_COOLDOWN = 30.0  # pods being deleted after a move are still Pending for a moment
+AVOID_AFTER_MOVE = 600.0  # a placement replicas left for lack of capacity gets none back
+Key = tuple[str, str]  # (deployment, placement)
+S = state.ReplicaState
+
+
+@dataclass
+class Seen:
+    """What the loop knows of one cluster placement between passes."""
+
+    target: model.RenderPlacement
+    digest: str = ""
+    applied_at: float = float("-inf")
+    drift: bool = False
+    error: str = ""
+    retry_at: float = 0.0
+    endpoints: dict[str, str | None] = field(default_factory=dict)
+    shortfalls: tuple[pods.CapacityShortfall, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One placement's pass: what was applied and seen, or why it failed."""
+
+    desired: cluster_objects.Desired
+    applied: list[str] | None = None
+    report: client.PlacementReport | None = None
+    error: str = ""
+    delay: float = MAX_RETRY
+
+
+def _unschedulable_after() -> float:
+    try:
+        return float(os.environ.get(UNSCHEDULABLE_ENV, "120"))
+    except ValueError:
+        raise errors.UserError(f"{UNSCHEDULABLE_ENV} must be a number of seconds") from None
+
+
+class ClusterSync:
+    """Keeps each cluster placement in step with the store; `step` once per pass."""
+
+    def __init__(
+        self,
+        *,
+        target: client.KubernetesTarget | None = None,
+        clock: Callable[[], float] = time.time,
+        resync: float = RESYNC,
+    ) -> None:
+        self.target = target or client.KubernetesTarget(unschedulable_after=_unschedulable_after())
+        self.clock = clock
+        self.resync = resync
+        self.known: dict[Key, Seen] = {}
+        self.moved: dict[tuple[str, str, str], float] = {}  # (deployment, service, from)
+
+    # -- one pass --------------------------------------------------------------------
+
+    def step(self, ctl: Controller, deps: Sequence[Any]) -> None:
+        """Apply, observe and record every cluster placement; move what cannot schedule."""
+        wanted, broken = self._wanted(deps)
+        now = self.clock()
+        self._forget(ctl, wanted, keep=broken)
+        due = [d for key, d in wanted.items() if self._seen(key, d).retry_at <= now]
+        versions = {record.name: record.version for record, _s, _m in deps}
+        for outcome in _parallel(due, lambda d: self._sync(d, versions[d.deployment], now)):
+            self._note(ctl, outcome, now)
+        self._spill(ctl, wanted, now)
+
+    def _wanted(self, deps: Sequence[Any]) -> tuple[dict[Key, cluster_objects.Desired], set[str]]:
+        """Every cluster placement's desired objects, and the deployments that failed to
+        render (their clusters are left as they are)."""
+        wanted, broken = {}, set()
+        for record, submitted, spec in deps:
+            try:
+                found = cluster_objects.desired(
+                    spec, version=record.version, overrides=submitted.overrides()
+                )
+            except errors.UserError as exc:  # checked by `apply`; never stop the local loop
+                log.error("%s: cannot render its cluster placements: %s", record.name, exc)
+                broken.add(record.name)
+                continue
+            wanted.update({(d.deployment, d.placement): d for d in found})
+        return wanted, broken
+
+    def _seen(self, key: Key, desired: cluster_objects.Desired) -> Seen:
+        seen = self.known.get(key)
+        if seen is None or seen.target != desired.target:
+            seen = self.known[key] = Seen(desired.target)
+        return seen
+
+    def _sync(self, desired: cluster_objects.Desired, version: int, now: float) -> Outcome:
+        """Runs in a worker thread: cluster I/O only, no store writes."""
+        seen = self.known[(desired.deployment, desired.placement)]
+        stale = desired.digest != seen.digest or now - seen.applied_at >= self.resync
+        try:
+            applied = None
+            if stale or seen.drift:
+                applied = self.target.apply(desired.target, desired.objects)
+            report = self.target.report(
+                desired.target, deployment=desired.deployment, version=version
+            )
+        except errors.TargetError as exc:
+            return Outcome(desired, error=str(exc), delay=exc.delay)
+        except Exception as exc:  # one cluster's surprise must not stop the others
+            log.exception("placement %s", desired.placement)
+            where = f"placement {desired.placement} (context {desired.target.context!r})"
+            return Outcome(desired, error=f"{where}: {type(exc).__name__}: {exc}")
+        return Outcome(desired, applied=applied, report=report)
+
+    def _note(self, ctl: Controller, outcome: Outcome, now: float) -> None:
+        desired = outcome.desired
+        seen = self.known[(desired.deployment, desired.placement)]
+        if outcome.report is None:
+            if outcome.error != seen.error:
+                ctl.event(desired.deployment, "ClusterError", outcome.error)
+            seen.error, seen.retry_at = outcome.error, now + min(outcome.delay, MAX_RETRY)
+            return
+        if seen.error:
+            ctl.event(desired.deployment, "ClusterReachable", f"{_where(seen)} answers again")
+        seen.error, seen.retry_at = "", 0.0
+        if outcome.applied is not None:
+            if desired.digest != seen.digest:
+                ctl.event(
+                    desired.deployment,
+                    "ClusterApplied",
+                    f"{len(outcome.applied)} object(s) applied to {_where(seen)}: "
+                    + ", ".join(f"{s}={n}" for s, n in sorted(desired.counts.items())),
+                )
+            seen.digest, seen.applied_at = desired.digest, now
+        seen.endpoints = dict(outcome.report.endpoints)
+        seen.shortfalls = outcome.report.shortfalls
+        seen.drift = _drifted(desired, outcome.report)
+        _record(ctl, desired, outcome.report.replicas)
+
+    # -- capacity ---------------------------------------------------------------------
+
+    def _spill(
+        self, ctl: Controller, wanted: Mapping[Key, cluster_objects.Desired], now: float
+    ) -> None:
+        for (deployment, placement), seen in sorted(self.known.items()):
+            if (deployment, placement) not in wanted or seen.error:
+                continue
+            for short in seen.shortfalls:
+                moved = self.moved.get((deployment, short.service, placement), float("-inf"))
+                if now - moved >= MOVE_COOLDOWN:
+                    self._move(ctl, deployment, short, now)
+
+    def _blocked(self, deployment: str, service: str, now: float) -> set[str]:
+        """Placements that cannot take `service`'s replicas now."""
+        out = {p for (d, p), seen in self.known.items() if d == deployment and seen.error}
+        for (d, p), seen in self.known.items():
+            if d == deployment and any(s.service == service for s in seen.shortfalls):
+                out.add(p)
+        for (d, s, p), when in self.moved.items():
+            if d == deployment and s == service and now - when < AVOID_AFTER_MOVE:
+                out.add(p)
+        return out
+
+    def _move(
+        self, ctl: Controller, deployment: str, short: pods.CapacityShortfall, now: float
+    ) -> None:
+        record = ctl.store.get_deployment(deployment)  # fresh: an earlier move may have run
+        if record is None:
+            return
+        submitted = records.submitted_of(record)
+        spec = submitted.parse()
+        counts = _counts(spec, submitted, record.version, short.service)
+        move = spill.spill(
+            short.service,
+            source=short.placement,
+            unschedulable=short.pods,
+            counts=counts,
+            failover=spec.spec.traffic.failover,
+            blocked=self._blocked(deployment, short.service, now),
+        )
+        self.moved[(deployment, short.service, short.placement)] = now
+        if move is None:
+            ctl.event(
+                deployment,
+                "NoCapacity",
+                f"{short.message(now)}; no other placement of {short.service} can take them",
+            )
+            return
+        pins = {desired_mod.scale_key(move.service, p): n for p, n in move.counts.items()}
+        updated = dataclasses.replace(submitted, scale={**submitted.scale, **pins})
+        ctl.store.put_deployment(
+            dataclasses.replace(record, manifest_json=updated.dumps(), updated_at=now)
+        )
+        ctl.event(
+            deployment,
+            "CapacityMoved",
+            f"moved {move.replicas} replica(s) of {move.service} from {move.source} to"
+            f" {move.target}: {short.message(now)}",
+            service=move.service,
+            source=move.source,
+            target=move.target,
+            replicas=move.replicas,
+        )
+        ctl.wake.set()
+
+    # -- what the rest of the control plane asks -------------------------------------
+
+    def serving_endpoints(
+        self, deployment: str, replicas: Iterable[state.ReplicaRecord]
+    ) -> list[state.EndpointRecord]:
+        """Local replicas' own addresses, and per cluster placement and service its load
+        balancer once one of its pods is ready (the gateway's upstreams)."""
+        replicas = list(replicas)
+        out = desired_mod.serving_endpoints(r for r in replicas if r.pod is None)
+        ready = {(r.service, r.placement) for r in replicas if r.pod and r.state is S.READY}
+        for (dep, placement), seen in self.known.items():
+            for service, url in seen.endpoints.items() if dep == deployment else ():
+                if url and (service, placement) in ready:
+                    out.append(state.EndpointRecord(deployment, service, placement, url))
+        return sorted(out, key=lambda e: (e.service, e.placement, e.url))
+
+    def status(self, deployment: str) -> list[dict[str, Any]]:
+        """Each cluster placement of `deployment`: where, reachable or why not, endpoints."""
+        return [
+            {
+                "placement": placement,
+                "type": seen.target.type,
+                "context": seen.target.context,
+                "namespace": seen.target.namespace,
+                # None until the first pass has reached it
+                "reachable": False if seen.error else seen.applied_at > float("-inf") or None,
+                "message": seen.error,
+                "endpoints": dict(seen.endpoints),
+            }
+            for (dep, placement), seen in sorted(self.known.items())
+            if dep == deployment
+        ]
+
+    def delete(self, ctl: Controller, deps: Sequence[Any]) -> list[str]:
+        """`down`: delete what each cluster placement of `deps` holds that is labelled as
+        theirs. Returns one line per placement (what was deleted, or why not)."""
+        jobs = [
+            d
+            for record, _submitted, spec in deps
+            for d in cluster_objects.desired(spec, version=record.version, overrides={})
+        ]
+        names = {record.name for record, _s, _m in deps}
+        lines = []
+        for desired, result in zip(jobs, _parallel(jobs, self._delete_one), strict=True):
+            lines.append(result)
+            ctl.event(desired.deployment, "ClusterDeleted", result)
+        self.known = {k: v for k, v in self.known.items() if k[0] not in names}
+        return lines
+
+    def _delete_one(self, desired: cluster_objects.Desired) -> str:
+        seen = Seen(desired.target)
+        try:
+            deleted = self.target.delete(desired.target, deployment=desired.deployment)
+        except errors.TargetError as exc:
+            ns = desired.target.namespace
+            return (
+                f"{exc}; nothing was deleted there: when it answers, run `kubectl --context"
+                f" {desired.target.context} -n {ns} delete deploy,svc,hpa,pdb"
+                f" -l crosscloud.dev/deployment={desired.deployment}`"
+            )
+        return f"{len(deleted)} object(s) deleted in {_where(seen)}"
+
+    def _forget(
+        self, ctl: Controller, wanted: Mapping[Key, cluster_objects.Desired], *, keep: set[str]
+    ) -> None:
+        """Placements dropped from a manifest: delete their objects; drop stale pod records."""
+        for key in [k for k in self.known if k not in wanted and k[0] not in keep]:
+            seen = self.known.pop(key)
+            if ctl.store.get_deployment(key[0]) is not None:
+                gone = cluster_objects.Desired(key[0], key[1], seen.target, {}, (), "")
+                ctl.event(key[0], "ClusterDeleted", self._delete_one(gone))
+        for r in ctl.store.list_replicas():
+            if r.pod and (r.deployment, r.placement) not in wanted and r.deployment not in keep:
+                ctl.store.delete_replica(r.id)
+
+
+def _where(seen: Seen) -> str:
+    return (
+        f"placement {seen.target.provider}/{seen.target.region} (context {seen.target.context!r})"
+    )
+
+
+def _drifted(desired: cluster_objects.Desired, report: client.PlacementReport) -> bool:
+    """Something we applied is gone: a Service, or every pod of a service that wants some
+    (its Deployment was deleted). Hand edits of fields wait for the resync."""
+    if any(service not in report.endpoints for service in desired.services):
+        return True
+    running = {r.service for r in report.replicas}
+    return any(n > 0 and s not in running for s, n in desired.counts.items())
+
+
+def _record(
+    ctl: Controller, desired: cluster_objects.Desired, seen: Iterable[state.ReplicaRecord]
+) -> None:
+    """Make the store's pod records of one placement what the cluster shows."""
+    stored = {
+        r.id: r
+        for r in ctl.store.list_replicas(deployment=desired.deployment, placement=desired.placement)
+        if r.pod
+    }
+    for record in seen:
+        old = stored.pop(record.id, None)
+        if old == record:
+            continue
+        ctl.store.upsert_replica(record)
+        if old is None or old.state != record.state:
+            _note_state(ctl, record)
+    for gone in stored.values():
+        ctl.store.delete_replica(gone.id)
+
+
+def _note_state(ctl: Controller, record: state.ReplicaRecord) -> None:
+    where = f"{record.service} pod {record.pod} in {record.placement}"
+    if record.state is S.READY:
+        ctl.event(record.deployment, "Ready", f"{where} is ready")
+    elif record.state in state.FAILED_STATES:
+        ctl.event(record.deployment, record.state.value, f"{where}: {record.message}")
+
+
+def _counts(spec: Any, submitted: records.Submitted, version: int, service: str) -> dict[str, int]:
+    """`service`'s replica counts by placement, in manifest order."""
+    wanted = desired_mod.desired_services(spec, version=version, scale=submitted.overrides())
+    by_id = {d.placement: d.replicas for d in wanted if d.service == service}
+    return {p.id: by_id[p.id] for p in spec.placements() if p.id in by_id}
+
+
+def _parallel(
+    items: Sequence[cluster_objects.Desired], call: Callable[[cluster_objects.Desired], Any]
+) -> list[Any]:
+    """`call` on every placement at once (cluster calls wait on the network)."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="cluster") as pool:
+        return list(pool.map(call, items))

@@ -1,0 +1,238 @@
+"""`crosscloud up / status / down` on three Kubernetes placements (EKS, AKS, GKE) at once.
+
+The clusters are fake API servers in this test process (the real REST paths, server-side
+apply, every body validated against the Kubernetes 1.30 schemas); a generated kubeconfig
+names them, and the CLI and the control plane it starts find it through $KUBECONFIG.
+Covered: objects created in each cluster, pods reported as replicas and Ready once the
+test lets them run, load balancers as the gateway's upstreams, a deleted Deployment put
+back, pods that stay Unschedulable moved to the next placement in failover order, one
+cluster unreachable while the others serve, and `down` deleting what it labelled.
+"""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.adapters.kubernetes.conftest import istio_validators, validate  # noqa: F401
+from tests.adapters.kubernetes.fake_apiserver import FakeCluster
+from tests.adapters.kubernetes.test_client import write_kubeconfig
+from tests.conftest import CROSSCLOUD, ROOT, free_port
+from tests.e2e.deploy import Deployer
+
+pytestmark = pytest.mark.timeout(240)
+
+NAMESPACE = "shop"
+CLOUDS = {  # placement -> (context, load-balancer address)
+    "aws/us-west-2": ("prod-eks", "k8s-shop-echo-0123.elb.us-west-2.amazonaws.com"),
+    "azure/eastus": ("prod-aks", "20.62.1.7"),
+    "gcp/us-central1": ("prod-gke", "34.118.2.9"),
+}
+EKS, AKS, GKE = CLOUDS
+MANIFEST = """\
+apiVersion: crosscloud.dev/v1
+kind: CloudDeployment
+metadata:
+  name: shop
+spec:
+  services:
+    - name: echo
+      image: registry.example.com/echo:cc-0123456789abcdef
+  placements:
+    - {provider: aws, region: us-west-2, type: EKS, context: prod-eks,
+       services: [{name: echo, replicas: 2}]}
+    - {provider: azure, region: eastus, type: AKS, context: prod-aks,
+       services: [{name: echo, replicas: 1}]}
+    - {provider: gcp, region: us-central1, type: GKE, context: prod-gke,
+       services: [{name: echo, replicas: 1}]}
+  traffic:
+    failover: [aws/us-west-2, gcp/us-central1, azure/eastus]
+"""
+
+
+@pytest.fixture
+def clouds(validate: Any) -> Iterator[dict[str, FakeCluster]]:  # noqa: F811
+    started = {
+        placement: FakeCluster(token=f"token-{context}", validate=validate, lb_address=lb).start()
+        for placement, (context, lb) in CLOUDS.items()
+    }
+    yield started
+    for cluster in started.values():
+        cluster.stop()
+
+
+def _deployer(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clouds: dict[str, FakeCluster],
+    *,
+    unreachable: str | None = None,
+) -> tuple[Deployer, Path]:
+    servers = {}
+    for placement, cluster in clouds.items():
+        url = f"http://127.0.0.1:{free_port()}" if placement == unreachable else cluster.url
+        servers[CLOUDS[placement][0]] = (url, cluster.token)
+    monkeypatch.setenv("KUBECONFIG", write_kubeconfig(tmp_path / "kubeconfig", servers))
+    manifest = tmp_path / "crosscloud.yaml"
+    manifest.write_text(MANIFEST)
+    return Deployer(tmp_path / "home"), manifest
+
+
+@pytest.fixture
+def deployers() -> Iterator[list[Deployer]]:
+    made: list[Deployer] = []
+    yield made
+    for deployer in made:
+        deployer.kill_everything()
+
+
+def _deployment(cluster: FakeCluster) -> dict[str, Any] | None:
+    return cluster.get("apps/v1", "deployments", NAMESPACE, "echo")
+
+
+def _by_placement(d: Deployer) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for replica in d.replicas():
+        out.setdefault(replica["placement"], []).append(replica)
+    return out
+
+
+def _events(d: Deployer) -> list[dict[str, Any]]:
+    status = orjson.loads(d.run("status", "-o", "json", "--events", "200").stdout)
+    return list(status["events"])
+
+
+def test_up_applies_waits_reports_and_down_deletes_in_three_clusters(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clouds: dict[str, FakeCluster],
+    deployers: list[Deployer],
+) -> None:
+    d, manifest = _deployer(tmp_path, monkeypatch, clouds)
+    deployers.append(d)
+    for cluster in clouds.values():
+        cluster.start_ready = False  # pods are created but not Running until we say so
+    log = tmp_path / "up.log"
+    with log.open("w") as out:
+        up = subprocess.Popen(
+            [*CROSSCLOUD, "up", str(manifest), "--timeout", "120"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=d.env(),
+            cwd=ROOT,
+        )
+    try:
+        d.wait(lambda: all(_deployment(c) for c in clouds.values()), what="three Deployments")
+        starting = d.wait(
+            lambda: (found := _by_placement(d)) and sum(map(len, found.values())) == 4 and found,
+            what="four pods recorded",
+        )
+        assert {r["state"] for rs in starting.values() for r in rs} == {"Starting"}
+        assert up.poll() is None, "up returned before any pod was ready"
+        for cluster in clouds.values():
+            cluster.run_pods()
+        assert up.wait(timeout=120) == 0, log.read_text()
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    assert "ready: shop version 1" in log.read_text()
+
+    for cluster in clouds.values():
+        assert cluster.invalid == []
+        assert _deployment(cluster)["metadata"]["labels"]["app.kubernetes.io/managed-by"] == (
+            "crosscloud"
+        )
+        assert cluster.names("v1", "services", NAMESPACE) == ["echo"]
+        assert cluster.names("autoscaling/v2", "horizontalpodautoscalers", NAMESPACE) == []
+    replicas = _by_placement(d)
+    assert {p: len(rs) for p, rs in replicas.items()} == {EKS: 2, AKS: 1, GKE: 1}
+    for placement, found in replicas.items():
+        pods = clouds[placement].names("v1", "pods", NAMESPACE)
+        assert sorted(r["pod"] for r in found) == pods
+        assert all(r["state"] == "Ready" and r["pid"] is None for r in found)
+
+    config = orjson.loads((d.home / "gateway.json").read_bytes())
+    (echo,) = config["services"]
+    upstreams = {(u["placement"], u["host"], u["port"]) for u in echo["upstreams"]}
+    assert upstreams == {(p, lb, 80) for p, (_ctx, lb) in CLOUDS.items()}
+    table = d.run("status").stdout
+    assert "34.118.2.9:80" in table and "2/2" in table
+
+    clouds[GKE].remove("apps/v1", "deployments", NAMESPACE, "echo")  # drift
+    d.wait(lambda: _deployment(clouds[GKE]), what="the deleted Deployment to be put back")
+
+    down = d.run("down").stdout
+    assert down.count("object(s) deleted in placement") == 3, down
+    for cluster in clouds.values():
+        assert cluster.objects == {}
+    assert d.run("status").stdout.strip() == "nothing is deployed"
+
+
+def test_pods_that_stay_pending_move_to_the_next_placement(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clouds: dict[str, FakeCluster],
+    deployers: list[Deployer],
+) -> None:
+    d, manifest = _deployer(tmp_path, monkeypatch, clouds)
+    deployers.append(d)
+    eks = clouds[EKS]
+    eks.schedulable = False  # no GPU node there, for ten minutes already
+    eks.unschedulable_since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)
+
+    result = d.run("up", str(manifest), "--timeout", "120")
+    assert "ready: shop version 1" in result.stderr
+
+    moved = [e for e in _events(d) if e["kind"] == "CapacityMoved"]
+    assert len(moved) == 1, moved
+    assert moved[0]["message"].startswith(
+        "moved 2 replica(s) of echo from aws/us-west-2 to gcp/us-central1: 2 replica(s) of"
+        " echo cannot be scheduled on aws/us-west-2 for "
+    )
+    assert "Insufficient nvidia.com/gpu" in moved[0]["message"]
+    assert _deployment(eks)["spec"]["replicas"] == 0
+    assert _deployment(clouds[GKE])["spec"]["replicas"] == 3
+    replicas = _by_placement(d)
+    assert EKS not in replicas
+    assert [r["state"] for r in replicas[GKE]] == ["Ready"] * 3
+
+
+def test_one_unreachable_cluster_leaves_the_others_serving(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clouds: dict[str, FakeCluster],
+    deployers: list[Deployer],
+) -> None:
+    d, manifest = _deployer(tmp_path, monkeypatch, clouds, unreachable=AKS)
+    deployers.append(d)
+
+    result = d.run("up", str(manifest), "--timeout", "120")
+    named = "placement azure/eastus (context 'prod-aks'): cannot reach the cluster at"
+    assert f"warning: {named}" in result.stderr
+    status = d.status()["deployments"][0]
+    (aks,) = [c for c in status["clusters"] if c["placement"] == AKS]
+    assert aks["reachable"] is False and aks["message"].startswith(named)
+    assert {c["placement"]: c["reachable"] for c in status["clusters"]} == {
+        EKS: True,
+        AKS: False,
+        GKE: True,
+    }
+    replicas = _by_placement(d)
+    assert {p: [r["state"] for r in rs] for p, rs in replicas.items()} == {
+        EKS: ["Ready", "Ready"],
+        GKE: ["Ready"],
+    }
+    assert named in d.run("status").stdout
+    assert any(e["kind"] == "ClusterError" and named in e["message"] for e in _events(d))
+
+    down = d.run("down").stdout
+    assert down.count("object(s) deleted in placement") == 2, down
+    assert f"{named}" in down and "kubectl --context prod-aks -n shop delete" in down
+    assert clouds[EKS].objects == {} and clouds[GKE].objects == {}
