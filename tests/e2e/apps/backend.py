@@ -1,8 +1,9 @@
 """A tiny ASGI backend for the gateway's e2e tests and benchmark (run with uvicorn).
 
-NAME names the replica in answers; MODE=fail500 answers 500 to everything but /readyz
-and /stats. Routes: /whoami, /echo (POST, echoes the body), /sse?n=N (N events, 0: until
-the client leaves), /slow?ms=N, /stats (requests seen, connections they came on, streams open, streams cancelled).
+NAME names the replica in answers; MODE=fail500 (fail503) answers 500 (503) to everything
+but /readyz and /stats, after `?ms=N` milliseconds when the query has it. Routes: /whoami,
+/echo (POST, echoes the body), /sse?n=N (N events, 0: until the client leaves), /slow?ms=N,
+/stats (requests seen, connections they came on, streams open, streams cancelled).
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
     STATS["requests"] += 1
     if scope.get("client"):
         CLIENT_PORTS.add(scope["client"][1])
-    if MODE == "fail500":
-        await _send_json(send, 500, {"error": "broken on purpose", "name": NAME})
+    if MODE in ("fail500", "fail503"):
+        if "ms" in query:
+            await asyncio.sleep(int(query["ms"]) / 1000)
+        await _send_json(send, int(MODE[4:]), {"error": "broken on purpose", "name": NAME})
     elif path == "/echo":
         body = await _read_body(receive)
         await send({"type": "http.response.start", "status": 200, "headers": []})
