@@ -179,3 +179,22 @@ def test_call_command_prints_the_result(serve: Callable[..., Served]) -> None:
 def test_version() -> None:
     result = subprocess.run([*CROSSCLOUD, "--version"], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "crosscloud, version 0.1.0"
+
+
+def test_reload_serves_the_edited_service(serve: Callable[..., Served], tmp_path: Path) -> None:
+    source = tmp_path / "service.py"
+    source.write_text((EXAMPLES / "echo" / "service.py").read_text())
+    served = serve(f"{source}:Echo", "--reload")
+    assert httpx.post(f"{served.url}/echo", json={"text": "a"}).json() == "a"
+    source.write_text(source.read_text().replace("return text", "return text.upper()"))
+    deadline = time.monotonic() + 60
+    answer = None
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.post(f"{served.url}/echo", json={"text": "a"}).json()
+        except httpx.HTTPError:
+            answer = None  # the worker is restarting
+        if answer == "A":
+            break
+        time.sleep(0.2)
+    assert answer == "A"
