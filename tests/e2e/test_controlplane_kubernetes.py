@@ -165,10 +165,18 @@ def test_up_applies_waits_reports_and_down_deletes_in_three_clusters(
     table = d.run("status").stdout
     assert "34.118.2.9:80" in table and "2/2" in table
 
+    d.run("scale", "echo", "3", "--placement", AKS)
+    d.wait(
+        lambda: [r["state"] for r in _by_placement(d)[AKS]] == ["Ready"] * 3,
+        what="three Ready pods in azure/eastus",
+    )
+    assert _deployment(clouds[AKS])["spec"]["replicas"] == 3
+
     clouds[GKE].remove("apps/v1", "deployments", NAMESPACE, "echo")  # drift
     d.wait(lambda: _deployment(clouds[GKE]), what="the deleted Deployment to be put back")
 
     down = d.run("down").stdout
+    assert "deleted shop (6 replica(s) stopped)" in down
     assert down.count("object(s) deleted in placement") == 3, down
     for cluster in clouds.values():
         assert cluster.objects == {}

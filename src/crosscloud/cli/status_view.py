@@ -41,6 +41,7 @@ def rollout_state(dep: dict[str, Any], version: int) -> tuple[bool, list[str]]:
     A cluster placement that cannot be reached does not hold the others up (its line
     says why), unless no placement can be reached at all."""
     down = unreachable(dep)
+    rolling = _rolling(dep)
     groups = _groups(dep)
     done = len(down) < len({want["placement"] for want, _mine in groups}) or not groups
     lines = []
@@ -50,14 +51,28 @@ def rollout_state(dep: dict[str, Any], version: int) -> tuple[bool, list[str]]:
             continue
         ready = [r for r in mine if r["state"] == "Ready" and r["version"] == version]
         others = [r for r in mine if r not in ready]
-        if len(ready) != want["replicas"] or others:
+        behind = rolling.get((want["service"], want["placement"]))
+        if len(ready) != want["replicas"] or others or behind:
             done = False
         states = ", ".join(sorted({f"{r['state']} v{r['version']}" for r in others}))
         lines.append(
             f"{want['service']:<16} {want['placement']:<22} {len(ready)}/{want['replicas']} ready"
             + (f"  ({states})" if states else "")
+            + (f"  (rolling out: {behind})" if behind else "")
         )
     return done, lines
+
+
+def _rolling(dep: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """Cluster Deployments whose rollout has not finished, by (service, placement)."""
+    out = {}
+    for cluster in dep.get("clusters", []):
+        for service, r in (cluster.get("rollout") or {}).items():
+            if not r["done"]:
+                out[(service, cluster["placement"])] = (
+                    f"{r['updated']}/{r['desired']} updated, {r['available']} available"
+                )
+    return out
 
 
 def halted(dep: dict[str, Any], version: int) -> list[dict[str, Any]]:
@@ -134,6 +149,8 @@ def tables(status: dict[str, Any]) -> list[Table]:
         for want, mine in _groups(dep):
             ready = [r for r in mine if r["state"] == "Ready"]
             bad = sorted({r["state"] for r in mine if r["state"] != "Ready"})
+            if want["placement"] in unreachable(dep):
+                bad.append("unreachable")
             started = [r["started_at"] for r in mine if r["started_at"]]
             grid.add_row(
                 want["service"],

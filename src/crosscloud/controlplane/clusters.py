@@ -58,6 +58,7 @@ class Seen:
     retry_at: float = 0.0
     endpoints: dict[str, str | None] = field(default_factory=dict)
     shortfalls: tuple[pods.CapacityShortfall, ...] = ()
+    rollout: tuple[client.ServiceRollout, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Outcome:
     desired: cluster_objects.Desired
     applied: list[str] | None = None
     report: client.PlacementReport | None = None
+    rollout: tuple[client.ServiceRollout, ...] = ()
     error: str = ""
     delay: float = MAX_RETRY
 
@@ -140,13 +142,14 @@ class ClusterSync:
             report = self.target.report(
                 desired.target, deployment=desired.deployment, version=version
             )
+            rollout = self.target.rollout(desired.target, services=desired.services)
         except errors.TargetError as exc:
             return Outcome(desired, error=str(exc), delay=exc.delay)
         except Exception as exc:  # one cluster's surprise must not stop the others
             log.exception("placement %s", desired.placement)
             where = f"placement {desired.placement} (context {desired.target.context!r})"
             return Outcome(desired, error=f"{where}: {type(exc).__name__}: {exc}")
-        return Outcome(desired, applied=applied, report=report)
+        return Outcome(desired, applied=applied, report=report, rollout=tuple(rollout))
 
     def _note(self, ctl: Controller, outcome: Outcome, now: float) -> None:
         desired = outcome.desired
@@ -170,6 +173,7 @@ class ClusterSync:
             seen.digest, seen.applied_at = desired.digest, now
         seen.endpoints = dict(outcome.report.endpoints)
         seen.shortfalls = outcome.report.shortfalls
+        seen.rollout = outcome.rollout
         seen.drift = _drifted(desired, outcome.report)
         _record(ctl, desired, outcome.report.replicas)
 
@@ -267,6 +271,15 @@ class ClusterSync:
                 "reachable": False if seen.error else seen.applied_at > float("-inf") or None,
                 "message": seen.error,
                 "endpoints": dict(seen.endpoints),
+                "rollout": {
+                    r.service: {
+                        "desired": r.desired,
+                        "updated": r.updated,
+                        "available": r.available,
+                        "done": r.done,
+                    }
+                    for r in seen.rollout
+                },
             }
             for (dep, placement), seen in sorted(self.known.items())
             if dep == deployment
