@@ -17,7 +17,6 @@ pinned placements alone) until the next `up` that changes the manifest.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
@@ -28,10 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from crosscloud import errors
 from crosscloud.adapters.kubernetes import client, model, pods
-from crosscloud.controlplane import cluster_objects, records
+from crosscloud.controlplane import cluster_capacity, cluster_objects
 from crosscloud.domain import state
 from crosscloud.planning import desired as desired_mod
-from crosscloud.planning import spill
 
 if TYPE_CHECKING:
     from crosscloud.controlplane.controller import Controller
@@ -40,8 +38,6 @@ log = logging.getLogger("crosscloud.controlplane")
 UNSCHEDULABLE_ENV = "CROSSCLOUD_UNSCHEDULABLE_AFTER"
 RESYNC = 30.0
 MAX_RETRY = 30.0  # an unreachable cluster is tried again at least this often
-MOVE_COOLDOWN = 30.0  # pods being deleted after a move are still Pending for a moment
-AVOID_AFTER_MOVE = 600.0  # a placement replicas left for lack of capacity gets none back
 Key = tuple[str, str]  # (deployment, placement)
 S = state.ReplicaState
 
@@ -94,7 +90,7 @@ class ClusterSync:
         self.clock = clock
         self.resync = resync
         self.known: dict[Key, Seen] = {}
-        self.moved: dict[tuple[str, str, str], float] = {}  # (deployment, service, from)
+        self.capacity = cluster_capacity.Capacity()
 
     # -- one pass --------------------------------------------------------------------
 
@@ -107,7 +103,7 @@ class ClusterSync:
         versions = {record.name: record.version for record, _s, _m in deps}
         for outcome in _parallel(due, lambda d: self._sync(d, versions[d.deployment], now)):
             self._note(ctl, outcome, now)
-        self._spill(ctl, wanted, now)
+        self.capacity.answer(ctl, self.known, wanted=wanted, now=now)
 
     def _wanted(self, deps: Sequence[Any]) -> tuple[dict[Key, cluster_objects.Desired], set[str]]:
         """Every cluster placement's desired objects, and the deployments that failed to
@@ -176,72 +172,6 @@ class ClusterSync:
         seen.rollout = outcome.rollout
         seen.drift = _drifted(desired, outcome.report)
         _record(ctl, desired, outcome.report.replicas)
-
-    # -- capacity ---------------------------------------------------------------------
-
-    def _spill(
-        self, ctl: Controller, wanted: Mapping[Key, cluster_objects.Desired], now: float
-    ) -> None:
-        for (deployment, placement), seen in sorted(self.known.items()):
-            if (deployment, placement) not in wanted or seen.error:
-                continue
-            for short in seen.shortfalls:
-                moved = self.moved.get((deployment, short.service, placement), float("-inf"))
-                if now - moved >= MOVE_COOLDOWN:
-                    self._move(ctl, deployment, short, now)
-
-    def _blocked(self, deployment: str, service: str, now: float) -> set[str]:
-        """Placements that cannot take `service`'s replicas now."""
-        out = {p for (d, p), seen in self.known.items() if d == deployment and seen.error}
-        for (d, p), seen in self.known.items():
-            if d == deployment and any(s.service == service for s in seen.shortfalls):
-                out.add(p)
-        for (d, s, p), when in self.moved.items():
-            if d == deployment and s == service and now - when < AVOID_AFTER_MOVE:
-                out.add(p)
-        return out
-
-    def _move(
-        self, ctl: Controller, deployment: str, short: pods.CapacityShortfall, now: float
-    ) -> None:
-        record = ctl.store.get_deployment(deployment)  # fresh: an earlier move may have run
-        if record is None:
-            return
-        submitted = records.submitted_of(record)
-        spec = submitted.parse()
-        counts = _counts(spec, submitted, record.version, short.service)
-        move = spill.spill(
-            short.service,
-            source=short.placement,
-            unschedulable=short.pods,
-            counts=counts,
-            failover=spec.spec.traffic.failover,
-            blocked=self._blocked(deployment, short.service, now),
-        )
-        self.moved[(deployment, short.service, short.placement)] = now
-        if move is None:
-            ctl.event(
-                deployment,
-                "NoCapacity",
-                f"{short.message(now)}; no other placement of {short.service} can take them",
-            )
-            return
-        pins = {desired_mod.scale_key(move.service, p): n for p, n in move.counts.items()}
-        updated = dataclasses.replace(submitted, scale={**submitted.scale, **pins})
-        ctl.store.put_deployment(
-            dataclasses.replace(record, manifest_json=updated.dumps(), updated_at=now)
-        )
-        ctl.event(
-            deployment,
-            "CapacityMoved",
-            f"moved {move.replicas} replica(s) of {move.service} from {move.source} to"
-            f" {move.target}: {short.message(now)}",
-            service=move.service,
-            source=move.source,
-            target=move.target,
-            replicas=move.replicas,
-        )
-        ctl.wake.set()
 
     # -- what the rest of the control plane asks -------------------------------------
 
@@ -369,13 +299,6 @@ def _note_state(ctl: Controller, record: state.ReplicaRecord) -> None:
         ctl.event(record.deployment, "Ready", f"{where} is ready")
     elif record.state in state.FAILED_STATES:
         ctl.event(record.deployment, record.state.value, f"{where}: {record.message}")
-
-
-def _counts(spec: Any, submitted: records.Submitted, version: int, service: str) -> dict[str, int]:
-    """`service`'s replica counts by placement, in manifest order."""
-    wanted = desired_mod.desired_services(spec, version=version, scale=submitted.overrides())
-    by_id = {d.placement: d.replicas for d in wanted if d.service == service}
-    return {p.id: by_id[p.id] for p in spec.placements() if p.id in by_id}
 
 
 def _parallel(
