@@ -1,0 +1,133 @@
+"""The product's promise, end to end: three local regions behind the gateway under steady
+load; every replica of one region is SIGKILLed; no request fails, the dead region gets no
+new request once ejected, and after the control plane restarts it and it passes health
+checks it takes traffic again. Real processes, own state directory, bounded load."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import EXAMPLES
+from tests.e2e.deploy import Deployer
+
+pytestmark = pytest.mark.timeout(300)
+
+MANIFEST = """\
+apiVersion: crosscloud.dev/v1
+kind: CloudDeployment
+metadata:
+  name: chaos
+spec:
+  services:
+    - name: echo
+      source: service.py:Echo
+  placements:
+    - {provider: local, region: region-a, services: [{name: echo, replicas: 1}]}
+    - {provider: local, region: region-b, services: [{name: echo, replicas: 2}]}
+    - {provider: local, region: region-c, services: [{name: echo, replicas: 1}]}
+"""
+
+
+@pytest.fixture
+def deployed(tmp_path: Path) -> Iterator[Deployer]:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "echo" / "service.py", folder / "service.py")
+    (folder / "crosscloud.yaml").write_text(MANIFEST)
+    d = Deployer(tmp_path / "home")
+    d.run("up", str(folder / "crosscloud.yaml"))
+    yield d
+    d.kill_everything()
+
+
+def _by_placement(gateway: str, metric: str = "crosscloud_gateway_requests_total") -> Counter[str]:
+    """A gateway counter of service echo, summed per placement."""
+    counts: Counter[str] = Counter()
+    for line in httpx.get(f"{gateway}/metrics", trust_env=False).text.splitlines():
+        if line.startswith(metric + "{") and 'service="echo"' in line:
+            placement = line.split('placement="', 1)[1].split('"', 1)[0]
+            counts[placement] += int(float(line.rsplit(" ", 1)[1]))
+    return counts
+
+
+class Load:
+    """Four client threads sending requests until stopped (at most `limit` in all)."""
+
+    def __init__(self, url: str, limit: int = 20_000) -> None:
+        self.url, self.limit = url, limit
+        self.statuses: Counter[int] = Counter()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run) for _ in range(4)]
+
+    def _run(self) -> None:
+        with httpx.Client(trust_env=False, timeout=30) as client:
+            while not self.stop.is_set():
+                with self.lock:
+                    if sum(self.statuses.values()) >= self.limit:
+                        return
+                try:
+                    status = client.post(self.url, json={"text": "x"}).status_code
+                except httpx.HTTPError:
+                    status = 0
+                with self.lock:
+                    self.statuses[status] += 1
+
+    def __enter__(self) -> Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=60)
+
+
+def test_killing_a_whole_region_under_load_fails_no_request(deployed: Deployer) -> None:
+    d = deployed
+    gateway = d.gateway()
+    victims = [r for r in d.replicas() if r["placement"] == "local/region-b"]
+    assert len(victims) == 2
+    control = d.processes()["controlplane"][0]
+    with Load(f"{gateway}/echo/echo") as load:
+        d.wait(lambda: sum(load.statuses.values()) > 300, what="steady load")
+        # Freeze the control plane so nothing restarts region-b while we watch the gateway.
+        os.kill(control, signal.SIGSTOP)
+        try:
+            for r in victims:
+                os.kill(r["pid"], signal.SIGKILL)
+            d.wait(lambda: sum(load.statuses.values()) > 1500, what="load after the kill")
+            tried = "crosscloud_gateway_upstream_connect_errors_total"
+            seen = _by_placement(gateway)["local/region-b"], _by_placement(gateway, tried)
+            d.wait(lambda: sum(load.statuses.values()) > 2500, what="more load")
+            # Ejected: region-b is neither answered by nor even tried any more.
+            now = _by_placement(gateway)["local/region-b"], _by_placement(gateway, tried)
+            assert now[0] == seen[0]
+            assert now[1]["local/region-b"] == seen[1]["local/region-b"]
+        finally:
+            os.kill(control, signal.SIGCONT)
+        dead = {r["id"] for r in victims}
+        # The control plane restarts both; after health checks they take traffic again.
+        d.wait(
+            lambda: sum(r["id"] in dead and r["state"] == "Ready" for r in d.replicas()) == 2,
+            timeout=120,
+            what="region-b restarted",
+        )
+        back = _by_placement(gateway)["local/region-b"]
+        d.wait(
+            lambda: _by_placement(gateway)["local/region-b"] > back + 50,
+            timeout=60,
+            what="region-b taking traffic again",
+        )
+    assert set(load.statuses) == {200}, load.statuses
+    assert sum(load.statuses.values()) > 2500
