@@ -22,9 +22,18 @@ from crosscloud import errors
 class Client:
     """A synchronous client for one service; a context manager that closes its pool."""
 
-    def __init__(self, url: str, token: str | None = None, *, timeout: float | None = 60.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float | None = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
         spec = self._get("/openapi.json")
         self._operations: dict[str, tuple[str, str, bool]] = {}
         for path, ops in spec.get("paths", {}).items():
