@@ -13,13 +13,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import parse_qs
-
-import pydantic
 
 from crosscloud import errors
-from crosscloud.runtime import asgi, invoke, openapi, streaming
-from crosscloud.runtime.batching import Batcher, BatchResultError
+from crosscloud.runtime import asgi, invoke, openapi, parsing, streaming
+from crosscloud.runtime.batching import Batcher
 from crosscloud.runtime.metrics import Metrics
 from crosscloud.sdk.definition import EndpointDefinition, ServiceDefinition
 
@@ -175,12 +172,12 @@ class ServiceApp:
         ep = route.ep
         try:
             if ep.method == "GET":
-                kwargs = _query_kwargs(ep, scope)
+                kwargs = parsing.query_kwargs(ep, scope)
             else:
                 body = await self._read_body(receive, headers)
                 if body is None:
                     return 499  # the client went away
-                kwargs = _body_kwargs(ep, body)
+                kwargs = parsing.body_kwargs(ep, body)
         except errors.HTTPError as exc:
             await asgi.respond_error(send, exc.status, exc.error, exc.detail)
             return exc.status
@@ -189,7 +186,7 @@ class ServiceApp:
         try:
             result = await invoke.with_timeout(self._result(route, kwargs), ep.options.timeout)
         except Exception as exc:
-            status, error, detail = _failure(ep, exc)
+            status, error, detail = parsing.failure(ep, exc)
             await asgi.respond_error(send, status, error, detail)
             return status
         await asgi.respond(send, 200, asgi.dumps(result))
@@ -271,54 +268,3 @@ async def _unauthorized(send: asgi.Send) -> None:
         "a valid bearer token is required",
         [(b"www-authenticate", b'Bearer realm="crosscloud"')],
     )
-
-
-def _body_kwargs(ep: EndpointDefinition, body: bytes) -> dict[str, Any]:
-    try:
-        model = ep.request_model.model_validate_json(body or b"{}")
-    except pydantic.ValidationError as exc:
-        raise _validation_error(exc) from None
-    return dict(model.__dict__)
-
-
-def _query_kwargs(ep: EndpointDefinition, scope: asgi.Scope) -> dict[str, Any]:
-    query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-    lists = ep.list_params
-    raw = {k: (v if k in lists else v[-1]) for k, v in query.items()}
-    try:
-        model = ep.request_model.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        raise _validation_error(exc) from None
-    return dict(model.__dict__)
-
-
-def _validation_error(exc: pydantic.ValidationError) -> errors.HTTPError:
-    problems = exc.errors(include_url=False, include_input=False)
-    if problems and problems[0]["type"] == "json_invalid":
-        return errors.BadRequest(400, "invalid JSON", problems[0]["msg"])
-    detail = [
-        {"field": _field_path(p["loc"]), "message": p["msg"], "type": p["type"]} for p in problems
-    ]
-    return errors.ValidationFailed(422, "validation failed", detail)
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(body)"
-
-
-def _failure(ep: EndpointDefinition, exc: Exception) -> tuple[int, str, str]:
-    """Map a handler failure to (status, error, detail); the traceback goes to the log only."""
-    if isinstance(exc, TimeoutError):
-        return 504, "timeout", f"/{ep.name} took longer than its timeout of {ep.options.timeout}s"
-    if isinstance(exc, errors.HTTPError):
-        return exc.status, exc.error, str(exc.detail)
-    if isinstance(exc, errors.UserError):
-        return 400, "bad request", str(exc)
-    if isinstance(exc, BatchResultError):
-        log.error("/%s: %s", ep.name, exc)
-        return 500, "batch contract broken", str(exc)
-    log.error("/%s raised", ep.name, exc_info=exc)
-    return 500, "handler error", f"{type(exc).__name__}: {exc}"
