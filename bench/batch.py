@@ -1,7 +1,8 @@
 """Rows/s of `crosscloud batch` on Spark local[2] against the same handler in one Python
 process with the same batch size (the limit on this machine), for the embeddings example
 and a small torch MLP. Goals (issue 7): >= 0.9x the single-process rate once the session is
-up; session start < 10 s. Rounds alternate A/B; medians are printed.
+up; session start < 10 s. Each case's first Spark job (Python workers start and load the
+model) is printed on its own; then rounds alternate A/B and medians are printed.
 
     .venv/bin/python bench/batch.py [--mlp-rows 200000] [--embed-rows 3000] [--rounds 2]
 """
@@ -90,6 +91,8 @@ def main() -> None:
     print(f"session start: {time.monotonic() - started:.1f} s (goal < 10 s)", flush=True)
     try:
         for case in args.cases.split(","):
+            first = on_spark(case, data[case], session, folder / f"{case}.out.parquet")
+            print(f"  {case} first job (workers start, load the model): {first:,.1f} rows/s")
             single, batch = [], []
             for r in range(args.rounds):
                 single.append(single_process(case, data[case]))

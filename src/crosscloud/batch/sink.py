@@ -64,6 +64,10 @@ class WorkDir:
         body = orjson.dumps(counts)
         _atomic(self.meta / "units" / f"{index:05d}.json", lambda tmp: tmp.write_bytes(body))
 
+    def marked(self, index: int) -> bool:
+        """True when unit `index` has its done-marker (its part files are committed)."""
+        return (self.meta / "units" / f"{index:05d}.json").is_file()
+
     def done(self) -> dict[int, dict[str, Any]]:
         """The markers of the units finished so far, by unit index."""
         found: dict[int, dict[str, Any]] = {}
@@ -86,6 +90,8 @@ class WorkDir:
     def commit(self, output: str | Path, summary: dict[str, Any], *, overwrite: bool) -> None:
         """Write `_SUCCESS` and rename the folder to `output` (replacing it if `overwrite`)."""
         shutil.rmtree(self.meta / "units", ignore_errors=True)
+        for claims in self.meta.glob("claims-*"):  # left by a run that was killed
+            shutil.rmtree(claims, ignore_errors=True)
         (self.path / "_SUCCESS").write_text(json.dumps(summary, indent=1) + "\n")
         out = Path(output)
         old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")

@@ -67,12 +67,15 @@ def run_unit(unit: Unit, config: TaskConfig) -> UnitResult:
     results: list[Any] = [None] * table.num_rows
     valid = [i for i, p in enumerate(problems) if not p]
     size = h.ep.options.max_batch_size
+    # A running count of bad rows: recounting `problems` after every chunk was quadratic in
+    # the unit's rows (0.5 s of a 2.8 s in-process MLP run over 200k rows).
+    bad = table.num_rows - len(valid)
     for at in range(0, len(valid), size):
         chunk = valid[at : at + size]
         out, why = handler.call_chunk(h, _take(values, chunk), len(chunk))
         for i, result, problem in zip(chunk, out, why, strict=True):
             results[i], problems[i] = result, problem
-        bad = sum(1 for p in problems if p)
+        bad += sum(1 for p in why if p)
         if bad > config.max_errors:
             return UnitResult(unit.index, unit.rows, 0, bad, _first(problems), stopped=True)
     column = _results(results, problems, h.result_hint)
