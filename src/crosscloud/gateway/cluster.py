@@ -35,9 +35,11 @@ class Host:
         "ejected",
         "ejections",
         "ewma",
+        "failing",
         "hc_failures",
         "healthy",
         "id",
+        "id_line",
         "idle",
         "placement",
         "upstream",
@@ -47,6 +49,8 @@ class Host:
     def __init__(self, upstream: gwconfig.Upstream) -> None:
         self.upstream = upstream
         self.id = upstream.id
+        #: The last line of every response head it serves, built once.
+        self.id_line = b"x-crosscloud-upstream: %b\r\n\r\n" % upstream.id.encode()
         self.placement = upstream.placement
         self.weight = float(upstream.weight)
         self.active = 0
@@ -54,6 +58,10 @@ class Host:
         self.healthy = True  # the control plane only pushes ready replicas
         self.hc_failures = 0
         self.ejected = False
+        #: False while the detector's count of consecutive errors for it is 0, so the
+        #: request path can skip telling it about yet another success (see `record`).
+        #: True at first: the detector may hold a count for this id from a former Host.
+        self.failing = True
         self.idle: list[tuple[UpstreamConn, float]] = []
         self.connect_errors = 0
         self.ejections = 0
@@ -130,6 +138,8 @@ class Cluster:
         self.group_weights: list[float] = []
         self.on_change: Callable[[], None] | None = None
         self._pick_in_level = self._policy(service.policy)
+        #: Only the latency policy reads the response-time EWMA; others skip keeping it.
+        self.tracks_latency = service.policy == "latency"
         #: Requests waiting while the service has no replica (scale from zero).
         self.held = gwhold.HoldQueue(self, service.hold)
         self.set_endpoints(service.upstreams)
@@ -139,6 +149,7 @@ class Cluster:
         self.config = service
         self.detector.config = service.outlier
         self._pick_in_level = self._policy(service.policy)
+        self.tracks_latency = service.policy == "latency"
         self.held.config = service.hold
         for host in self.set_endpoints(service.upstreams):
             host.close_idle()
@@ -227,6 +238,7 @@ class Cluster:
         """Feed one try's outcome to outlier detection; eject at once when it says so."""
         if host.ejected:
             return
+        host.failing = result is not outlier.Outcome.SUCCESS
         decision = self.detector.record(host.id, result, now=now)
         if decision is not None:
             host.ejected = True

@@ -29,7 +29,7 @@ _MAX_QUEUED = 16
 class _Pending(Protocol):
     keep_alive: bool
 
-    def start(self, now: float) -> None: ...
+    def start(self) -> None: ...
     def request_body(self, data: bytes) -> None: ...
     def request_done(self) -> None: ...
     def client_gone(self) -> None: ...
@@ -43,7 +43,7 @@ class _Local:
     def __init__(self, client: Downstream, data: bytes, *, keep_alive: bool) -> None:
         self.client, self.data, self.keep_alive = client, data, keep_alive
 
-    def start(self, now: float) -> None:
+    def start(self) -> None:
         self.client.write(self.data)
         self.client.exchange_done(self)
 
@@ -153,16 +153,6 @@ class Downstream(asyncio.Protocol):
 
     # -- parser callbacks -------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self.url = b""
-        self.headers = []
-        self.header_bytes = 0
-        self.host_header = b""
-        self.content_length = -1
-        self.body_size = 0
-        self.chunked = self.expect = False
-        self.auth = None
-
     def on_url(self, url: bytes) -> None:
         self.url += url
 
@@ -187,10 +177,20 @@ class Downstream(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         pending = self._dispatch()
+        # The next request's head starts clean. Done here rather than in an
+        # on_message_begin callback: one parser-to-Python call less per request.
+        self.url = b""
+        self.headers = []
+        self.header_bytes = 0
+        self.host_header = b""
+        self.content_length = -1
+        self.body_size = 0
+        self.chunked = self.expect = False
+        self.auth = None
         self.parsing = pending
         if self.current is None:
             self.current = pending
-            pending.start(self.server.loop.time())
+            pending.start()
         else:
             self.queue.append(pending)
             if len(self.queue) >= _MAX_QUEUED:
@@ -234,15 +234,17 @@ class Downstream(asyncio.Protocol):
             message = f"request body is over the limit of {limit} bytes"
             return self._local(413, message, keep_alive=False)
         url = self.url
-        own = server.own_route(url)
-        if own is not None:
-            return _Local(self, own, keep_alive=keep_alive)
+        if url in server.own_paths:  # one set lookup, not a call, for proxied requests
+            own = server.own_route(url)
+            if own is not None:
+                return _Local(self, own, keep_alive=keep_alive)
         cluster, path = server.route(self.host_header, url)
         if cluster is None:
             return self._local(404, server.unknown_service(url), keep_alive=keep_alive)
-        denied = server.authorize(cluster.name, self.auth)
-        if denied is not None:
-            return self._local(denied[0], denied[1], keep_alive=keep_alive)
+        if server.authorizer is not None:
+            denied = server.authorizer(cluster.name, self.auth)
+            if denied is not None:
+                return self._local(denied[0], denied[1], keep_alive=keep_alive)
         if self.expect and self.current is None:
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         method = parser.get_method()
@@ -277,7 +279,7 @@ class Downstream(asyncio.Protocol):
             nxt = self.queue.popleft()
             self.current = nxt
             self.resume_reading()
-            nxt.start(self.server.loop.time())
+            nxt.start()
 
     def write(self, data: bytes) -> None:
         if self.corked:

@@ -15,6 +15,7 @@ import contextlib
 import json
 import random
 import socket
+import time
 from collections.abc import Callable, Iterable
 
 from crosscloud.adapters import listen
@@ -25,6 +26,9 @@ from crosscloud.gateway import exchange as gwexchange
 
 #: Resolution of per-try and overall timeouts (a sweep beats a timer per request).
 TIMEOUT_TICK = 0.1
+
+#: Paths the gateway answers itself (`Gateway.own_route`), whatever the services are.
+OWN_PATHS = frozenset({b"/metrics", b"/healthz", b"/readyz", b"/-/stats"})
 
 #: The per-service token hook: (service, Authorization header) -> None to allow, or
 #: (status, message) to refuse. Tokens themselves live with the control plane.
@@ -51,6 +55,7 @@ class Gateway:
         self.config = config
         self.rng = rng or random.Random()  # noqa: S311 - load balancing, not secrets
         self.authorizer = authorizer
+        self.own_paths = OWN_PATHS
         self.clusters: dict[str, gwcluster.Cluster] = {}
         self._by_name: dict[bytes, gwcluster.Cluster] = {}
         self._by_host: dict[bytes, gwcluster.Cluster] = {}
@@ -179,7 +184,7 @@ class Gateway:
         self._tasks[cluster.name] = self.loop.create_task(health.run(cluster))
 
     def _tick_timeouts(self) -> None:
-        now = self.loop.time()
+        now = time.perf_counter()  # the clock of request deadlines (exchange.py)
         for ex in list(self.inflight):
             ex.check_timeouts(now)
         self._timeout_timer = self.loop.call_later(TIMEOUT_TICK, self._tick_timeouts)
