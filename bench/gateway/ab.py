@@ -1,0 +1,106 @@
+"""A/B of the gateway's own CPU: the working tree against an older commit, in one run.
+
+Both gateways run side by side in front of the same two backends (see gateway.py); wrk
+-c32 runs alternate between them (the order flips every pair), and each run's user and
+system CPU per request come from /proc. Paired ratios (new/base) cancel most of the
+neighbour load that makes separate runs on a shared machine incomparable.
+
+    .venv/bin/python bench/gateway/ab.py --base HEAD~1 [--pairs 12] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import gateway as bench
+
+
+def cpu(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of one process."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[11]) / bench.TICK, int(fields[12]) / bench.TICK
+
+
+def start(procs: bench.Procs, tmp: Path, backends: list[int], src: str) -> tuple[int, str]:
+    """A gateway importing crosscloud from `src` ('' for the working tree)."""
+    name = "base" if src else "new"
+    port = bench.free_port()
+    conf = bench.gateway_conf(tmp, port, backends, "round-robin").rename(tmp / f"{name}.json")
+    argv = ["env", f"PYTHONPATH={src}", str(bench.PY), "-m", "crosscloud.cli.main", "gateway"]
+    proc = procs.start([*argv, "--config", str(conf)], name)
+    url = f"http://127.0.0.1:{port}/svc/"
+    bench.wait_http(url, proc)
+    return proc.pid, url
+
+
+def measure(pid: int, url: str, seconds: float) -> tuple[float, float, float]:
+    """(user us/request, system us/request, req/s) of one wrk -c32 run."""
+    u0, s0 = cpu(pid)
+    out = bench.wrk(url, connections=32, seconds=seconds)
+    u1, s1 = cpu(pid)
+    n = out["requests"]
+    return (u1 - u0) / n * 1e6, (s1 - s0) / n * 1e6, out["rps"]
+
+
+def report(runs: dict[str, list[tuple[float, float, float]]]) -> None:
+    base, new = runs["base"], runs["new"]
+    rows = [("user us/req", 0), ("sys us/req", 1), ("req/s", 2)]
+    for label, k in rows:
+        ratio = statistics.median(n[k] / b[k] for b, n in zip(base, new, strict=True))
+        mb, mn = statistics.median(x[k] for x in base), statistics.median(x[k] for x in new)
+        print(f"{label:<13} base {mb:9.1f}  new {mn:9.1f}  paired new/base {ratio:.3f}")
+    tb, tn = [x[0] + x[1] for x in base], [x[0] + x[1] for x in new]
+    ratio = statistics.median(n / b for b, n in zip(tb, tn, strict=True))
+    mb, mn = statistics.median(tb), statistics.median(tn)
+    print(f"{'CPU us/req':<13} base {mb:9.1f}  new {mn:9.1f}  paired new/base {ratio:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="git revision to compare against")
+    parser.add_argument("--pairs", type=int, default=12)
+    parser.add_argument("--seconds", type=float, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-ab-") as tmpdir:
+        tmp = Path(tmpdir)
+        archive = subprocess.run(
+            ["git", "archive", args.base, "src"], cwd=bench.ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        procs = bench.Procs(tmp)
+        try:
+            backends = _backends(procs)
+            gws = {
+                "base": start(procs, tmp, backends, str(tmp / "src")),
+                "new": start(procs, tmp, backends, ""),
+            }
+            runs: dict[str, list[tuple[float, float, float]]] = {"base": [], "new": []}
+            for i in range(args.pairs):
+                for name in ("base", "new") if i % 2 == 0 else ("new", "base"):
+                    runs[name].append(measure(*gws[name], args.seconds))
+                b, n = runs["base"][-1], runs["new"][-1]
+                print(f"pair {i + 1}: user/sys us base {b[0]:.1f}/{b[1]:.1f}", end="")
+                print(f", new {n[0]:.1f}/{n[1]:.1f}", flush=True)
+        finally:
+            procs.stop()
+    report(runs)
+
+
+def _backends(procs: bench.Procs) -> list[int]:
+    ports = [bench.free_port(), bench.free_port()]
+    for i, port in enumerate(ports):
+        argv = [str(bench.PY), "-m", "uvicorn", "--app-dir", str(bench.HERE), "app:app"]
+        argv += ["--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+        argv += ["--no-access-log", "--log-level", "warning"]
+        bench.wait_http(f"http://127.0.0.1:{port}/", procs.start(argv, f"backend{i}"))
+    return ports
+
+
+if __name__ == "__main__":
+    sys.exit(main())
