@@ -27,6 +27,13 @@ class Upper(Service):
     def short(self, texts: list[str]) -> list[str]:
         return texts[:-1]
 
+    @endpoint(batch=True, max_batch_size=4)
+    def mixed(self, texts: list[str]) -> list[str]:
+        """'boom' fails its batch (then only its row); 'lie' gets a number, not text."""
+        if "boom" in texts:
+            raise ValueError("cannot shout boom")
+        return [7 if t == "lie" else t.upper() for t in texts]  # type: ignore[misc]
+
     @endpoint
     def length(self, text: str) -> int:
         if text == "lie":

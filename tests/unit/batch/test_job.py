@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from crosscloud import errors
-from crosscloud.batch import inprocess, job, progress
+from crosscloud.batch import inprocess, job, progress, unit
 
 ECHO = "examples/echo/service.py:Echo.echo"
 SERVICES = str(Path(__file__).with_name("services.py"))
@@ -128,3 +128,25 @@ def test_max_errors_stops_without_committing(tmp_path: Path) -> None:
     with pytest.raises(errors.PermanentError, match="more than --max-errors 5"):
         run(ECHO, [src], tmp_path / "o.parquet", max_errors=5)
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_results_stay_with_their_rows_across_conversions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(unit, "CONVERT_ROWS", 6)  # several conversions, not batch-aligned
+    texts = ["boom" if i % 7 == 3 else "lie" if i % 5 == 1 else f"t{i}" for i in range(40)]
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": list(range(40)), "text": texts}), src)
+    out = tmp_path / "o.parquet"
+    summary = run(f"{SERVICES}:Upper.mixed", [src], out, columns=(("texts", "text"),))
+    table = pq.read_table(out).sort_by("id")
+    good = [i for i, t in enumerate(texts) if t not in ("boom", "lie")]
+    assert table.column("id").to_pylist() == good
+    assert table.column("mixed").to_pylist() == [texts[i].upper() for i in good]
+    bad = pq.read_table(out / "_errors").sort_by("id")
+    assert bad.column("id").to_pylist() == [i for i in range(40) if i not in good]
+    ids, why = bad.column("id").to_pylist(), bad.column("_error").to_pylist()
+    reasons = dict(zip(ids, why, strict=True))
+    assert reasons[3] == "ValueError: cannot shout boom"
+    assert reasons[1].startswith("result does not fit the declared type")
+    assert (summary.rows, summary.ok, summary.errors) == (40, len(good), 40 - len(good))
