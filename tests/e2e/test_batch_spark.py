@@ -37,17 +37,25 @@ def session() -> Iterator[SparkSession]:
     spark.stop(s)
 
 
-def run(session: SparkSession, target: str, src: Path, out: Path, **kw: object) -> job.Summary:
+def run(
+    session: SparkSession,
+    target: str,
+    src: Path,
+    out: Path,
+    seen: progress.Silent | None = None,
+    **kw: object,
+) -> job.Summary:
     spec = job.JobSpec(target=target, inputs=(str(src),), output=str(out), **kw)  # type: ignore[arg-type]
-    return job.run(spec, spark.SparkEngine(session), progress.Silent())
+    return job.run(spec, spark.SparkEngine(session), seen or progress.Silent())
 
 
 def test_echo_on_1k_rows_with_bad_rows(session: SparkSession, tmp_path: Path) -> None:
     src = tmp_path / "in.parquet"
     texts = [None if i % 97 == 0 else f"text {i}" for i in range(1000)]
     pq.write_table(pa.table({"id": list(range(1000)), "text": texts}), src)
+    seen = progress.Silent()
     summary = run(
-        session, f"{ROOT}/examples/echo/service.py:Echo.echo", src, tmp_path / "o.parquet"
+        session, f"{ROOT}/examples/echo/service.py:Echo.echo", src, tmp_path / "o.parquet", seen
     )
     out = pq.read_table(tmp_path / "o.parquet").sort_by("id")
     bad = pq.read_table(tmp_path / "o.parquet" / "_errors").sort_by("id")
@@ -59,6 +67,8 @@ def test_echo_on_1k_rows_with_bad_rows(session: SparkSession, tmp_path: Path) ->
     }
     assert (summary.rows, summary.ok, summary.errors) == (1000, 989, 11)
     assert summary.units > 1  # one small file was still spread over both cores
+    assert seen.updates and seen.updates == sorted(seen.updates) and seen.done == 1000
+    assert not list((tmp_path / "o.parquet" / "_crosscloud").glob("claims-*"))
 
 
 @pytest.mark.slow
