@@ -1,6 +1,7 @@
 """The Spark engine: one `mapInPandas` task per core slot, each running units it claims in
-the shared work folder (`claims`), so each Python worker loads the service once (per-process
-cache, worker reuse on) and runs the same units as the in-process engine; progress comes
+the shared work folder (`claims`; the worker side is in `worker`), so each Python worker
+loads the service once (per-process cache, worker reuse on) and runs the same units as the
+in-process engine; progress comes
 from the units' done-markers, and too many bad rows cancel the job.
 
 The session (`start`) is set up for this machine's pitfalls: loopback address, UI off, few
@@ -16,19 +17,15 @@ import sys
 import tempfile
 import threading
 import uuid
-import zipimport
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-from pyspark import SparkFiles
 from pyspark.sql import SparkSession
 
 from crosscloud import errors
-from crosscloud.batch import claims, job, sink
-from crosscloud.batch.unit import TaskConfig, Unit, UnitResult, run_unit
+from crosscloud.batch import claims, job, sink, worker
+from crosscloud.batch.unit import TaskConfig, Unit, UnitResult
 
 RESULT_SCHEMA = "index long, rows long, ok long, errors long, first_error string, stopped boolean"
 _LOG4J = """rootLogger.level = error
@@ -157,11 +154,13 @@ class SparkEngine:
             return []
         ship_service(self.session, config.source)
         config = replace(config, threads=self.task_cpus)
+        # Fixed when the job starts: under dynamic allocation, executors that join later get
+        # no task unless --conf spark.default.parallelism=N names the slots to expect.
         tasks = max(1, min(len(units), self.parallelism // self.task_cpus))
         where = claims.folder(config.work, uuid.uuid4().hex[:8])
         where.mkdir(parents=True)
         parts = claims.blocks(units, tasks)
-        task = functools.partial(_task, config=config, parts=parts, claims_at=str(where))
+        task = functools.partial(worker.task, config=config, parts=parts, claims_at=str(where))
         frame = self.session.range(0, tasks, 1, tasks).mapInPandas(task, RESULT_SCHEMA)
         runner = _Collect(self.session, frame)
         runner.start()
@@ -217,63 +216,6 @@ class _Collect(threading.Thread):
     def cancel(self) -> None:
         self.cancelled = True
         self.session.sparkContext.cancelJobGroup(self.group)
-
-
-def _task(
-    batches: Iterator[pd.DataFrame],
-    *,
-    config: TaskConfig,
-    parts: Sequence[Sequence[Unit]],
-    claims_at: str,
-) -> Iterator[pd.DataFrame]:
-    """Runs in a Python worker: each input row is a task number; runs the units that task
-    claims (a retried attempt skips the ones its failed attempt finished)."""
-    _keep_spark_archives()
-    config = replace(config, source=_local_source(config.source))
-    work = sink.WorkDir(config.work, config.output_format)
-    for batch in batches:
-        for task in batch["id"]:
-            mine = claims.Claims(claims_at, int(task))
-            for unit in claims.order(parts, int(task)):
-                if not mine.take(unit.index) or work.marked(unit.index):
-                    continue
-                result = run_unit(unit, config)
-                if result.stopped:
-                    mine.stop()
-                yield pd.DataFrame([result.__dict__])
-
-
-class _StaticArchive(zipimport.zipimporter):
-    """A zip importer that keeps its directory: Spark's own archives do not change while a
-    worker lives."""
-
-    def invalidate_caches(self) -> None:
-        pass
-
-
-def _keep_spark_archives() -> None:
-    """Make the next tasks of this reused worker skip re-reading Spark's archives.
-
-    PySpark calls importlib.invalidate_caches() before every task, and on Python < 3.12 that
-    re-reads the directory of every zip on sys.path (CPython gh-103200): pyspark.zip, the
-    py4j zip and the spark-core jar, once per importer of each package inside them. Measured
-    60-400 ms per task on the shared 2-core machine (0.1 ms after this); the warm MLP bench
-    went from 1.02x/1.09x to 1.08x/1.17x of one process in A/B runs."""
-    spark_home = os.environ.get("SPARK_HOME")
-    if sys.version_info >= (3, 12) or not spark_home:
-        return
-    for path, finder in list(sys.path_importer_cache.items()):
-        # One importer per archive and per package inside it; each re-reads the archive.
-        if type(finder) is zipimport.zipimporter and finder.archive.startswith(spark_home):
-            sys.path_importer_cache[path] = _StaticArchive(path)
-
-
-def _local_source(source: str) -> str:
-    """The service file here: its own path, or the copy Spark shipped to this executor."""
-    path, _, cls = source.partition(":")
-    if not path.endswith(".py") or os.path.exists(path):
-        return source
-    return f"{SparkFiles.get(os.path.basename(path))}:{cls}"
 
 
 _PY_ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$", re.MULTILINE)
