@@ -32,10 +32,21 @@ class ControlPlane:
         )
 
     def get(self, path: str, **params: Any) -> Any:
-        return self._decode(self._http.get(path, params=params))
+        return self._send("GET", path, params=params)
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        return self._decode(self._http.post(path, content=orjson.dumps(body)))
+        return self._send("POST", path, content=orjson.dumps(body))
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            log = paths.home() / "logs" / "controlplane.log"
+            raise errors.CrossCloudError(
+                f"the control plane at {self.url} did not answer {method} {path}"
+                f" ({type(exc).__name__}); see {log}"
+            ) from None
+        return self._decode(response)
 
     def _decode(self, response: httpx.Response) -> Any:
         body = response.json()

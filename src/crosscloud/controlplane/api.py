@@ -76,6 +76,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle(POST.get(urlsplit(self.path).path), body)
 
     def _handle(self, route: Route | None, data: dict[str, Any]) -> None:
+        with self.server.counting:
+            self.server.active += 1
+        try:
+            self._dispatch(route, data)
+        finally:
+            with self.server.counting:
+                self.server.active -= 1
+
+    def _dispatch(self, route: Route | None, data: dict[str, Any]) -> None:
         if not self._authorized():
             self._send(401, {"error": "unauthorized", "detail": "a valid bearer token is required"})
             return
@@ -119,6 +128,8 @@ class ApiServer(ThreadingHTTPServer):
         super().__init__((host, 0), _Handler)
         self.controller = controller
         self.token = token
+        self.active = 0  # requests being handled (the daemon never exits under one)
+        self.counting = threading.Lock()
 
     @property
     def port(self) -> int:

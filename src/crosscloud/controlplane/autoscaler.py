@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from crosscloud.controlplane import records
+from crosscloud.controlplane import local_http, records
 from crosscloud.domain import manifest, state
 from crosscloud.planning import autoscale, distribute, routing
 from crosscloud.planning import desired as desired_mod
@@ -33,7 +33,7 @@ Stats = dict[str, dict[str, Any]]
 def fetch_stats(gateway_url: str, *, timeout: float = 0.5) -> Stats | None:
     """The gateway's per-service counters, or None when it cannot be read."""
     try:
-        response = httpx.get(f"{gateway_url}/-/stats", timeout=timeout, trust_env=False)
+        response = local_http.client().get(f"{gateway_url}/-/stats", timeout=timeout)
     except httpx.HTTPError:
         return None
     if response.status_code != 200:

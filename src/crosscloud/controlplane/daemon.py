@@ -81,7 +81,7 @@ def run() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        _loop(ctl, stop)
+        _loop(ctl, server, stop)
     finally:
         server.shutdown()
         ctl.close()
@@ -90,7 +90,7 @@ def run() -> int:
     return 0
 
 
-def _loop(ctl: Controller, stop: threading.Event) -> None:
+def _loop(ctl: Controller, server: api.ApiServer, stop: threading.Event) -> None:
     started = time.time()
     while not stop.is_set():
         try:
@@ -100,11 +100,22 @@ def _loop(ctl: Controller, stop: threading.Event) -> None:
         except Exception:
             log.exception("loop pass failed")
         traffic.sample(ctl.traffic, ctl.gateway.url, now=ctl.clock())
-        if not ctl.store.list_deployments() and not ctl.busy() and _idle(ctl, started) > IDLE_EXIT:
+        if _finished(ctl, server, started):
             log.info("nothing deployed; the control plane exits")
             return
         ctl.wake.wait(TICK)
         ctl.wake.clear()
+
+
+def _finished(ctl: Controller, server: api.ApiServer, started: float) -> bool:
+    """Nothing deployed, nothing stopping, no API call running, quiet for a while.
+
+    Checked under the controller's lock: `down` holds it while it stops replicas, so the
+    process never exits (and kills the HTTP threads) in the middle of a `down`."""
+    with ctl.lock:
+        if ctl.store.list_deployments() or ctl.busy() or server.active:
+            return False
+        return _idle(ctl, started) > IDLE_EXIT
 
 
 def _idle(ctl: Controller, started: float) -> float:
@@ -118,6 +129,7 @@ def main() -> int:
     logging.basicConfig(
         level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per probe: every second
     try:
         return run()
     except errors.CrossCloudError as exc:

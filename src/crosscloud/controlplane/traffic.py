@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 from prometheus_client import parser
 
+from crosscloud.controlplane import local_http
+
 WINDOW = 60.0
 EVERY = 5.0
 FAMILY = "crosscloud_gateway_requests"
@@ -28,7 +30,7 @@ def scrape(gateway_url: str, *, timeout: float = 1.0) -> Counts | None:
     """The gateway's request counters; {} when no gateway listens (it served nothing
     since it will start from zero), None when it could not be read (keep no sample)."""
     try:
-        response = httpx.get(f"{gateway_url}/metrics", timeout=timeout, trust_env=False)
+        response = local_http.client().get(f"{gateway_url}/metrics", timeout=timeout)
     except httpx.ConnectError:
         return {}
     except httpx.HTTPError:
