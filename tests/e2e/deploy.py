@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.conftest import CROSSCLOUD, ROOT
+from tests.conftest import CROSSCLOUD, EXAMPLES, ROOT
 
 
 def _environ(pid: int) -> dict[str, str]:
@@ -109,3 +110,23 @@ class Deployer:
 
 def post(url: str, body: dict[str, Any], timeout: float = 30) -> httpx.Response:
     return httpx.post(url, json=body, timeout=timeout, trust_env=False)
+
+
+def app_folder(tmp_path: Path, manifest: str, service: str | None = None) -> Path:
+    """A folder with `crosscloud.yaml` and `service.py` (the echo example by default)."""
+    folder = tmp_path / "app"
+    folder.mkdir(exist_ok=True)
+    source = service if service is not None else (EXAMPLES / "echo" / "service.py").read_text()
+    (folder / "service.py").write_text(source)
+    (folder / "crosscloud.yaml").write_text(manifest)
+    return folder
+
+
+@contextlib.contextmanager
+def isolated(tmp_path: Path) -> Iterator[Deployer]:
+    """A Deployer with its own state directory; everything it started is gone afterwards."""
+    deployer = Deployer(tmp_path / "home")
+    try:
+        yield deployer
+    finally:
+        deployer.kill_everything()

@@ -5,7 +5,6 @@ and header limits on the same deployment. Real processes, own state directory.""
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import EXAMPLES
-from tests.e2e.deploy import Deployer
+from tests.e2e.deploy import Deployer, app_folder, isolated
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -40,13 +38,8 @@ COOKIE_SECRET = "cookie-secret-7f3a9c"
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[tuple[Deployer, Path]]:
-    folder = tmp_path / "app"
-    folder.mkdir()
-    shutil.copy(EXAMPLES / "echo" / "service.py", folder / "service.py")
-    (folder / "crosscloud.yaml").write_text(MANIFEST)
-    deployer = Deployer(tmp_path / "home")
-    yield deployer, folder
-    deployer.kill_everything()
+    with isolated(tmp_path) as deployer:
+        yield deployer, app_folder(tmp_path, MANIFEST)
 
 
 def _call(url: str, token: str | None = None, **headers: str) -> httpx.Response:

@@ -5,7 +5,6 @@ rollout whose new version fails. Each test has its own state directory."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.e2e.deploy import Deployer, post
+from tests.e2e.deploy import Deployer, app_folder, isolated, post
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -62,13 +61,8 @@ class Echo(Service):
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[tuple[Deployer, Path]]:
     """The echo example and a 2-region manifest in a folder of their own."""
-    folder = tmp_path / "app"
-    folder.mkdir()
-    shutil.copy(EXAMPLES / "echo" / "service.py", folder / "service.py")
-    (folder / "crosscloud.yaml").write_text(MANIFEST)
-    deployer = Deployer(tmp_path / "home")
-    yield deployer, folder
-    deployer.kill_everything()
+    with isolated(tmp_path) as deployer:
+        yield deployer, app_folder(tmp_path, MANIFEST)
 
 
 def _replica_pids(d: Deployer) -> dict[str, int]:
@@ -207,13 +201,10 @@ def test_kill_9_of_the_control_plane_converges_without_duplicates_or_orphans(
 
 
 def test_services_call_each_other_by_name_across_regions(tmp_path: Path) -> None:
-    d = Deployer(tmp_path / "home")
-    try:
+    with isolated(tmp_path) as d:
         d.run("up", str(EXAMPLES / "multiservice" / "crosscloud.yaml"))
         gateway = d.gateway()
         result = post(f"{gateway}/summary/count", {"text": "the cat saw the dog."})
         assert result.json() == {"the": 2, "cat": 1, "saw": 1, "dog": 1}
         placements = sorted(r["placement"] for r in d.replicas() if r["service"] == "tokenizer")
         assert placements == ["local/region-a", "local/region-b"]
-    finally:
-        d.kill_everything()

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.deploy import Deployer
+from tests.e2e.deploy import Deployer, app_folder, isolated
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -47,13 +47,8 @@ spec:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[tuple[Deployer, Path]]:
-    folder = tmp_path / "app"
-    folder.mkdir()
-    (folder / "service.py").write_text(SERVICE)
-    (folder / "crosscloud.yaml").write_text(MANIFEST)
-    deployer = Deployer(tmp_path / "home")
-    yield deployer, folder
-    deployer.kill_everything()
+    with isolated(tmp_path) as deployer:
+        yield deployer, app_folder(tmp_path, MANIFEST, SERVICE)
 
 
 def test_status_shows_traffic_share_and_error_rate_per_placement(
