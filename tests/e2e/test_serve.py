@@ -186,6 +186,8 @@ def test_reload_serves_the_edited_service(serve: Callable[..., Served], tmp_path
     source.write_text((EXAMPLES / "echo" / "service.py").read_text())
     served = serve(f"{source}:Echo", "--reload")
     assert httpx.post(f"{served.url}/echo", json={"text": "a"}).json() == "a"
+    # Saved once, right after the first answer: the worker can be ready before uvicorn's
+    # reloader would have started watching, and that save must still count.
     source.write_text(source.read_text().replace("return text", "return text.upper()"))
     deadline = time.monotonic() + 60
     answer = None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
-import uvicorn
 
 from crosscloud.runtime import app as runtime_app
 from crosscloud.runtime import server
@@ -64,7 +62,7 @@ def serve(
 ) -> None:
     """Serve SOURCE (path.py[:Class] or module:Class) on HOST:PORT."""
     if reload:
-        _serve_with_reload(source, host=host, port=port, token=token, log_level=log_level)
+        server.serve_with_reload(source, host=host, port=port, token=token, log_level=log_level)
         return
     code = server.serve(
         source,
@@ -78,26 +76,3 @@ def serve(
         log_level=log_level,
     )
     sys.exit(code)
-
-
-def _serve_with_reload(
-    source: str, *, host: str, port: int, token: str | None, log_level: str
-) -> None:
-    server.bind(host, port).close()  # a busy port is an error before uvicorn picks anything
-    os.environ["CROSSCLOUD_SOURCE"] = source
-    os.environ["CROSSCLOUD_LOG_LEVEL"] = log_level
-    if token:
-        os.environ["CROSSCLOUD_TOKEN"] = token
-    target = source.partition(":")[0]
-    folder = os.path.dirname(os.path.abspath(target)) if target.endswith(".py") else os.getcwd()
-    uvicorn.run(
-        "crosscloud.runtime.server:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        reload=True,
-        reload_dirs=[folder],
-        loop="uvloop",
-        http="httptools",
-        log_level=log_level,
-    )

@@ -11,6 +11,8 @@ import sys
 from types import FrameType
 
 import uvicorn
+from uvicorn.supervisors.watchfilesreload import WatchFilesReload
+from watchfiles import watch
 
 from crosscloud.adapters import listen
 from crosscloud.runtime.app import DEFAULT_MAX_BODY, ServiceApp
@@ -99,3 +101,56 @@ def app_from_env() -> ServiceApp:
     configure_logging(os.environ.get("CROSSCLOUD_LOG_LEVEL", "info"))
     definition = loader.load(os.environ["CROSSCLOUD_SOURCE"])
     return ServiceApp(definition, token=os.environ.get("CROSSCLOUD_TOKEN") or None)
+
+
+class _Reloader(WatchFilesReload):
+    """uvicorn's watchfiles reloader, but watching before the worker starts.
+
+    uvicorn starts watching 0.25 s after it spawns the worker, and a worker of a small service
+    is ready sooner than that: a save in between was never seen (CI caught it). Here the
+    inotify watches exist before the first worker does, and stay across restarts.
+    """
+
+    def __init__(self, config: uvicorn.Config, server: uvicorn.Server, sock: socket.socket):
+        super().__init__(config, target=server.run, sockets=[sock])
+        self.watcher = watch(
+            *self.reload_dirs,
+            watch_filter=None,  # uvicorn's FileFilter picks the files that count
+            stop_event=self.should_exit,
+            rust_timeout=100,  # so that the priming call below returns at once
+            yield_on_timeout=True,
+            ignore_permission_denied=True,
+        )
+
+    def startup(self) -> None:
+        next(self.watcher)  # sets the watches up now, before the worker can answer
+        super().startup()
+
+
+def serve_with_reload(
+    source: str, *, host: str, port: int, token: str | None, log_level: str
+) -> None:
+    """Serve `source` in a worker process that is replaced whenever a .py file under the
+    service's folder (or the working directory, for `module:Class`) changes."""
+    configure_logging(log_level)
+    sock = bind(host, port)  # a busy port is an error before uvicorn picks anything
+    os.environ["CROSSCLOUD_SOURCE"] = source
+    os.environ["CROSSCLOUD_LOG_LEVEL"] = log_level
+    if token:
+        os.environ["CROSSCLOUD_TOKEN"] = token
+    target = source.partition(":")[0]
+    folder = os.path.dirname(os.path.abspath(target)) if target.endswith(".py") else os.getcwd()
+    config = uvicorn.Config(
+        "crosscloud.runtime.server:app_from_env",
+        factory=True,
+        reload=True,
+        reload_dirs=[folder],
+        loop="uvloop",
+        http="httptools",
+        log_level=log_level,
+        server_header=False,
+    )
+    log.info(
+        "serving %s on http://%s:%d, restarting on changes under %s", source, host, port, folder
+    )
+    _Reloader(config, uvicorn.Server(config), sock).run()
