@@ -7,9 +7,11 @@ stopped by pid when it ends.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -240,3 +242,58 @@ def test_backend_answering_500_is_ejected_after_5_and_returns_after_ejection_tim
         later = [client.get("/s/whoami").status_code for _ in range(10)]
         assert 500 in later  # back in rotation after the ejection time
     assert httpx.get(f"{bad.url}/stats").json()["requests"] >= 6
+
+
+def _http10(sock: socket.socket, path: str, *, keep_alive: bool) -> tuple[bytes, bytes]:
+    """One HTTP/1.0 exchange on `sock`: the response head (lowered) and its body. A body
+    without content-length is read to EOF, as an HTTP/1.0 client reads it."""
+    extra = b"Connection: keep-alive\r\n" if keep_alive else b""
+    sock.sendall(b"GET %b HTTP/1.0\r\nHost: gw\r\n%b\r\n" % (path.encode(), extra))
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed before a response head: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    head = head.lower()
+    length = re.search(rb"\r\ncontent-length: (\d+)", head)
+    while (len(body) < int(length.group(1))) if length else True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head, body
+
+
+def test_http10_clients_get_bodies_they_can_read(cluster: Cluster) -> None:
+    a = cluster.backend("a")
+    gw = cluster.gateway([{"name": "s", "upstreams": [upstream("a", a)]}])
+    events = b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+        # A streamed answer (no length) is sent as is and ended by closing: no chunking,
+        # which an HTTP/1.0 client would hand to its user as part of the body.
+        head, body = _http10(sock, "/s/sse?n=3", keep_alive=False)
+        assert head.startswith(b"http/1.1 200")
+        assert b"transfer-encoding" not in head
+        assert b"connection: close" in head
+        assert body == events
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+        # keep-alive asked for: granted in so many words, or the client waits for a close
+        for _ in range(2):
+            head, body = _http10(sock, "/s/whoami", keep_alive=True)
+            assert b"connection: keep-alive" in head, head
+            assert json.loads(body)["path"] == "/whoami"
+        head, body = _http10(sock, "/nope/x", keep_alive=True)
+        assert head.startswith(b"http/1.1 404")
+        assert b"connection: keep-alive" in head
+        assert "s" in json.loads(body)["detail"]
+        # a stream on a kept-alive connection still ends with the close
+        head, body = _http10(sock, "/s/sse?n=3", keep_alive=True)
+        assert (b"transfer-encoding" in head, b"connection: close" in head) == (False, True)
+        assert body == events
+        assert sock.recv(1) == b""
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+        head, body = _http10(sock, "/healthz", keep_alive=True)
+        assert head.startswith(b"http/1.1 200")
+        assert b"connection: close" in head
+        assert json.loads(body) == {"status": "ok"}

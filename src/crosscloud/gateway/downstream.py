@@ -17,6 +17,7 @@ import httptools
 
 from crosscloud.gateway import exchange as gwexchange
 from crosscloud.gateway import upstream as gwupstream
+from crosscloud.gateway.framing import connection_line, status_line
 
 if TYPE_CHECKING:
     from crosscloud.gateway.server import Gateway
@@ -58,19 +59,24 @@ class _Local:
 
 
 def response_bytes(
-    status: int, body: bytes, *, content_type: bytes = b"application/json", close: bool = False
+    status: int,
+    body: bytes,
+    *,
+    content_type: bytes = b"application/json",
+    close: bool = False,
+    http10: bool = False,
 ) -> bytes:
-    head = gwexchange.status_line(status) + b"content-type: %b\r\ncontent-length: %d\r\n" % (
+    head = status_line(status) + b"content-type: %b\r\ncontent-length: %d\r\n" % (
         content_type,
         len(body),
     )
-    return head + (b"connection: close\r\n\r\n" if close else b"\r\n") + body
+    return head + connection_line(close=close, http10=http10) + b"\r\n" + body
 
 
-def error_bytes(status: int, message: str, *, close: bool) -> bytes:
-    phrase = gwexchange.status_line(status)[13:-2].decode()
+def error_bytes(status: int, message: str, *, close: bool, http10: bool = False) -> bytes:
+    phrase = status_line(status)[13:-2].decode()
     body = json.dumps({"error": phrase, "detail": message}).encode()
-    return response_bytes(status, body, close=close)
+    return response_bytes(status, body, close=close, http10=http10)
 
 
 class Downstream(asyncio.Protocol):
@@ -226,38 +232,52 @@ class Downstream(asyncio.Protocol):
     def _dispatch(self) -> _Pending:
         server, parser = self.server, self.parser
         keep_alive = bool(parser.should_keep_alive())
+        # An HTTP/1.0 client knows neither chunked bodies nor persistence by default.
+        http10 = parser.get_http_version() == "1.0"
         config = server.config
         if len(self.headers) > config.max_headers or self.header_bytes > config.max_header_bytes:
-            return self._local(431, "request headers are too large", keep_alive=False)
+            return self._local(
+                431, "request headers are too large", keep_alive=False, http10=http10
+            )
         if self.content_length > config.max_body_size:
             limit = config.max_body_size
             message = f"request body is over the limit of {limit} bytes"
-            return self._local(413, message, keep_alive=False)
+            return self._local(413, message, keep_alive=False, http10=http10)
         url = self.url
         if url in server.own_paths:  # one set lookup, not a call, for proxied requests
             own = server.own_route(url)
             if own is not None:
+                if http10:  # own answers are written for HTTP/1.1 keep-alive clients
+                    keep_alive = False
+                    own = own.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1)
                 return _Local(self, own, keep_alive=keep_alive)
         cluster, path = server.route(self.host_header, url)
         if cluster is None:
-            return self._local(404, server.unknown_service(url), keep_alive=keep_alive)
+            return self._local(
+                404, server.unknown_service(url), keep_alive=keep_alive, http10=http10
+            )
         if server.authorizer is not None:
             denied = server.authorizer(cluster.name, self.auth)
             if denied is not None:
-                return self._local(denied[0], denied[1], keep_alive=keep_alive)
+                return self._local(denied[0], denied[1], keep_alive=keep_alive, http10=http10)
         if self.expect and self.current is None:
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         method = parser.get_method()
         te = b"transfer-encoding: chunked\r\n" if self.chunked else b""
         head = b"%b %b HTTP/1.1\r\n%b%b\r\n" % (method, path, b"".join(self.headers), te)
         return gwexchange.Exchange(
-            self, cluster, head=head, method=method, chunked=self.chunked, keep_alive=keep_alive
+            self,
+            cluster,
+            head=head,
+            method=method,
+            chunked=self.chunked,
+            keep_alive=keep_alive,
+            http10=http10,
         )
 
-    def _local(self, status: int, message: str, *, keep_alive: bool) -> _Local:
-        return _Local(
-            self, error_bytes(status, message, close=not keep_alive), keep_alive=keep_alive
-        )
+    def _local(self, status: int, message: str, *, keep_alive: bool, http10: bool) -> _Local:
+        data = error_bytes(status, message, close=not keep_alive, http10=http10)
+        return _Local(self, data, keep_alive=keep_alive)
 
     def _reject(self, status: int, message: str) -> None:
         if self.current is None:
@@ -294,8 +314,8 @@ class Downstream(asyncio.Protocol):
             self.out = []
             self.write(out[0] if len(out) == 1 else b"".join(out))
 
-    def write_error(self, status: int, message: bytes, *, close: bool) -> None:
-        self.write(error_bytes(status, message.decode(), close=close))
+    def write_error(self, status: int, message: bytes, *, close: bool, http10: bool) -> None:
+        self.write(error_bytes(status, message.decode(), close=close, http10=http10))
 
     def pause_reading(self) -> None:
         if not self.reading_paused and self.transport is not None and not self.closed:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import http
 import time
 from typing import TYPE_CHECKING
 
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import upstream as gwupstream
+from crosscloud.gateway.framing import connection_line, status_line
 from crosscloud.planning import outlier, retry, routing
 
 if TYPE_CHECKING:
@@ -27,18 +27,11 @@ if TYPE_CHECKING:
 #: Request bodies up to this size are kept so a failed try can be replayed elsewhere.
 RETRY_BUFFER = 256 * 1024
 LATENCY_BUCKETS = gwcluster.LATENCY_BUCKETS
-_STATUS_LINES = {
-    s.value: b"HTTP/1.1 %d %b\r\n" % (s.value, s.phrase.encode()) for s in http.HTTPStatus
-}
 _SUCCESS, _5XX, _CONNECT = (
     outlier.Outcome.SUCCESS,
     outlier.Outcome.SERVER_ERROR,
     outlier.Outcome.CONNECT_FAILURE,
 )
-
-
-def status_line(status: int) -> bytes:
-    return _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status
 
 
 class Exchange:
@@ -55,6 +48,7 @@ class Exchange:
         "head",
         "head_only",
         "host",
+        "http10",
         "idempotent",
         "interim",
         "is_retry",
@@ -83,6 +77,7 @@ class Exchange:
         method: bytes,
         chunked: bool,
         keep_alive: bool,
+        http10: bool = False,
     ) -> None:
         self.client = client
         self.cluster = cluster
@@ -91,6 +86,7 @@ class Exchange:
         self.idempotent = retry.is_idempotent(method, service_idempotent=cluster.config.idempotent)
         self.chunked = chunked
         self.keep_alive = keep_alive
+        self.http10 = http10
         self.parts: list[bytes] = []
         self.size = 0
         self.replayable = True
@@ -217,10 +213,13 @@ class Exchange:
         self.served_by = host
         head = status_line(status) + conn.head
         if not conn.content_length and status not in (204, 304) and not self.head_only:
-            self.resp_chunked = True
-            head += b"transfer-encoding: chunked\r\n"
-        if not self.keep_alive:
-            head += b"connection: close\r\n"
+            if self.http10:
+                self.keep_alive = False  # no chunked in 1.0: the body ends where we close
+            else:
+                self.resp_chunked = True
+                head += b"transfer-encoding: chunked\r\n"
+        if not self.keep_alive or self.http10:
+            head += connection_line(close=not self.keep_alive, http10=self.http10)
         self.response_started = True
         self.client.write(head + host.id_line)
         if self.head_only:
@@ -345,7 +344,7 @@ class Exchange:
             self.client.abort()
         else:
             self.status = status
-            self.client.write_error(status, message, close=not self.keep_alive)
+            self.client.write_error(status, message, close=not self.keep_alive, http10=self.http10)
         self._finish()
 
     def release(self) -> None:

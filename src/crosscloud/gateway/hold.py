@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crosscloud.gateway.framing import connection_line
+
 if TYPE_CHECKING:
     from crosscloud.gateway.cluster import Cluster
     from crosscloud.gateway.exchange import Exchange
@@ -30,13 +32,13 @@ class HoldConfig:
     retry_after: float = 5.0
 
 
-def _unavailable(message: str, *, retry_after: float, close: bool) -> bytes:
+def _unavailable(message: str, *, retry_after: float, close: bool, http10: bool) -> bytes:
     body = json.dumps({"error": "Service Unavailable", "detail": message}).encode()
     head = (
         b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
         b"content-length: %d\r\nretry-after: %d\r\n" % (len(body), math.ceil(retry_after))
     )
-    return head + (b"connection: close\r\n\r\n" if close else b"\r\n") + body
+    return head + connection_line(close=close, http10=http10) + b"\r\n" + body
 
 
 class HoldQueue:
@@ -102,4 +104,7 @@ class HoldQueue:
     def _answer(self, ex: Exchange, message: str) -> None:
         if not ex.done:
             retry_after = self.config.retry_after
-            ex.answer(503, _unavailable(message, retry_after=retry_after, close=not ex.keep_alive))
+            close, http10 = not ex.keep_alive, ex.http10
+            ex.answer(
+                503, _unavailable(message, retry_after=retry_after, close=close, http10=http10)
+            )
