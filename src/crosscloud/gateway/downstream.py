@@ -96,6 +96,7 @@ class Downstream(asyncio.Protocol):
         "header_bytes",
         "headers",
         "host_header",
+        "keep_alive_asked",
         "out",
         "parser",
         "parsing",
@@ -129,6 +130,7 @@ class Downstream(asyncio.Protocol):
         self.body_size = 0
         self.chunked = False
         self.expect = False
+        self.keep_alive_asked = False
         self.auth: bytes | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -178,6 +180,8 @@ class Downstream(asyncio.Protocol):
         elif lower == b"authorization":
             self.auth = value
         elif lower in _HOP:
+            if lower == b"connection":
+                self.keep_alive_asked = b"keep-alive" in value.lower()
             return
         self.headers.append(b"%b: %b\r\n" % (name, value))
 
@@ -191,7 +195,7 @@ class Downstream(asyncio.Protocol):
         self.host_header = b""
         self.content_length = -1
         self.body_size = 0
-        self.chunked = self.expect = False
+        self.chunked = self.expect = self.keep_alive_asked = False
         self.auth = None
         self.parsing = pending
         if self.current is None:
@@ -232,8 +236,9 @@ class Downstream(asyncio.Protocol):
     def _dispatch(self) -> _Pending:
         server, parser = self.server, self.parser
         keep_alive = bool(parser.should_keep_alive())
-        # An HTTP/1.0 client knows neither chunked bodies nor persistence by default.
-        http10 = parser.get_http_version() == "1.0"
+        # An HTTP/1.0 client knows neither chunked bodies nor persistence by default. Only
+        # such a client, or one closing anyway, can be on 1.0: no version check for the rest.
+        http10 = (not keep_alive or self.keep_alive_asked) and parser.get_http_version() == "1.0"
         config = server.config
         if len(self.headers) > config.max_headers or self.header_bytes > config.max_header_bytes:
             return self._local(
