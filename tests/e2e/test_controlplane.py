@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import CROSSCLOUD, EXAMPLES, ROOT
 from tests.e2e.deploy import Deployer, app_folder, isolated, post
 
 pytestmark = pytest.mark.timeout(300)
@@ -99,16 +100,40 @@ def test_a_killed_replica_restarts_and_traffic_never_fails(app: tuple[Deployer, 
     d.run("up", str(folder / "crosscloud.yaml"))
     gateway = d.gateway()
     victim = next(r for r in d.replicas() if r["placement"] == "local/region-b")
-    os.kill(victim["pid"], signal.SIGKILL)
-    answers = [post(f"{gateway}/echo/echo", {"text": "x"}).status_code for _ in range(50)]
-    assert answers == [200] * 50  # the gateway retries on the other region
-    again = d.wait(
-        lambda: next(
-            (r for r in d.replicas() if r["id"] == victim["id"] and r["state"] == "Ready"), None
-        ),
-        what="the killed replica to be restarted",
+    every = d.run("logs", "echo").stdout.splitlines()
+    assert sum(line.endswith("Echo is ready") for line in every) == 3
+    assert {line.split("]")[0][1:] for line in every} == {r["id"] for r in d.replicas()}
+    follow = subprocess.Popen(
+        [*CROSSCLOUD, "logs", "echo", "--placement", "local/region-b", "-f", "--tail", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=d.env(),
+        cwd=ROOT,
     )
-    assert again["pid"] != victim["pid"] and again["restarts"] == 1
+    try:
+        assert follow.stdout is not None
+        assert follow.stdout.readline()  # the last line so far: -f knows where the file ends
+        os.kill(victim["pid"], signal.SIGKILL)
+        answers = [post(f"{gateway}/echo/echo", {"text": "x"}).status_code for _ in range(50)]
+        assert answers == [200] * 50  # the gateway retries on the other region
+        again = d.wait(
+            lambda: next(
+                (r for r in d.replicas() if r["id"] == victim["id"] and r["state"] == "Ready"),
+                None,
+            ),
+            what="the killed replica to be restarted",
+        )
+        assert again["pid"] != victim["pid"] and again["restarts"] == 1
+        line = ""
+        while "Echo is ready" not in line:
+            line = follow.stdout.readline()
+            assert line, "logs -f ended"
+        assert "Echo is ready" in line  # the restarted process, printed as it happened
+    finally:
+        follow.kill()
+        follow.communicate()
+    lines = d.run("logs", "echo", "--placement", "local/region-b").stdout.splitlines()
+    assert sum(line.endswith("Echo is ready") for line in lines) == 2  # both lives, no prefix
 
 
 def test_scale_up_and_down_one_placement(app: tuple[Deployer, Path]) -> None:

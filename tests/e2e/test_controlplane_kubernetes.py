@@ -12,7 +12,10 @@ cluster unreachable while the others serve, and `down` deleting what it labelled
 from __future__ import annotations
 
 import datetime
+import queue
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,6 +167,7 @@ def test_up_applies_waits_reports_and_down_deletes_in_three_clusters(
     assert upstreams == {(p, lb, 80) for p, (_ctx, lb) in CLOUDS.items()}
     table = d.run("status").stdout
     assert "34.118.2.9:80" in table and "2/2" in table
+    _logs_are_read_from_the_clusters(d, clouds, replicas)
 
     d.run("scale", "echo", "3", "--placement", AKS)
     d.wait(
@@ -181,6 +185,56 @@ def test_up_applies_waits_reports_and_down_deletes_in_three_clusters(
     for cluster in clouds.values():
         assert cluster.objects == {}
     assert d.run("status").stdout.strip() == "nothing is deployed"
+
+
+def _logs_are_read_from_the_clusters(
+    d: Deployer, clouds: dict[str, FakeCluster], replicas: dict[str, list[dict[str, Any]]]
+) -> None:
+    """`crosscloud logs` on pods: the last lines of one, every pod of a placement with
+    prefixes, and `-f` printing what the pod writes later, each line once."""
+    (gke,) = replicas[GKE]
+    clouds[GKE].write_log(NAMESPACE, gke["pod"], "loading", "ready", "POST /echo 200")
+    out = d.run("logs", "echo", "--placement", GKE, "--tail", "2").stdout
+    assert out.splitlines() == ["ready", "POST /echo 200"]
+    for replica in replicas[EKS]:
+        clouds[EKS].write_log(NAMESPACE, replica["pod"], f"hello from {replica['pod']}")
+    lines = d.run("logs", "echo", "--placement", EKS).stdout.splitlines()
+    assert sorted(lines) == sorted(f"[{r['id']}] hello from {r['pod']}" for r in replicas[EKS])
+    clouds[GKE].forbidden_namespaces.add(NAMESPACE)
+    try:
+        refused = d.run("logs", "echo", check=False)
+    finally:
+        clouds[GKE].forbidden_namespaces.clear()
+    assert refused.returncode == 1
+    assert f"hello from {replicas[EKS][0]['pod']}" in refused.stdout  # the others still print
+    assert f"[{gke['id']}] cannot read the log: placement gcp/us-central1" in refused.stderr
+    assert "forbidden (403)" in refused.stderr
+
+    (aks,) = replicas[AKS]
+    clouds[AKS].write_log(NAMESPACE, aks["pod"], "before")
+    follow = subprocess.Popen(
+        [*CROSSCLOUD, "logs", "echo", "--placement", AKS, "-f", "--tail", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=d.env(),
+        cwd=ROOT,
+    )
+    seen: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [seen.put(x) for x in follow.stdout or ()])
+    reader.start()
+    try:
+        assert seen.get(timeout=60).rstrip() == "before"
+        clouds[AKS].write_log(NAMESPACE, aks["pod"], "after 1", "after 2")
+        assert [seen.get(timeout=60).rstrip() for _ in range(2)] == ["after 1", "after 2"]
+        time.sleep(2.5)  # two more polls: nothing is printed twice
+        assert seen.empty(), seen.get()
+    finally:
+        follow.kill()
+        follow.wait()
+        reader.join(timeout=10)
+        if follow.stdout is not None:
+            follow.stdout.close()
 
 
 def test_pods_that_stay_pending_move_to_the_next_placement(

@@ -102,6 +102,9 @@ def test_echo_up_status_down(target: client.KubernetesTarget) -> None:
             url = _wait_endpoint(target, where, deployment, limit)
             answer = httpx.post(f"{url}/echo", json={"text": "live"}, timeout=10)
             assert answer.json() == "live"
+            pod = str(target.replicas(where, deployment=deployment)[0].pod)
+            printed = [line.text for line in target.pod_log(where, pod, tail=200)]
+            assert any("Echo is ready" in text for text in printed), printed
     finally:
         for where in places:
             target.delete(where, deployment=deployment)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ def status(output: str, events: int) -> None:
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.option("--tail", default=50, show_default=True, type=click.IntRange(0))
 def logs(service: str, placement: str | None, follow: bool, tail: int) -> None:
-    """Print the logs of SERVICE's replicas (prefixed by replica when there are several)."""
+    """Print the logs of SERVICE's replicas (prefixed by replica when there are several):
+    local replicas' log files, and pods' logs read from their clusters."""
     result = _status() or {"deployments": []}
     replicas = [
         r for d in result["deployments"] for r in d["replicas"]
@@ -68,25 +70,115 @@ def logs(service: str, placement: str | None, follow: bool, tail: int) -> None:
             f"no replica of {service!r}{' in ' + placement if placement else ''};"
             f" running: {', '.join(known) or 'nothing'}"
         )
-    files = {r["id"]: Path(r["log"]) for r in replicas}
-    prefix = len(files) > 1
-    for rid, path in files.items():
-        for line in procs.last_lines(path, tail):
-            click.echo(f"[{rid}] {line}" if prefix else line)
-    if follow:
-        _follow(files, prefix=prefix)
-
-
-def _follow(files: dict[str, Path], *, prefix: bool) -> None:
-    offsets = {rid: path.stat().st_size if path.exists() else 0 for rid, path in files.items()}
-    while True:
-        for rid, path in files.items():
-            if not path.exists():
-                continue
-            with path.open("rb") as handle:
-                handle.seek(offsets[rid])
-                chunk = handle.read()
-            offsets[rid] += len(chunk)
-            for line in chunk.decode(errors="replace").splitlines():
-                click.echo(f"[{rid}] {line}" if prefix else line)
+    cp = controlplane_client.connect(start=False) if any(r["pod"] for r in replicas) else None
+    sources = [
+        _PodLog(r["id"], cp) if r["pod"] and cp is not None else _FileLog(r["id"], Path(r["log"]))
+        for r in replicas
+    ]
+    prefix = len(sources) > 1
+    for source in sources:
+        source.echo(source.last(tail), prefix=prefix)
+    if not follow and any(isinstance(s, _PodLog) and s.error for s in sources):
+        sys.exit(1)  # what could be read was printed; the reasons for the rest on stderr
+    rounds = 0
+    while follow:
         time.sleep(0.25)
+        rounds += 1
+        for source in sources:
+            if isinstance(source, _FileLog) or rounds % 4 == 0:  # clusters: once a second
+                source.echo(source.new(), prefix=prefix)
+
+
+class _Log:
+    replica: str
+
+    def echo(self, lines: list[str], *, prefix: bool) -> None:
+        for line in lines:
+            click.echo(f"[{self.replica}] {line}" if prefix else line)
+
+
+class _FileLog(_Log):
+    """A local replica's log file."""
+
+    def __init__(self, replica: str, path: Path) -> None:
+        self.replica, self.path, self.offset = replica, path, 0
+
+    def last(self, count: int) -> list[str]:
+        self.offset = self.path.stat().st_size if self.path.exists() else 0
+        return procs.last_lines(self.path, count)
+
+    def new(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read()
+        self.offset += len(chunk)
+        return chunk.decode(errors="replace").splitlines()
+
+
+class _PodLog(_Log):
+    """A pod's log, read from its cluster through the control plane (which holds the
+    kubeconfig contexts). Followed by asking for what came since the last line's time
+    and skipping what was already shown at that very time."""
+
+    def __init__(self, replica: str, cp: controlplane_client.ControlPlane) -> None:
+        self.replica, self.cp = replica, cp
+        self.after: tuple[str, int] | None = None
+        self.shown_at_after: list[str] = []
+        self.error = ""
+
+    def last(self, count: int) -> list[str]:
+        # one line at least, to learn where "new" begins even with --tail 0
+        lines = self._read(tail=max(count, 1))
+        self._mark(lines)
+        return [text for _at, text in lines[len(lines) - count :]] if count else []
+
+    def new(self) -> list[str]:
+        since = None if self.after is None else _rfc3339(self.after)
+        fresh = [
+            (at, text)
+            for at, text in self._read(since=since)
+            if self.after is None
+            or at > self.after
+            or (at == self.after and text not in self.shown_at_after)
+        ]
+        self._mark(fresh)
+        return [text for _at, text in fresh]
+
+    def _mark(self, lines: list[tuple[tuple[str, int], str]]) -> None:
+        if not lines:
+            return
+        last = lines[-1][0]
+        if last != self.after:
+            self.after, self.shown_at_after = last, []
+        self.shown_at_after += [text for at, text in lines if at == last]
+
+    def _read(
+        self, *, tail: int | None = None, since: str | None = None
+    ) -> list[tuple[tuple[str, int], str]]:
+        params: dict[str, Any] = {"replica": self.replica}
+        if tail is not None:
+            params["tail"] = tail
+        if since is not None:
+            params["since"] = since
+        try:
+            found = self.cp.get("/v1/logs", **params)
+        except errors.CrossCloudError as exc:
+            if str(exc) != self.error:  # once per new reason, not once a second
+                click.echo(f"[{self.replica}] cannot read the log: {exc}", err=True)
+            self.error = str(exc)
+            return []
+        self.error = ""
+        return [(_stamp(line["at"]), line["text"]) for line in found["lines"]]
+
+
+def _stamp(at: str) -> tuple[str, int]:
+    """An RFC 3339 UTC time as (seconds, nanoseconds), comparable in order (the kubelet
+    drops trailing zeros of the fraction, so the strings themselves are not)."""
+    whole, _, fraction = at.rstrip("Z").partition(".")
+    return whole, int(fraction.ljust(9, "0")[:9] or 0)
+
+
+def _rfc3339(stamp: tuple[str, int]) -> str:
+    return f"{stamp[0]}.{stamp[1]:09d}Z"

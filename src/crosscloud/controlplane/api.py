@@ -46,10 +46,20 @@ def _status(ctl: Controller, query: dict[str, Any]) -> dict[str, Any]:
     return operations.status(ctl, events=int(query.get("events", 0)))
 
 
+def _logs(ctl: Controller, query: dict[str, Any]) -> dict[str, Any]:
+    tail = query.get("tail")
+    return operations.pod_log(
+        ctl,
+        replica=str(query["replica"]),
+        tail=None if tail is None else int(tail),
+        since=query.get("since"),
+    )
+
+
 POST: dict[str, Route] = {"/v1/apply": _apply, "/v1/scale": _scale, "/v1/down": _down}
 GET: dict[str, Route] = {"/v1/status": _status, "/v1/health": lambda _c, _q: {"ok": True}}
 POST.update({"/v1/tokens": token_ops.create, "/v1/tokens/revoke": token_ops.revoke})
-GET.update({"/v1/tokens": token_ops.list_all})
+GET.update({"/v1/tokens": token_ops.list_all, "/v1/logs": _logs})
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -189,6 +189,17 @@ class ClusterSync:
                     out.append(state.EndpointRecord(deployment, service, placement, url))
         return sorted(out, key=lambda e: (e.service, e.placement, e.url))
 
+    def pod_log(
+        self, record: state.ReplicaRecord, *, tail: int | None, since: str | None
+    ) -> list[client.LogLine]:
+        """A pod replica's log from its cluster (TargetError when that cannot be read)."""
+        seen = self.known.get((record.deployment, record.placement))
+        if seen is None or record.pod is None:
+            raise errors.TargetError(
+                f"replica {record.id}: its placement has not been reached yet; try again"
+            )
+        return self.target.pod_log(seen.target, record.pod, tail=tail, since=since)
+
     def status(self, deployment: str) -> list[dict[str, Any]]:
         """Each cluster placement of `deployment`: where, reachable or why not, endpoints."""
         return [

@@ -178,6 +178,21 @@ def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
     return out
 
 
+def pod_log(
+    ctl: Controller, *, replica: str, tail: int | None = None, since: str | None = None
+) -> dict[str, Any]:
+    """A cluster replica's log lines (local replicas' logs are files the CLI reads)."""
+    with ctl.lock:
+        record = next((r for r in ctl.store.list_replicas() if r.id == replica), None)
+    if record is None:
+        raise errors.UserError(f"no replica {replica!r}")
+    if record.pod is None:
+        path = ctl.target.record_log_path(record)
+        raise errors.UserError(f"replica {replica!r} is a local process: its log is {path}")
+    lines = ctl.clusters.pod_log(record, tail=tail, since=since)  # cluster I/O: not locked
+    return {"replica": replica, "lines": [dataclasses.asdict(line) for line in lines]}
+
+
 def _traffic_of(seen: dict[str, Any], spec: manifest.Manifest) -> dict[str, Any]:
     """The last minute's rows of this deployment's services (see traffic.py)."""
     mine = {s.name for s in spec.spec.services}

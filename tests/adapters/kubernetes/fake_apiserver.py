@@ -6,7 +6,8 @@ DestinationRules, with: bearer-token auth (401), forbidden namespaces (403), Ist
 present or absent (404), server-side apply (create or merge, `managedFields` recording the
 field manager, conflicts with other managers unless forced), resourceVersion conflicts
 (409), a Deployment "controller" that creates pods which stay Pending (Unschedulable) or
-turn Running when the test says so, and load-balancer addresses on Services.
+turn Running when the test says so, load-balancer addresses on Services, and pods' logs
+(`pods/NAME/log` with timestamps, tailLines and sinceTime, as text) that tests write.
 
 Every body it receives is validated with `validate` (kubernetes-validate 1.30 strict, and
 Istio's CRD schemas); an invalid one gets 422 and is kept in `invalid` for the test.
@@ -76,6 +77,7 @@ class FakeCluster:
         self.objects: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self.requests: list[tuple[str, str, str]] = []  # (method, path, content type)
         self.invalid: list[str] = []
+        self.logs: dict[tuple[str, str], list[tuple[datetime.datetime, str]]] = {}
         self._owner: dict[tuple[str, str, str, str], str] = {}  # pod -> its Deployment
         self._lock = threading.RLock()
         self._versions = itertools.count(1)
@@ -137,6 +139,14 @@ class FakeCluster:
                 merge(obj, change), manager=manager, operation="Update", old=obj
             )
 
+    def write_log(self, namespace: str, pod: str, *lines: str) -> None:
+        """The pod's container prints `lines` now."""
+        with self._lock:
+            for line in lines:
+                self.logs.setdefault((namespace, pod), []).append(
+                    (datetime.datetime.now(datetime.UTC), line)
+                )
+
     def remove(self, api: str, plural: str, namespace: str, name: str) -> None:
         """Someone deletes an object behind crosscloud's back."""
         with self._lock:
@@ -146,14 +156,15 @@ class FakeCluster:
 
     def handle(
         self, method: str, raw_path: str, headers: Any, body: bytes
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, dict[str, Any] | str]:
         parts = urlsplit(raw_path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         self.requests.append((method, parts.path, str(headers.get("Content-Type", ""))))
         try:
             if headers.get("Authorization") != f"Bearer {self.token}":
                 raise ApiError(401, "Unauthorized", "Unauthorized")
-            api, plural, namespace, name = self._route(parts.path)
+            log = method == "GET" and parts.path.endswith("/log")
+            api, plural, namespace, name = self._route(parts.path.removesuffix("/log"))
             if namespace in self.forbidden_namespaces:
                 raise ApiError(
                     403,
@@ -162,6 +173,8 @@ class FakeCluster:
                     f' "{plural}" in the namespace "{namespace}"',
                 )
             with self._lock:
+                if log:
+                    return 200, self._log(plural, namespace, name, query)
                 return 200, self._dispatch(
                     method, (api, plural, namespace, name), query, headers, body
                 )
@@ -174,6 +187,37 @@ class FakeCluster:
                 "reason": exc.reason,
                 "code": exc.code,
             }
+
+    def _log(self, plural: str, namespace: str, name: str, query: dict[str, str]) -> str:
+        """The kubelet's answer to `kubectl logs`: lines, oldest first, each prefixed by
+        its RFC 3339 time with nanoseconds (trailing zeros dropped) when asked."""
+        pod = self._existing(("v1", plural, namespace, name)) if plural == "pods" else None
+        if pod is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        status = pod.get("status", {})
+        if status.get("phase") != "Running":
+            scheduled = {"type": "PodScheduled", "status": "True"} in status.get("conditions", [])
+            container = pod["spec"]["containers"][0]["name"]
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating'
+                if scheduled
+                else f"pod {name} does not have a host assigned",
+            )
+        lines = self.logs.get((namespace, name), [])
+        if "sinceTime" in query:
+            since = datetime.datetime.fromisoformat(query["sinceTime"][:26].rstrip("Z") + "+00:00")
+            lines = [line for line in lines if line[0] >= since]
+        if "tailLines" in query:
+            count = int(query["tailLines"])
+            lines = lines[len(lines) - count :] if count else []
+        stamps = query.get("timestamps") == "true"
+        return "".join(
+            (f"{at.strftime('%Y-%m-%dT%H:%M:%S.%f').rstrip('0').rstrip('.')}Z " if stamps else "")
+            + f"{text}\n"
+            for at, text in lines
+        )
 
     def _route(self, path: str) -> tuple[str, str, str, str]:
         parts = path.strip("/").split("/")
@@ -431,9 +475,10 @@ def _handler(cluster: FakeCluster) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             code, payload = cluster.handle(self.command, self.path, self.headers, body)
-            data = json.dumps(payload).encode()
+            text = isinstance(payload, str)
+            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
             self.send_response(code)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/plain" if text else "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -364,6 +364,44 @@ def test_observe_follows_recorded_pods(
     assert seen[1].ready
 
 
+def test_pod_log_reads_the_last_lines_and_what_came_since(
+    target: client.KubernetesTarget, clusters: dict[str, FakeCluster]
+) -> None:
+    where, cluster = placement("AKS"), clusters["AKS"]
+    target.apply(where, objects(where))
+    pod = str(target.replicas(where, deployment=DEPLOYMENT)[0].pod)
+    cluster.write_log(NAMESPACE, pod, "starting", "ready on :8000", "GET /healthz 200")
+    assert [line.text for line in target.pod_log(where, pod)] == [
+        "starting",
+        "ready on :8000",
+        "GET /healthz 200",
+    ]
+    last = target.pod_log(where, pod, tail=1)
+    assert [line.text for line in last] == ["GET /healthz 200"]
+    assert last[0].at.startswith(str(datetime.datetime.now(datetime.UTC).year))
+    time.sleep(0.01)
+    cluster.write_log(NAMESPACE, pod, "POST /embed 200")
+    since = target.pod_log(where, pod, since=last[0].at)
+    assert [line.text for line in since] == ["GET /healthz 200", "POST /embed 200"]
+    assert target.pod_log(where, pod, tail=0) == []
+
+    with pytest.raises(errors.TargetError) as gone:
+        target.pod_log(where, "echo-nope")
+    assert "placement azure/eastus (context 'prod-aks')" in str(gone.value)
+    assert "404" in str(gone.value)
+
+
+def test_pod_log_of_a_pod_not_yet_running_says_why(
+    target: client.KubernetesTarget, clusters: dict[str, FakeCluster]
+) -> None:
+    where, cluster = placement("EKS"), clusters["EKS"]
+    cluster.schedulable = False
+    target.apply(where, objects(where))
+    pod = str(target.replicas(where, deployment=DEPLOYMENT)[0].pod)
+    with pytest.raises(errors.TargetError, match=f"pod {pod} does not have a host assigned"):
+        target.pod_log(where, pod)
+
+
 def test_the_fake_refuses_what_a_cluster_would_refuse(
     target: client.KubernetesTarget, clusters: dict[str, FakeCluster]
 ) -> None:

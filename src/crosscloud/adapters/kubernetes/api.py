@@ -148,6 +148,13 @@ class Connection:
         except urllib3.exceptions.HTTPError as exc:
             raise translate(exc, self.where, path=path, server=self.server) from None
 
+    def text(self, path: str, *, query: Sequence[tuple[str, str]] = ()) -> str:
+        """GET a plain-text answer (a pod's log); failures as in `request`."""
+        try:
+            return self._exchange("GET", path, query=query, accept="text/plain")
+        except (k8s_client.ApiException, urllib3.exceptions.HTTPError) as exc:
+            raise translate(exc, self.where, path=path, server=self.server) from None
+
     def _call(
         self,
         method: str,
@@ -157,7 +164,21 @@ class Connection:
         body: Any = None,
         content_type: str | None = None,
     ) -> dict[str, Any]:
-        headers = {"Accept": "application/json"}
+        text = self._exchange(method, path, query=query, body=body, content_type=content_type)
+        parsed = json.loads(text) if text else {}
+        return parsed if isinstance(parsed, dict) else {}
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str | None = None,
+        accept: str = "application/json",
+    ) -> str:
+        headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         serialized = self.api.param_serialize(
@@ -170,11 +191,10 @@ class Connection:
         )
         response: Any = self.api.call_api(*serialized, _request_timeout=self.timeout)
         response.read()
-        text = response.data.decode("utf-8", errors="replace")
+        text = str(response.data.decode("utf-8", errors="replace"))
         if not 200 <= response.status <= 299:
             raise k8s_client.ApiException.from_response(http_resp=response, body=text, data=None)
-        parsed = json.loads(text) if text else {}
-        return parsed if isinstance(parsed, dict) else {}
+        return text
 
     def close(self) -> None:
         self.api.close()

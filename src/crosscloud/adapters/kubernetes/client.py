@@ -24,6 +24,14 @@ MANAGER = "crosscloud"
 
 
 @dataclass(frozen=True)
+class LogLine:
+    """One line of a pod's log and when the kubelet saw it (RFC 3339, nanoseconds)."""
+
+    at: str
+    text: str
+
+
+@dataclass(frozen=True)
 class ServiceRollout:
     """One Deployment's progress: replicas wanted, updated and available."""
 
@@ -225,6 +233,25 @@ class KubernetesTarget:
                 pod = conn.maybe("GET", resources.POD.path(record.pod, placement.namespace))
             seen.append(pods.observation(record.id, pod))
         return seen
+
+    def pod_log(
+        self,
+        placement: model.RenderPlacement,
+        pod: str,
+        *,
+        tail: int | None = None,
+        since: str | None = None,
+    ) -> list[LogLine]:
+        """The pod's log lines with the kubelet's timestamps: the last `tail` lines, or
+        those written at or after `since` (RFC 3339), or all of them."""
+        query = [("timestamps", "true")]
+        if tail is not None:
+            query.append(("tailLines", str(tail)))
+        if since is not None:
+            query.append(("sinceTime", since))
+        path = resources.POD.path(pod, placement.namespace) + "/log"
+        text = self.connection(placement).text(path, query=query)
+        return [LogLine(*line.partition(" ")[::2]) for line in text.splitlines() if line]
 
     def endpoints(
         self, placement: model.RenderPlacement, *, deployment: str
