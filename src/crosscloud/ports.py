@@ -29,7 +29,8 @@ class StateStore(Protocol):
     def list_deployments(self) -> list[state.DeploymentRecord]: ...
 
     def delete_deployment(self, name: str) -> bool:
-        """Remove the deployment with its replica, endpoint and token rows (events stay)."""
+        """Remove the deployment with its replica and endpoint rows. Events stay, and so do
+        its tokens: a later deployment of the same name is guarded by them again."""
         ...
 
     def upsert_replica(self, record: state.ReplicaRecord) -> None: ...

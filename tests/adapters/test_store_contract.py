@@ -196,9 +196,13 @@ def test_revoke_token_once_and_it_stays_listed(db: ports.StateStore) -> None:
     assert revoked is not None and not revoked.active
 
 
-def test_delete_deployment_takes_its_tokens_not_others(db: ports.StateStore) -> None:
+def test_delete_deployment_keeps_its_tokens_for_the_next_one_of_that_name(
+    db: ports.StateStore,
+) -> None:
     for name in ("shop", "other"):
         db.put_deployment(deployment(name))
         db.add_token(token(f"{name}-t", deployment=name))
-    db.delete_deployment("shop")
-    assert [t.id for t in db.list_tokens()] == ["other-t"]
+    assert db.delete_deployment("shop") is True
+    assert db.get_deployment("shop") is None
+    assert [t.id for t in db.list_tokens(deployment="shop")] == ["shop-t"]
+    assert db.get_token("shop-t") == token("shop-t", deployment="shop")

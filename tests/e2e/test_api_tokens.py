@@ -88,6 +88,14 @@ def test_tokens_401_403_200_revoke_and_no_secret_in_logs(app: tuple[Deployer, Pa
     table = d.run("token", "list").stdout
     assert "mirror-only" in table and every not in table and narrow not in table
 
+    # tokens outlive the deployment: the same one deployed again is not open
+    assert "2 API token(s) kept" in d.run("down").stdout
+    d.run("up", str(folder / "crosscloud.yaml"))
+    gw = d.gateway()
+    echo, mirror = f"{gw}/echo/echo", f"{gw}/mirror/echo"
+    assert _call(echo).status_code == 401
+    assert _call(echo, every).json() == "hi"
+
     ci_id = next(t["id"] for t in listed if t["name"] == "ci")
     assert "revoked" in d.run("token", "revoke", ci_id).stdout
     d.wait(lambda: _call(echo, every).status_code == 401, timeout=10, what="revocation")

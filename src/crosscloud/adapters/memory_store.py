@@ -37,8 +37,6 @@ class MemoryStore:
             self._endpoints.pop(name, None)
             for replica_id in [r.id for r in self._replicas.values() if r.deployment == name]:
                 del self._replicas[replica_id]
-            for token_id in [t.id for t in self._tokens.values() if t.deployment == name]:
-                del self._tokens[token_id]
             return existed
 
     def upsert_replica(self, record: state.ReplicaRecord) -> None:

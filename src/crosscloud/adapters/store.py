@@ -138,7 +138,7 @@ class SqlStore(store_tokens.TokenMethods):
 
     def delete_deployment(self, name: str) -> bool:
         with self._write() as conn:
-            for table in (schema.replicas, schema.endpoints, schema.tokens):
+            for table in (schema.replicas, schema.endpoints):  # tokens stay (ports.py)
                 conn.execute(sa.delete(table).where(table.c.deployment == name))
             table = schema.deployments
             return conn.execute(sa.delete(table).where(table.c.name == name)).rowcount > 0

@@ -115,6 +115,11 @@ def down(deployment: str | None) -> None:
     click.echo(result["message"] + (f" ({stopped} replica(s) stopped)" if stopped else ""))
     for line in result.get("clusters", []):
         click.echo(line)
+    if result.get("tokens_kept"):
+        click.echo(
+            f"{result['tokens_kept']} API token(s) kept: the deployment needs them again if it"
+            " comes back (`crosscloud token revoke ID` ends one)"
+        )
 
 
 def _has_state() -> bool:

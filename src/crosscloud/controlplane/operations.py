@@ -139,8 +139,13 @@ def down(ctl: Controller, *, deployment: str | None) -> dict[str, Any]:
             ctl.event(name, "Deleted", f"{len(replicas)} replica(s) stopped")
         if not ctl.store.list_deployments():
             ctl.gateway.stop()
-    message = f"deleted {', '.join(names)}"
-    return {"stopped": [r.id for r in replicas], "message": message, "clusters": in_clusters}
+        kept = [t for n in names for t in ctl.store.list_tokens(deployment=n) if t.active]
+    return {
+        "stopped": [r.id for r in replicas],
+        "message": f"deleted {', '.join(names)}",
+        "clusters": in_clusters,
+        "tokens_kept": len(kept),
+    }
 
 
 def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:

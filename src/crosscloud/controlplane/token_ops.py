@@ -7,7 +7,8 @@ request the gateway reads after the signal.
 
 A deployment is open (no token needed) until its first token is created; from then on
 every one of its services needs a token, even after all tokens are revoked (revoking a
-leaked token must never open the service). `down` deletes a deployment's tokens.
+leaked token must never open the service). `down` keeps a deployment's tokens, so a later
+`up` of the same name is not open: only `token revoke` ends a token.
 """
 
 from __future__ import annotations
