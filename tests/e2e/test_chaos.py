@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,10 +100,15 @@ def test_killing_a_whole_region_under_load_fails_no_request(deployed: Deployer) 
             for r in victims:
                 os.kill(r["pid"], signal.SIGKILL)
             d.wait(lambda: sum(load.statuses.values()) > 1500, what="load after the kill")
-            # Out of rotation by then: outlier ejection takes one host at once (10% cap,
-            # at least one), active health checks the other after 2 failed checks 1 s
-            # apart; wait those out before watching.
-            time.sleep(3)
+            # Out of rotation soon: outlier ejection takes one host at once (10% cap, at
+            # least one), active health checks the other after 2 failed checks 1 s apart;
+            # wait until the gateway says both are out before watching.
+            available = "crosscloud_gateway_upstream_available"
+            d.wait(
+                lambda: _by_placement(gateway, available)["local/region-b"] == 0,
+                timeout=30,
+                what="region-b out of rotation",
+            )
             tried = "crosscloud_gateway_upstream_connect_errors_total"
             seen = _by_placement(gateway)["local/region-b"], _by_placement(gateway, tried)
             done = sum(load.statuses.values())

@@ -230,7 +230,8 @@ def test_backend_answering_500_is_ejected_after_5_and_returns_after_ejection_tim
         "name": "s",
         "policy": "round-robin",
         "healthCheck": {"enabled": False},
-        "outlierDetection": {"interval": "100ms", "baseEjectionTime": "1s"},
+        # long enough that the 40 requests below never outlast it on a loaded machine
+        "outlierDetection": {"interval": "100ms", "baseEjectionTime": "3s"},
     }
     gw = cluster.gateway([{**svc, "upstreams": [upstream("good", good), upstream("bad", bad)]}])
     with httpx.Client(base_url=gw.url) as client:
@@ -238,7 +239,7 @@ def test_backend_answering_500_is_ejected_after_5_and_returns_after_ejection_tim
         assert first.count(500) == 5  # 500 is not retried; the 5th ejects
         assert set(first[10:]) == {200}
         assert metric(gw, "crosscloud_gateway_upstream_ejections_total", upstream="bad") == 1
-        time.sleep(1.5)
+        time.sleep(3.5)
         later = [client.get("/s/whoami").status_code for _ in range(10)]
         assert 500 in later  # back in rotation after the ejection time
     assert httpx.get(f"{bad.url}/stats").json()["requests"] >= 6

@@ -96,6 +96,15 @@ def test_token_from_the_environment_is_required(
     assert "t0ken" not in echo.output()
 
 
+def _wait_in_flight(url: str, endpoint: str) -> None:
+    """Until the replica's /metrics shows a request of `endpoint` being handled."""
+    line = f'crosscloud_requests_in_flight{{endpoint="{endpoint}"}} 1.0'
+    deadline = time.monotonic() + 30
+    while line not in httpx.get(f"{url}/metrics").text:
+        assert time.monotonic() < deadline, f"no request of {endpoint} in flight"
+        time.sleep(0.02)
+
+
 def test_sigterm_lets_in_flight_requests_finish(
     serve: Callable[..., Served], tmp_path: Path
 ) -> None:
@@ -109,7 +118,7 @@ def test_sigterm_lets_in_flight_requests_finish(
         )
     )
     worker.start()
-    time.sleep(0.5)  # the request is in flight
+    _wait_in_flight(slow.url, "wait")
     slow.proc.send_signal(signal.SIGTERM)
     worker.join(timeout=30)
     assert [(a.status_code, a.json()) for a in answers] == [(200, "done")]
@@ -131,7 +140,7 @@ def test_sync_handlers_do_not_serialize_requests(
         )
     )
     blocker.start()
-    time.sleep(0.3)
+    _wait_in_flight(slow.url, "wait")
     order.append(httpx.post(f"{slow.url}/fast", json={}, timeout=30).json())
     blocker.join(timeout=30)
     assert order == ["fast", "done"]
