@@ -11,8 +11,12 @@ cluster unreachable while the others serve, and `down` deleting what it labelled
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import os
 import queue
+import signal
+import socket
 import subprocess
 import threading
 import time
@@ -27,7 +31,7 @@ from tests.adapters.kubernetes.conftest import istio_validators, validate  # noq
 from tests.adapters.kubernetes.fake_apiserver import FakeCluster
 from tests.adapters.kubernetes.test_client import write_kubeconfig
 from tests.conftest import CROSSCLOUD, ROOT, free_port
-from tests.e2e.deploy import Deployer
+from tests.e2e.deploy import Deployer, app_folder, post
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -178,6 +182,10 @@ def test_up_applies_waits_reports_and_down_deletes_in_three_clusters(
 
     clouds[GKE].remove("apps/v1", "deployments", NAMESPACE, "echo")  # drift
     d.wait(lambda: _deployment(clouds[GKE]), what="the deleted Deployment to be put back")
+    d.wait(
+        lambda: [r["state"] for r in _by_placement(d).get(GKE, [])] == ["Ready"],
+        what="its new pod recorded and Ready",
+    )
 
     down = d.run("down").stdout
     assert "deleted shop (6 replica(s) stopped)" in down
@@ -200,11 +208,11 @@ def _logs_are_read_from_the_clusters(
         clouds[EKS].write_log(NAMESPACE, replica["pod"], f"hello from {replica['pod']}")
     lines = d.run("logs", "echo", "--placement", EKS).stdout.splitlines()
     assert sorted(lines) == sorted(f"[{r['id']}] hello from {r['pod']}" for r in replicas[EKS])
-    clouds[GKE].forbidden_namespaces.add(NAMESPACE)
+    clouds[GKE].logs_forbidden = True
     try:
         refused = d.run("logs", "echo", check=False)
     finally:
-        clouds[GKE].forbidden_namespaces.clear()
+        clouds[GKE].logs_forbidden = False
     assert refused.returncode == 1
     assert f"hello from {replicas[EKS][0]['pod']}" in refused.stdout  # the others still print
     assert f"[{gke['id']}] cannot read the log: placement gcp/us-central1" in refused.stderr
@@ -298,3 +306,108 @@ def test_one_unreachable_cluster_leaves_the_others_serving(
     assert down.count("object(s) deleted in placement") == 2, down
     assert f"{named}" in down and "kubectl --context prod-aks -n shop delete" in down
     assert clouds[EKS].objects == {} and clouds[GKE].objects == {}
+
+
+class HungCluster:
+    """An API server that takes connections and requests and never answers (a cluster
+    whose network path black-holes after the handshake)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        self.requests = 0
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.closed.is_set():
+                conn.close()
+                return
+            self.held.append(conn)
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while conn.recv(65536):
+                self.requests += 1
+
+    def open_requests(self) -> int:
+        """Connections that sent something and that the client has not given up on."""
+        alive = 0
+        for conn in self.held:
+            with contextlib.suppress(OSError):
+                conn.setblocking(False)
+                try:
+                    alive += conn.recv(1, socket.MSG_PEEK) != b""
+                except BlockingIOError:
+                    alive += 1
+        return alive
+
+    def close(self) -> None:
+        self.closed.set()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept(); close alone does not
+        self.listener.close()
+        for conn in self.held:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)  # the client's wait ends now
+            conn.close()
+
+
+MIXED = """\
+apiVersion: crosscloud.dev/v1
+kind: CloudDeployment
+metadata:
+  name: mixed
+spec:
+  services:
+    - name: echo
+      source: service.py:Echo
+    - name: remote
+      image: registry.example.com/echo:cc-0123456789abcdef
+  placements:
+    - {provider: local, region: region-a, services: [{name: echo, replicas: 1}]}
+    - {provider: aws, region: us-west-2, type: EKS, context: prod-eks,
+       services: [{name: remote, replicas: 1}]}
+"""
+
+
+def test_a_hung_cluster_holds_up_neither_local_replicas_nor_the_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deployers: list[Deployer]
+) -> None:
+    hung = HungCluster()
+    try:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"prod-eks": (hung.url, "t")})
+        monkeypatch.setenv("KUBECONFIG", kubeconfig)
+        folder = app_folder(tmp_path, MIXED)
+        d = Deployer(tmp_path / "home")
+        deployers.append(d)
+        d.run("up", str(folder / "crosscloud.yaml"), "--no-wait")
+        d.wait(lambda: hung.requests > 0, what="a request to the hung cluster")
+        local = d.wait(
+            lambda: [r for r in d.replicas() if r["state"] == "Ready" and r["pid"]],
+            what="the local replica ready",
+        )[0]
+        os.kill(local["pid"], signal.SIGKILL)
+        # The client gives a cluster 30 s to answer (and retries): a control plane that
+        # waited on it would restart nothing for that long.
+        again = d.wait(
+            lambda: next(
+                (r for r in d.replicas() if r["state"] == "Ready" and r["pid"] != local["pid"]),
+                None,
+            ),
+            timeout=25,
+            what="the killed local replica restarted while the cluster hangs",
+        )
+        assert again["placement"] == "local/region-a" and again["restarts"] == 1
+        assert hung.open_requests() > 0  # still hanging: the restart did not wait for it
+        answer = post(f"{d.gateway()}/echo/echo", {"text": "still here"})
+        assert answer.json() == "still here"
+    finally:
+        hung.close()

@@ -7,7 +7,12 @@ once a pod is ready), capacity shortfalls answered by moving replicas (`planning
 
 Placements are reached in parallel and each one fails alone: an unreachable cluster, an
 expired credential or a forbidden namespace is an event and a status message naming the
-placement and context, retried after the error's delay; the others carry on.
+placement and context, retried after the error's delay; the others carry on. The talking
+happens in a thread per placement, outside the controller's lock: `step` only starts a
+placement's sync and, on a later pass, records what it found. A cluster that hangs (up to
+the client's 30 s read timeout) so delays nothing but itself: not the local replicas, not
+the API, not the other clusters. `delete` waits for a placement's sync in flight, and a
+sync started for a deployment since deleted does nothing, so `down` leaves no object.
 
 Contexts come from $KUBECONFIG or ~/.kube/config as the control plane process sees them.
 Pods count as a capacity shortfall after $CROSSCLOUD_UNSCHEDULABLE_AFTER seconds
@@ -19,9 +24,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +65,17 @@ class Seen:
 
 
 @dataclass(frozen=True)
+class Job:
+    """One placement's sync as started: what to apply, and what the pass knew then."""
+
+    desired: cluster_objects.Desired
+    version: int
+    generation: int  # of the deployment: `delete` moves it on
+    now: float
+    stale: bool  # apply: the objects changed, drift was seen, or the resync is due
+
+
+@dataclass(frozen=True)
 class Outcome:
     """One placement's pass: what was applied and seen, or why it failed."""
 
@@ -91,19 +109,59 @@ class ClusterSync:
         self.resync = resync
         self.known: dict[Key, Seen] = {}
         self.capacity = cluster_capacity.Capacity()
+        self.flight: dict[Key, tuple[Job, Future[Outcome | None]]] = {}
+        self.generations: dict[str, int] = {}
 
     # -- one pass --------------------------------------------------------------------
 
     def step(self, ctl: Controller, deps: Sequence[Any]) -> None:
-        """Apply, observe and record every cluster placement; move what cannot schedule."""
+        """Record the placement syncs that finished, start those that are due (without
+        waiting for them), and move the replicas that cannot schedule."""
         wanted, broken = self._wanted(deps)
         now = self.clock()
         self._forget(ctl, wanted, keep=broken)
-        due = [d for key, d in wanted.items() if self._seen(key, d).retry_at <= now]
         versions = {record.name: record.version for record, _s, _m in deps}
-        for outcome in _parallel(due, lambda d: self._sync(d, versions[d.deployment], now)):
-            self._note(ctl, outcome, now)
+        for key, (job, future) in list(self.flight.items()):
+            if not future.done():
+                continue
+            del self.flight[key]
+            if future.exception() is not None:  # not an Exception: _sync turns those into outcomes
+                log.error("placement %s: %r", key[1], future.exception())
+                continue
+            outcome = future.result()
+            # counts may have changed meanwhile: what it saw still holds, and a digest
+            # older than the wanted one is applied again by the next sync
+            current = key in wanted and key in self.known and versions.get(key[0]) == job.version
+            if outcome is not None and current:
+                self._note(ctl, outcome, job.now)
+        for key, desired in wanted.items():
+            seen = self._seen(key, desired)
+            if key not in self.flight and seen.retry_at <= now:
+                self._start(desired, seen, version=versions[desired.deployment], now=now)
         self.capacity.answer(ctl, self.known, wanted=wanted, now=now)
+
+    def _start(
+        self, desired: cluster_objects.Desired, seen: Seen, *, version: int, now: float
+    ) -> None:
+        stale = desired.digest != seen.digest or now - seen.applied_at >= self.resync
+        job = Job(
+            desired,
+            version,
+            self.generations.get(desired.deployment, 0),
+            now,
+            stale=stale or seen.drift,
+        )
+        future: Future[Outcome | None] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self._sync(job))
+            except BaseException as exc:  # handed to `step` through the future
+                future.set_exception(exc)
+
+        self.flight[(desired.deployment, desired.placement)] = (job, future)
+        # A daemon thread, not a pool: a hung cluster must not hold up the process's exit.
+        threading.Thread(target=run, name=f"cluster {desired.placement}", daemon=True).start()
 
     def _wanted(self, deps: Sequence[Any]) -> tuple[dict[Key, cluster_objects.Desired], set[str]]:
         """Every cluster placement's desired objects, and the deployments that failed to
@@ -127,16 +185,18 @@ class ClusterSync:
             seen = self.known[key] = Seen(desired.target)
         return seen
 
-    def _sync(self, desired: cluster_objects.Desired, version: int, now: float) -> Outcome:
-        """Runs in a worker thread: cluster I/O only, no store writes."""
-        seen = self.known[(desired.deployment, desired.placement)]
-        stale = desired.digest != seen.digest or now - seen.applied_at >= self.resync
+    def _sync(self, job: Job) -> Outcome | None:
+        """Runs in a thread of its own: cluster I/O only, no store writes, nothing shared
+        but `generations` (read). None when the deployment was deleted meanwhile."""
+        desired = job.desired
+        if self.generations.get(desired.deployment, 0) != job.generation:
+            return None
         try:
             applied = None
-            if stale or seen.drift:
+            if job.stale:
                 applied = self.target.apply(desired.target, desired.objects)
             report = self.target.report(
-                desired.target, deployment=desired.deployment, version=version
+                desired.target, deployment=desired.deployment, version=job.version
             )
             rollout = self.target.rollout(desired.target, services=desired.services)
         except errors.TargetError as exc:
@@ -235,6 +295,9 @@ class ClusterSync:
             for d in cluster_objects.desired(spec, version=record.version, overrides={})
         ]
         names = {record.name for record, _s, _m in deps}
+        for name in names:  # a sync not yet begun for them now does nothing
+            self.generations[name] = self.generations.get(name, 0) + 1
+        self._settle([k for k in self.flight if k[0] in names])
         lines = []
         for desired, result in zip(jobs, _parallel(jobs, self._delete_one), strict=True):
             lines.append(result)
@@ -259,7 +322,9 @@ class ClusterSync:
         self, ctl: Controller, wanted: Mapping[Key, cluster_objects.Desired], *, keep: set[str]
     ) -> None:
         """Placements dropped from a manifest: delete their objects; drop stale pod records."""
-        for key in [k for k in self.known if k not in wanted and k[0] not in keep]:
+        dropped = [k for k in self.known if k not in wanted and k[0] not in keep]
+        self._settle([k for k in dropped if k in self.flight])
+        for key in dropped:
             seen = self.known.pop(key)
             if ctl.store.get_deployment(key[0]) is not None:
                 gone = cluster_objects.Desired(key[0], key[1], seen.target, {}, (), "")
@@ -267,6 +332,11 @@ class ClusterSync:
         for r in ctl.store.list_replicas():
             if r.pod and (r.deployment, r.placement) not in wanted and r.deployment not in keep:
                 ctl.store.delete_replica(r.id)
+
+    def _settle(self, keys: Iterable[Key]) -> None:
+        """Wait for these placements' syncs in flight and forget them: one applying now
+        finishes before its objects are deleted."""
+        futures.wait([self.flight.pop(key)[1] for key in keys])
 
 
 def _where(seen: Seen) -> str:

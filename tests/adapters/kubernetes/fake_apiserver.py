@@ -72,6 +72,7 @@ class FakeCluster:
         self.start_ready = True  # scheduled pods turn Running and Ready at once
         self.unschedulable_since = datetime.datetime.now(datetime.UTC)
         self.forbidden_namespaces: set[str] = set()
+        self.logs_forbidden = False  # RBAC without pods/log
         self.conflicts = 0  # answer the next N applies with 409
         self.status_lag = 0  # Deployment reads that still show the previous generation
         self.objects: dict[tuple[str, str, str, str], dict[str, Any]] = {}
@@ -191,6 +192,13 @@ class FakeCluster:
     def _log(self, plural: str, namespace: str, name: str, query: dict[str, str]) -> str:
         """The kubelet's answer to `kubectl logs`: lines, oldest first, each prefixed by
         its RFC 3339 time with nanoseconds (trailing zeros dropped) when asked."""
+        if self.logs_forbidden:
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'pods "{name}" is forbidden: User "tester" cannot get resource "pods/log"'
+                f' in API group "" in the namespace "{namespace}"',
+            )
         pod = self._existing(("v1", plural, namespace, name)) if plural == "pods" else None
         if pod is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")

@@ -10,6 +10,7 @@ Every call names its placement; a failing cluster raises TargetError and affects
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -114,15 +115,17 @@ class KubernetesTarget:
         self._clock = clock
         self._sleep = sleep
         self._connections: dict[tuple[str, str], api.Connection] = {}
+        self._connecting = threading.Lock()  # placements are synced from threads of their own
 
     def connection(self, placement: model.RenderPlacement) -> api.Connection:
         where = api.Where.of(placement)
         key = (where.placement, where.context)
-        if key not in self._connections:
-            self._connections[key] = api.Connection(
-                where, kubeconfig=self.kubeconfig, timeout=self.timeout
-            )
-        return self._connections[key]
+        with self._connecting:
+            if key not in self._connections:
+                self._connections[key] = api.Connection(
+                    where, kubeconfig=self.kubeconfig, timeout=self.timeout
+                )
+            return self._connections[key]
 
     def apply(
         self, placement: model.RenderPlacement, objects: Sequence[Mapping[str, Any]]
