@@ -308,6 +308,43 @@ def test_one_unreachable_cluster_leaves_the_others_serving(
     assert clouds[EKS].objects == {} and clouds[GKE].objects == {}
 
 
+def test_down_waits_for_an_apply_in_flight_and_leaves_no_object(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clouds: dict[str, FakeCluster],
+    deployers: list[Deployer],
+) -> None:
+    d, manifest = _deployer(tmp_path, monkeypatch, clouds)
+    deployers.append(d)
+    gate = clouds[EKS].apply_gate = threading.Event()
+    d.run("up", str(manifest), "--no-wait")
+    d.wait(
+        lambda: any(m == "PATCH" for m, _p, _c in clouds[EKS].requests),
+        what="an apply to EKS, held by the fake",
+    )
+    with subprocess.Popen(
+        [*CROSSCLOUD, "down"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=d.env(),
+        cwd=ROOT,
+    ) as down:
+        try:
+            waited = False
+            down.wait(timeout=3)  # deleting now would race the apply that is still going
+        except subprocess.TimeoutExpired:
+            waited = True
+        finally:
+            gate.set()
+        out, _ = down.communicate(timeout=120)
+    assert waited, f"down did not wait for the apply in flight:\n{out}"
+    assert down.returncode == 0, out
+    assert "object(s) deleted in placement aws/us-west-2" in out
+    for cluster in clouds.values():
+        assert cluster.objects == {}
+
+
 class HungCluster:
     """An API server that takes connections and requests and never answers (a cluster
     whose network path black-holes after the handshake)."""

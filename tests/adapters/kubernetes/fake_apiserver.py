@@ -73,6 +73,7 @@ class FakeCluster:
         self.unschedulable_since = datetime.datetime.now(datetime.UTC)
         self.forbidden_namespaces: set[str] = set()
         self.logs_forbidden = False  # RBAC without pods/log
+        self.apply_gate: threading.Event | None = None  # applies wait until it is set
         self.conflicts = 0  # answer the next N applies with 409
         self.status_lag = 0  # Deployment reads that still show the previous generation
         self.objects: dict[tuple[str, str, str, str], dict[str, Any]] = {}
@@ -164,6 +165,8 @@ class FakeCluster:
         try:
             if headers.get("Authorization") != f"Bearer {self.token}":
                 raise ApiError(401, "Unauthorized", "Unauthorized")
+            if method == "PATCH" and self.apply_gate is not None:
+                self.apply_gate.wait(timeout=120)
             log = method == "GET" and parts.path.endswith("/log")
             api, plural, namespace, name = self._route(parts.path.removesuffix("/log"))
             if namespace in self.forbidden_namespaces:
