@@ -345,6 +345,32 @@ def test_down_waits_for_an_apply_in_flight_and_leaves_no_object(
         assert cluster.objects == {}
 
 
+def test_a_placement_dropped_after_a_control_plane_restart_is_cleaned_up(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clouds: dict[str, FakeCluster],
+    deployers: list[Deployer],
+) -> None:
+    d, manifest = _deployer(tmp_path, monkeypatch, clouds)
+    deployers.append(d)
+    d.run("up", str(manifest), "--timeout", "120")
+    assert _deployment(clouds[GKE]) is not None
+    (control,) = d.processes()["controlplane"]
+    os.kill(control, signal.SIGKILL)  # what it knew of the clusters is gone with it
+    d.wait(lambda: "controlplane" not in d.processes(), what="the control plane gone")
+    without_gke = MANIFEST.replace(
+        "    - {provider: gcp, region: us-central1, type: GKE, context: prod-gke,\n"
+        "       services: [{name: echo, replicas: 1}]}\n",
+        "",
+    ).replace(", gcp/us-central1", "")
+    assert "gcp" not in without_gke
+    manifest.write_text(without_gke)
+    d.run("up", str(manifest), "--timeout", "120")
+    d.wait(lambda: clouds[GKE].objects == {}, what="the dropped GKE placement's objects deleted")
+    assert _deployment(clouds[EKS]) is not None and _deployment(clouds[AKS]) is not None
+    assert {r["placement"] for r in d.replicas()} == {EKS, AKS}
+
+
 class HungCluster:
     """An API server that takes connections and requests and never answers (a cluster
     whose network path black-holes after the handshake)."""

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from crosscloud import errors
 from crosscloud.adapters.kubernetes import client, model, pods
 from crosscloud.controlplane import cluster_capacity, cluster_objects
-from crosscloud.domain import state
+from crosscloud.domain import manifest, state
 from crosscloud.planning import desired as desired_mod
 
 if TYPE_CHECKING:
@@ -248,6 +248,16 @@ class ClusterSync:
                 if url and (service, placement) in ready:
                     out.append(state.EndpointRecord(deployment, service, placement, url))
         return sorted(out, key=lambda e: (e.service, e.placement, e.url))
+
+    def remember(self, spec: manifest.Manifest, *, version: int) -> None:
+        """Know the cluster placements of `spec` (a deployment's version being replaced):
+        any the next version leaves out has its objects deleted on the next pass."""
+        try:
+            found = cluster_objects.desired(spec, version=version, overrides={})
+        except errors.UserError:  # rendered once; if it cannot be now, there is nothing to do
+            return
+        for d in found:
+            self.known.setdefault((d.deployment, d.placement), Seen(d.target))
 
     def pod_log(
         self, record: state.ReplicaRecord, *, tail: int | None, since: str | None

@@ -29,8 +29,11 @@ def apply(ctl: Controller, *, text: str, path: str) -> dict[str, Any]:
         if old is not None and old.manifest_hash == digest:
             return {"deployment": name, "version": old.version, "changed": False}
         if old is not None:  # autoscaled counts carry over to the new version; pins do not
-            autoscaled = records.submitted_of(old).autoscale
-            submitted = dataclasses.replace(submitted, autoscale=autoscaled)
+            before = records.submitted_of(old)
+            submitted = dataclasses.replace(submitted, autoscale=before.autoscale)
+            # its cluster placements, so those the new version drops are cleaned up even
+            # when this process never synced them (it was restarted since)
+            ctl.clusters.remember(before.parse(), version=old.version)
         version = 1 if old is None else old.version + 1
         now = ctl.clock()
         ctl.store.put_deployment(

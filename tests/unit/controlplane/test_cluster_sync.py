@@ -1,0 +1,125 @@
+"""ClusterSync between passes, with a fake cluster target: placements a new version drops
+are deleted even when this process never synced them, and a sync runs outside the pass."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from crosscloud.adapters import memory_store
+from crosscloud.adapters.kubernetes import client, model
+from crosscloud.controlplane import clusters, records
+from crosscloud.domain import state
+
+pytestmark = pytest.mark.timeout(30)
+
+V1 = """\
+apiVersion: crosscloud.dev/v1
+kind: CloudDeployment
+metadata: {name: shop}
+spec:
+  services: [{name: echo, image: registry.example.com/echo:cc-0123456789abcdef}]
+  placements:
+    - {provider: aws, region: us-west-2, type: EKS, context: eks, services: [{name: echo}]}
+    - {provider: gcp, region: us-central1, type: GKE, context: gke, services: [{name: echo}]}
+"""
+V2 = V1.replace(
+    "    - {provider: gcp, region: us-central1, type: GKE, context: gke, services: [{name: echo}]}\n",
+    "",
+)
+
+
+class FakeTarget:
+    """Answers like an empty, healthy cluster; records what was asked of which context.
+    `hold` (when set) blocks every report until it is released."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.hold: threading.Event | None = None
+
+    def apply(
+        self, where: model.RenderPlacement, objects: Sequence[Mapping[str, Any]]
+    ) -> list[str]:
+        self.calls.append(("apply", where.context))
+        return [str(o["kind"]) for o in objects]
+
+    def report(
+        self, where: model.RenderPlacement, *, deployment: str, version: int = 0
+    ) -> client.PlacementReport:
+        if self.hold is not None:
+            self.hold.wait(timeout=20)
+        self.calls.append(("report", where.context))
+        return client.PlacementReport(f"{where.provider}/{where.region}", (), (), {})
+
+    def rollout(self, where: model.RenderPlacement, *, services: Sequence[str]) -> list[Any]:
+        return []
+
+    def delete(self, where: model.RenderPlacement, *, deployment: str) -> list[str]:
+        self.calls.append(("delete", where.context))
+        return ["Deployment shop/echo"]
+
+
+class Ctl:
+    """The part of the Controller that ClusterSync uses."""
+
+    def __init__(self, store: memory_store.MemoryStore) -> None:
+        self.store = store
+        self.events: list[str] = []
+
+    def event(self, deployment: str, kind: str, message: str, **fields: Any) -> None:
+        self.events.append(f"{kind}: {message}")
+
+
+def _deps(store: memory_store.MemoryStore, text: str, version: int) -> list[Any]:
+    submitted = records.Submitted(text=text, path="/tmp/crosscloud.yaml")
+    record = state.DeploymentRecord(
+        name="shop",
+        manifest_json=submitted.dumps(),
+        manifest_hash=f"h{version}",
+        version=version,
+        created_at=0.0,
+        updated_at=0.0,
+    )
+    store.put_deployment(record)
+    return [(record, submitted, submitted.parse())]
+
+
+def _settled(sync: clusters.ClusterSync) -> None:
+    for _job, future in list(sync.flight.values()):
+        future.result(timeout=20)
+
+
+def test_a_placement_the_new_version_drops_is_deleted_without_an_earlier_sync() -> None:
+    store, target = memory_store.MemoryStore(), FakeTarget()
+    sync = clusters.ClusterSync(target=target)  # type: ignore[arg-type]
+    ctl = Ctl(store)
+    v1 = _deps(store, V1, 1)
+    sync.remember(v1[0][2], version=1)  # what `up` of version 2 does before storing it
+    v2 = _deps(store, V2, 2)
+    sync.step(ctl, v2)  # type: ignore[arg-type]
+    assert ("delete", "gke") in target.calls
+    assert any("ClusterDeleted" in e and "gcp/us-central1" in e for e in ctl.events)
+    _settled(sync)
+    assert ("delete", "eks") not in target.calls
+
+
+def test_step_does_not_wait_for_a_cluster_and_records_it_on_a_later_pass() -> None:
+    store, target = memory_store.MemoryStore(), FakeTarget()
+    target.hold = threading.Event()
+    sync = clusters.ClusterSync(target=target)  # type: ignore[arg-type]
+    ctl = Ctl(store)
+    deps = _deps(store, V1, 1)
+    sync.step(ctl, deps)  # type: ignore[arg-type]
+    sync.step(ctl, deps)  # type: ignore[arg-type]  # both clusters still answering
+    # had step waited, the held reports (20 s) would be in by now
+    assert not any(kind == "report" for kind, _ctx in target.calls)
+    assert set(sync.flight) == {("shop", "aws/us-west-2"), ("shop", "gcp/us-central1")}
+    target.hold.set()
+    _settled(sync)
+    sync.step(ctl, deps)  # type: ignore[arg-type]
+    status = {c["placement"]: c["reachable"] for c in sync.status("shop")}
+    assert status == {"aws/us-west-2": True, "gcp/us-central1": True}
+    assert any("ClusterApplied" in e for e in ctl.events)
