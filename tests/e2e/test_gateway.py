@@ -24,6 +24,7 @@ import httpx
 import pytest
 import yaml
 
+from crosscloud.domain import tokens
 from tests.conftest import CROSSCLOUD, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.timeout(120)
@@ -298,3 +299,21 @@ def test_http10_clients_get_bodies_they_can_read(cluster: Cluster) -> None:
         assert head.startswith(b"http/1.1 200")
         assert b"connection: close" in head
         assert json.loads(body) == {"status": "ok"}
+
+
+def test_a_checked_token_stays_with_the_gateway(cluster: Cluster) -> None:
+    a = cluster.backend("a")
+    token_id, token = tokens.new_token(b"\x01" * tokens.ID_BYTES, b"\x02" * tokens.SECRET_BYTES)
+    sha = tokens.digest(token.encode()).hex()
+    locked = {"name": "locked", "upstreams": [upstream("a", a)]}
+    locked["auth"] = {"tokens": [{"id": token_id, "sha256": sha}]}
+    gw = cluster.gateway([locked, {"name": "open", "upstreams": [upstream("a", a)]}])
+    bearer = {"authorization": f"Bearer {token}"}
+    assert httpx.get(f"{gw.url}/locked/whoami").status_code == 401
+    seen = httpx.get(f"{gw.url}/locked/whoami", headers=bearer).json()
+    assert seen["path"] == "/whoami" and seen["authorization"] is None
+    # a service the gateway does not guard gets the header as sent (its own auth, say)
+    own = {"authorization": "Basic dXNlcjpwdw=="}
+    assert httpx.get(f"{gw.url}/open/whoami", headers=own).json()["authorization"] == (
+        "Basic dXNlcjpwdw=="
+    )

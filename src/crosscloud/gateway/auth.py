@@ -7,7 +7,10 @@ request costs a regex match, a dict lookup by the token's public id, one SHA-256
 A service without `auth` in its config is open (the control plane leaves it out until
 its deployment has a token). Answers: no or malformed header -> 401; a token the gateway
 does not know (wrong, revoked) -> 401; a known token that does not cover the service
--> 403. /healthz, /readyz and /metrics never get here (see Gateway.own_route).
+-> 403. /healthz, /readyz and /metrics never get here (see Gateway.own_route). A token
+the gateway checked stays with the gateway: the replicas never see it (as Istio's
+RequestAuthentication does unless told to forward it); an open service's requests keep
+their Authorization header.
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ class TokenAuth:
     def protected(self) -> frozenset[str]:
         """The services that need a token."""
         return frozenset(self._protected)
+
+    def guards(self, service: str) -> bool:
+        """Whether `service` needs a token (then the token is not passed on to replicas)."""
+        return service in self._protected
 
     def __call__(self, service: str, authorization: bytes | None) -> tuple[int, str] | None:
         allowed = self._protected.get(service)

@@ -179,6 +179,7 @@ class Downstream(asyncio.Protocol):
             return
         elif lower == b"authorization":
             self.auth = value
+            return  # passed on in _dispatch unless the gateway checks it
         elif lower in _HOP:
             if lower == b"connection":
                 self.keep_alive_asked = b"keep-alive" in value.lower()
@@ -261,10 +262,9 @@ class Downstream(asyncio.Protocol):
             return self._local(
                 404, server.unknown_service(url), keep_alive=keep_alive, http10=http10
             )
-        if server.authorizer is not None:
-            denied = server.authorizer(cluster.name, self.auth)
-            if denied is not None:
-                return self._local(denied[0], denied[1], keep_alive=keep_alive, http10=http10)
+        denied = self._authorize(cluster.name)
+        if denied is not None:
+            return self._local(denied[0], denied[1], keep_alive=keep_alive, http10=http10)
         if self.expect and self.current is None:
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         method = parser.get_method()
@@ -279,6 +279,18 @@ class Downstream(asyncio.Protocol):
             keep_alive=keep_alive,
             http10=http10,
         )
+
+    def _authorize(self, service: str) -> tuple[int, str] | None:
+        """A refusal, or None. The Authorization header goes on to the replica only when
+        the gateway did not check it: a token stays with the gateway."""
+        authorizer, auth = self.server.authorizer, self.auth
+        if authorizer is not None:
+            denied = authorizer(service, auth)
+            if denied is not None or authorizer.guards(service):
+                return denied
+        if auth is not None:
+            self.headers.append(b"authorization: %b\r\n" % auth)
+        return None
 
     def _local(self, status: int, message: str, *, keep_alive: bool, http10: bool) -> _Local:
         data = error_bytes(status, message, close=not keep_alive, http10=http10)

@@ -16,7 +16,8 @@ import json
 import random
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import Protocol
 
 from crosscloud.adapters import listen
 from crosscloud.gateway import cluster as gwcluster
@@ -30,9 +31,15 @@ TIMEOUT_TICK = 0.1
 #: Paths the gateway answers itself (`Gateway.own_route`), whatever the services are.
 OWN_PATHS = frozenset({b"/metrics", b"/healthz", b"/readyz", b"/-/stats"})
 
-#: The per-service token hook: (service, Authorization header) -> None to allow, or
-#: (status, message) to refuse. Tokens themselves live with the control plane.
-Authorizer = Callable[[str, bytes | None], tuple[int, str] | None]
+
+class Authorizer(Protocol):
+    """The per-service token hook (auth.TokenAuth); tokens live with the control plane."""
+
+    def __call__(self, service: str, authorization: bytes | None) -> tuple[int, str] | None:
+        """None to allow, or (status, message) to refuse."""
+
+    def guards(self, service: str) -> bool:
+        """Whether `service` needs a token."""
 
 
 def bind(host: str, port: int) -> socket.socket:

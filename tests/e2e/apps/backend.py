@@ -1,6 +1,6 @@
 """A tiny ASGI backend for the gateway's e2e tests and benchmark (run with uvicorn).
 
-NAME names the replica in answers; MODE=fail500 (fail503) answers 500 (503) to everything
+NAME names the replica in answers (with the Authorization header it was sent, if any); MODE=fail500 (fail503) answers 500 (503) to everything
 but /readyz and /stats, after `?ms=N` milliseconds when the query has it. Routes: /whoami,
 /echo (POST, echoes the body), /sse?n=N (N events, 0: until the client leaves), /slow?ms=N,
 /stats (requests seen, connections they came on, streams open, streams cancelled).
@@ -91,4 +91,6 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
         await asyncio.sleep(int(query.get("ms", "100")) / 1000)
         await _send_json(send, 200, {"name": NAME})
     else:
-        await _send_json(send, 200, {"name": NAME, "path": path, "query": query})
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        seen = {"name": NAME, "path": path, "query": query}
+        await _send_json(send, 200, {**seen, "authorization": headers.get("authorization")})
