@@ -1,7 +1,8 @@
 """Pure: how many replicas a service should have, from what the gateway saw, like the
 Kubernetes HPA (desired = ceil(load / target per replica), 10% tolerance, scale up at
-once, scale down only to the highest recommendation of the last 300 s) plus scale to
-zero after `scaleToZeroAfter` idle and back to one as soon as a request is held.
+once but by at most +100% or +4 replicas, whichever is more, per 15 s, scale down only to
+the highest recommendation of the last 300 s) plus scale to zero after `scaleToZeroAfter`
+idle and back up as soon as a request is held.
 
 The caller keeps a `Window` per service: `observe` adds each sample of the gateway's
 counters, `decide` returns a `ScaleDecision` (data, with its reason) and the window with
@@ -21,6 +22,8 @@ TOLERANCE = 0.1
 DOWN_WINDOW = 300.0
 #: Load is averaged over this many seconds of samples (the gateway is read every ~1 s).
 METRIC_WINDOW = 10.0
+#: The HPA's default scale-up policies: +100% or +4 replicas per 15 s, the larger.
+UP_PERCENT, UP_PODS, UP_PERIOD = 100, 4, 15.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Window:
     samples: tuple[Sample, ...] = ()
     last_active: float | None = None
     recommendations: tuple[tuple[float, int], ...] = ()
+    scale_ups: tuple[tuple[float, int], ...] = ()  # (when, replicas added) for the rate limit
 
 
 @dataclass(frozen=True)
@@ -152,13 +156,17 @@ def decide(
     zero_after = settings.zero_after
     idle = now - (window.last_active if window.last_active is not None else window.since)
     if current == 0 and latest is not None and window.last_active == latest.ts:
-        return decision(max(1, wanted), f"{held} request(s) held with no replica: {why}")
+        total, window = _limit_up(window, current, max(1, wanted), now)
+        return decision(
+            total, f"{held} request(s) held with no replica: {why}" + _capped(total, wanted)
+        )
     if zero_after is not None and idle >= zero_after:
         return decision(0, f"no request for {idle:.0f}s (scaleToZeroAfter {zero_after:g}s)")
     if current == 0 and zero_after is not None:
         return decision(0, "idle at zero replicas")
     if wanted >= current:
-        return decision(wanted, why)
+        total, window = _limit_up(window, current, wanted, now)
+        return decision(total, why + _capped(total, wanted))
     kept = [n for t, n in recommendations]
     if now - window.since < settings.down_window:
         kept.append(current)  # too little history: act as if `current` was recommended
@@ -167,6 +175,27 @@ def decide(
         return decision(total, why)
     return decision(
         total, f"{why}; held at {total} by the {settings.down_window:g}s scale-down window"
+    )
+
+
+def _limit_up(window: Window, current: int, wanted: int, now: float) -> tuple[int, Window]:
+    """`wanted` held to the HPA's scale-up rate, counted from the replicas there were
+    `UP_PERIOD` seconds ago; the window remembers the step taken."""
+    recent = tuple((t, n) for t, n in window.scale_ups if t > now - UP_PERIOD)
+    start = max(current - sum(n for _t, n in recent), 0)
+    total = min(wanted, max(start * (100 + UP_PERCENT) // 100, start + UP_PODS))
+    total = max(total, current)
+    if total > current:
+        recent = (*recent, (now, total - current))
+    return total, dataclasses.replace(window, scale_ups=recent)
+
+
+def _capped(total: int, wanted: int) -> str:
+    if total >= wanted:
+        return ""
+    return (
+        f"; {total} for now: at most +{UP_PERCENT}% or +{UP_PODS} replicas per"
+        f" {UP_PERIOD:g}s, like the HPA"
     )
 
 

@@ -31,7 +31,8 @@ def steady(*, in_flight: int = 0, qps: float = 0, start: float = 0, end: float =
     [
         (CONC, 8, 0, 1, 4),  # ceil(8 / 2): up at once, no window
         (CONC, 9, 0, 1, 5),
-        (CONC, 40, 0, 2, 10),  # clamped to maxReplicas
+        (CONC, 40, 0, 2, 6),  # wants 10 (maxReplicas); +4 per 15 s is the most from 2
+        (CONC, 40, 0, 5, 10),  # +100% from 5: maxReplicas
         (CONC, 4, 0, 2, 2),  # exactly on target
         (CONC, 4, 0, 4, 4),  # down is held by the 300 s window (history says 4)
         (CONC, 0, 0, 1, 1),  # never under max(minReplicas, 1) by load
@@ -52,6 +53,23 @@ def test_recommendation(
     decision, _ = autoscale.decide("svc", history, current=current, settings=settings, now=10)
     assert decision.desired_total == expected, decision.reason
     assert decision.service == "svc" and decision.current == current
+
+
+def test_scale_up_is_held_to_the_hpa_rate_per_15_seconds() -> None:
+    settings = Settings(max_replicas=50, target_concurrency=1)
+    window, current, totals = Window(since=0), 1, []
+    for t in (0, 5, 10, 16, 20, 31, 46):
+        window = autoscale.observe(window, Sample(ts=t, in_flight=40), keep=20)
+        decision, window = autoscale.decide(
+            "svc", window, current=current, settings=settings, now=t
+        )
+        current = decision.desired_total
+        totals.append(current)
+        if current < 40:
+            assert "at most +100% or +4 replicas per 15s" in decision.reason
+    # 1 -> 5 (+4); nothing more until that step is 15 s old; 5 -> 10 (+100%) at t=16;
+    # 10 -> 20 at t=31, once the t=16 step is 15 s old; then 40, all the load asks for
+    assert totals == [5, 5, 5, 10, 10, 20, 40]
 
 
 def test_scale_down_waits_for_the_window_then_follows_the_highest_recommendation() -> None:
