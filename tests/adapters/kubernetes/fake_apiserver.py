@@ -142,12 +142,15 @@ class FakeCluster:
             )
 
     def write_log(self, namespace: str, pod: str, *lines: str) -> None:
-        """The pod's container prints `lines` now."""
+        """The pod's container prints `lines` now, each at its own time (the kubelet's
+        nanosecond stamps; here microseconds, moved on by one where the clock has not)."""
         with self._lock:
+            kept = self.logs.setdefault((namespace, pod), [])
             for line in lines:
-                self.logs.setdefault((namespace, pod), []).append(
-                    (datetime.datetime.now(datetime.UTC), line)
-                )
+                at = datetime.datetime.now(datetime.UTC)
+                if kept and at <= kept[-1][0]:
+                    at = kept[-1][0] + datetime.timedelta(microseconds=1)
+                kept.append((at, line))
 
     def remove(self, api: str, plural: str, namespace: str, name: str) -> None:
         """Someone deletes an object behind crosscloud's back."""
