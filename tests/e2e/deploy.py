@@ -56,6 +56,17 @@ class Deployer:
             )
         return result
 
+    def start(self, *args: str, stdout: Any = subprocess.PIPE) -> subprocess.Popen[str]:
+        """`crosscloud ARGS` in the background (stderr with stdout); the caller stops it."""
+        return subprocess.Popen(
+            [*CROSSCLOUD, *args],
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env(),
+            cwd=ROOT,
+        )
+
     def status(self) -> dict[str, Any]:
         return dict(orjson.loads(self.run("status", "-o", "json").stdout))
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CROSSCLOUD, EXAMPLES, ROOT
+from tests.conftest import EXAMPLES
 from tests.e2e.deploy import Deployer, app_folder, isolated, post
 
 pytestmark = pytest.mark.timeout(300)
@@ -103,13 +102,7 @@ def test_a_killed_replica_restarts_and_traffic_never_fails(app: tuple[Deployer, 
     every = d.run("logs", "echo").stdout.splitlines()
     assert sum(line.endswith("Echo is ready") for line in every) == 3
     assert {line.split("]")[0][1:] for line in every} == {r["id"] for r in d.replicas()}
-    follow = subprocess.Popen(
-        [*CROSSCLOUD, "logs", "echo", "--placement", "local/region-b", "-f", "--tail", "1"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=d.env(),
-        cwd=ROOT,
-    )
+    follow = d.start("logs", "echo", "--placement", "local/region-b", "-f", "--tail", "1")
     try:
         assert follow.stdout is not None
         assert follow.stdout.readline()  # the last line so far: -f knows where the file ends

@@ -30,7 +30,7 @@ import pytest
 from tests.adapters.kubernetes.conftest import istio_validators, validate  # noqa: F401
 from tests.adapters.kubernetes.fake_apiserver import FakeCluster
 from tests.adapters.kubernetes.test_client import write_kubeconfig
-from tests.conftest import CROSSCLOUD, ROOT, free_port
+from tests.conftest import free_port
 from tests.e2e.deploy import Deployer, app_folder, post
 
 pytestmark = pytest.mark.timeout(240)
@@ -127,13 +127,7 @@ def test_up_applies_waits_reports_and_down_deletes_in_three_clusters(
         cluster.start_ready = False  # pods are created but not Running until we say so
     log = tmp_path / "up.log"
     with log.open("w") as out:
-        up = subprocess.Popen(
-            [*CROSSCLOUD, "up", str(manifest), "--timeout", "120"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=d.env(),
-            cwd=ROOT,
-        )
+        up = d.start("up", str(manifest), "--timeout", "120", stdout=out)
     try:
         d.wait(lambda: all(_deployment(c) for c in clouds.values()), what="three Deployments")
         starting = d.wait(
@@ -220,14 +214,7 @@ def _logs_are_read_from_the_clusters(
 
     (aks,) = replicas[AKS]
     clouds[AKS].write_log(NAMESPACE, aks["pod"], "before")
-    follow = subprocess.Popen(
-        [*CROSSCLOUD, "logs", "echo", "--placement", AKS, "-f", "--tail", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=d.env(),
-        cwd=ROOT,
-    )
+    follow = d.start("logs", "echo", "--placement", AKS, "-f", "--tail", "1")
     seen: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [seen.put(x) for x in follow.stdout or ()])
     reader.start()
@@ -322,14 +309,7 @@ def test_down_waits_for_an_apply_in_flight_and_leaves_no_object(
         lambda: any(m == "PATCH" for m, _p, _c in clouds[EKS].requests),
         what="an apply to EKS, held by the fake",
     )
-    with subprocess.Popen(
-        [*CROSSCLOUD, "down"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=d.env(),
-        cwd=ROOT,
-    ) as down:
+    with d.start("down") as down:
         try:
             waited = False
             down.wait(timeout=3)  # deleting now would race the apply that is still going
