@@ -78,9 +78,12 @@ def _deployer(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     clouds: dict[str, FakeCluster],
+    deployers: list[Deployer],
     *,
     unreachable: str | None = None,
 ) -> tuple[Deployer, Path]:
+    """A state directory whose kubeconfig names the fake clusters (one of them at a port
+    nobody listens on, if asked), and the shop manifest; torn down after the test."""
     servers = {}
     for placement, cluster in clouds.items():
         url = f"http://127.0.0.1:{free_port()}" if placement == unreachable else cluster.url
@@ -88,7 +91,9 @@ def _deployer(
     monkeypatch.setenv("KUBECONFIG", write_kubeconfig(tmp_path / "kubeconfig", servers))
     manifest = tmp_path / "crosscloud.yaml"
     manifest.write_text(MANIFEST)
-    return Deployer(tmp_path / "home"), manifest
+    deployer = Deployer(tmp_path / "home")
+    deployers.append(deployer)
+    return deployer, manifest
 
 
 @pytest.fixture
@@ -121,8 +126,7 @@ def test_up_applies_waits_reports_and_down_deletes_in_three_clusters(
     clouds: dict[str, FakeCluster],
     deployers: list[Deployer],
 ) -> None:
-    d, manifest = _deployer(tmp_path, monkeypatch, clouds)
-    deployers.append(d)
+    d, manifest = _deployer(tmp_path, monkeypatch, clouds, deployers)
     for cluster in clouds.values():
         cluster.start_ready = False  # pods are created but not Running until we say so
     log = tmp_path / "up.log"
@@ -238,8 +242,7 @@ def test_pods_that_stay_pending_move_to_the_next_placement(
     clouds: dict[str, FakeCluster],
     deployers: list[Deployer],
 ) -> None:
-    d, manifest = _deployer(tmp_path, monkeypatch, clouds)
-    deployers.append(d)
+    d, manifest = _deployer(tmp_path, monkeypatch, clouds, deployers)
     eks = clouds[EKS]
     eks.schedulable = False  # no GPU node there, for ten minutes already
     eks.unschedulable_since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)
@@ -267,8 +270,7 @@ def test_one_unreachable_cluster_leaves_the_others_serving(
     clouds: dict[str, FakeCluster],
     deployers: list[Deployer],
 ) -> None:
-    d, manifest = _deployer(tmp_path, monkeypatch, clouds, unreachable=AKS)
-    deployers.append(d)
+    d, manifest = _deployer(tmp_path, monkeypatch, clouds, deployers, unreachable=AKS)
 
     result = d.run("up", str(manifest), "--timeout", "120")
     named = "placement azure/eastus (context 'prod-aks'): cannot reach the cluster at"
@@ -301,8 +303,7 @@ def test_down_waits_for_an_apply_in_flight_and_leaves_no_object(
     clouds: dict[str, FakeCluster],
     deployers: list[Deployer],
 ) -> None:
-    d, manifest = _deployer(tmp_path, monkeypatch, clouds)
-    deployers.append(d)
+    d, manifest = _deployer(tmp_path, monkeypatch, clouds, deployers)
     gate = clouds[EKS].apply_gate = threading.Event()
     d.run("up", str(manifest), "--no-wait")
     d.wait(
@@ -331,8 +332,7 @@ def test_a_placement_dropped_after_a_control_plane_restart_is_cleaned_up(
     clouds: dict[str, FakeCluster],
     deployers: list[Deployer],
 ) -> None:
-    d, manifest = _deployer(tmp_path, monkeypatch, clouds)
-    deployers.append(d)
+    d, manifest = _deployer(tmp_path, monkeypatch, clouds, deployers)
     d.run("up", str(manifest), "--timeout", "120")
     assert _deployment(clouds[GKE]) is not None
     (control,) = d.processes()["controlplane"]
