@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use when they are missing (CI is a fresh machine):
-# Java for Spark, PostgreSQL's server binaries for the store tests, buildah for image builds.
+# Java for Spark, PostgreSQL's server binaries for the store tests, buildah for image builds,
+# nginx (the gateway's reference in the conformance suite) and the HTTP clients users use
+# (curl, ab, wrk) for the client matrix.
 set -euo pipefail
 need=()
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
@@ -8,6 +10,10 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
   need+=(postgresql)
 fi
 command -v buildah >/dev/null || need+=(buildah)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v curl >/dev/null || need+=(curl)
+command -v ab >/dev/null || need+=(apache2-utils)
+command -v wrk >/dev/null || need+=(wrk)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
