@@ -40,11 +40,12 @@ class Controller:
     ) -> None:
         self.store = store
         self.target = target
+        self.wake = threading.Event()
         self.gateway = gateway
+        gateway.on_restart = self.wake.set  # its restart becomes an event on the next pass
         self.policy = policy or lifecycle.BackoffPolicy()
         self.clock = clock
         self.lock = threading.RLock()
-        self.wake = threading.Event()
         self._stops = ThreadPoolExecutor(4, thread_name_prefix="stop")
         self._stopping: set[str] = set()
         self._parsed: dict[str, tuple[str, manifest.Manifest]] = {}
@@ -243,6 +244,9 @@ class Controller:
                 services.append(service_config(spec, service.name, mine, api_tokens=api_tokens))
         if deps or self.gateway.alive():
             self.gateway.ensure(services)
+        for note in self.gateway.take_notes():
+            for record, _submitted, _spec in deps:  # every deployment's traffic went through it
+                self.event(record.name, "GatewayRestarted", note)
 
     def busy(self) -> bool:
         """Stops still draining in the background."""

@@ -1,15 +1,20 @@
 """The gateway process the control plane runs beside itself: started (or adopted after a
 control plane restart) on a stable port, and told about endpoint changes at once by
-rewriting its config file and sending SIGHUP (a push, not a poll)."""
+rewriting its config file and sending SIGHUP (a push, not a poll). A thread waits on the
+gateway's pid and starts a new one on the same port the moment it dies, without waiting
+for the loop's next pass."""
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +24,19 @@ from crosscloud.adapters import procs
 from crosscloud.domain import manifest, state, tokens
 
 log = logging.getLogger("crosscloud.controlplane")
+CRASH_LOOP = 1.0  # a gateway that dies sooner than this after its start waits for the loop
 
 
 class GatewayLink:
     """Keeps one gateway process running and its config in step with the endpoints."""
 
-    def __init__(self, home: Path, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+    ) -> None:
         self.home = home
         self.host = host
         self.config_path = home / "gateway.json"
@@ -33,6 +45,10 @@ class GatewayLink:
         self._port = port
         self._last: bytes | None = None
         self._child: subprocess.Popen[bytes] | None = None
+        self.on_restart: Callable[[], None] = lambda: None  # a note waits: wake the loop
+        self._mutex = threading.Lock()  # the loop, the API and the watcher all start/stop it
+        self._watched: int | None = None  # the pid a watcher thread waits on
+        self._notes: list[str] = []
 
     @property
     def url(self) -> str:
@@ -64,13 +80,61 @@ class GatewayLink:
             {"listen": {"host": self.host, "port": self.port}, "services": services},
             option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
         )
-        if not self.alive():
-            self._write(body)
-            self._start()
+        with self._mutex:
+            if not self.alive():
+                gone = self._info()  # recorded and not running: it died (or was killed)
+                self._write(body)
+                self._start()
+                if gone:
+                    self._notes.append(f"gateway pid {gone['pid']} was gone; {self._restarted()}")
+                return
+            if self._watched is None:
+                self._watch(None)  # adopted from an earlier control plane
+            if body != self._last:
+                self._write(body)
+                self._signal(signal.SIGHUP)
+
+    def take_notes(self) -> list[str]:
+        """Restarts since the last call, as event messages."""
+        with self._mutex:
+            notes, self._notes = self._notes, []
+        return notes
+
+    def _restarted(self) -> str:
+        info = self._info() or {}
+        return f"restarted on {self.url} (pid {info.get('pid')})"
+
+    def _watch(self, child: subprocess.Popen[bytes] | None) -> None:
+        info = self._info()
+        if info is None:
             return
-        if body != self._last:
-            self._write(body)
-            self._signal(signal.SIGHUP)
+        pid = int(info["pid"])
+        self._watched = pid
+        started = time.monotonic()
+        threading.Thread(
+            target=self._await_exit, args=(pid, child, started), daemon=True, name="gateway-watch"
+        ).start()
+
+    def _await_exit(self, pid: int, child: subprocess.Popen[bytes] | None, started: float) -> None:
+        """Wait for `pid` to exit; restart it at once unless it was stopped on purpose,
+        replaced already, or is crash-looping (then the loop's pass restarts it, 1/s)."""
+        if child is not None:
+            code: int | None = child.wait()
+        elif not _wait_pid(pid):
+            return  # cannot wait on it: the loop's pass notices instead
+        else:
+            code = None
+        with self._mutex:
+            if self._watched != pid:
+                return
+            self._watched = None
+            if time.monotonic() - started < CRASH_LOOP:
+                return
+            self._start()
+            how = "exited" if code is None else _exit_text(code)
+            self._notes.append(f"gateway pid {pid} {how}; {self._restarted()}")
+        log.warning("gateway pid %d %s; restarted on %s", pid, how, self.url)
+        self.on_restart()
 
     def _write(self, body: bytes) -> None:
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +163,7 @@ class GatewayLink:
         }
         self.info_path.write_bytes(orjson.dumps(info))
         log.info("gateway started on %s (pid %d)", self.url, child.pid)
+        self._watch(child)
 
     def _signal(self, sig: signal.Signals) -> None:
         info = self._info()
@@ -106,6 +171,11 @@ class GatewayLink:
             os.kill(int(info["pid"]), sig)
 
     def stop(self, grace: float = 10.0) -> None:
+        with self._mutex:
+            self._watched = None  # stopped on purpose: the watcher leaves it down
+            self._stop(grace)
+
+    def _stop(self, grace: float) -> None:
         info = self._info()
         if info and self.alive():
             pid = int(info["pid"])
@@ -122,6 +192,27 @@ class GatewayLink:
             self._child = None
         self.info_path.unlink(missing_ok=True)
         self._last = None
+
+
+def _wait_pid(pid: int) -> bool:
+    """Block until `pid` (not our child) exits; False if the kernel cannot tell us."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return False
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.poll()
+    finally:
+        os.close(fd)
+    return True
+
+
+def _exit_text(code: int) -> str:
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with status {code}"
 
 
 def service_config(

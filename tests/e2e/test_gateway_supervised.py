@@ -1,0 +1,111 @@
+"""The gateway is supervised: SIGKILLed under load, the control plane starts a new one on
+the same address at once, requests succeed again, and the restart is an event. The outage
+(from the kill to the first 200 of a request sent after it) is measured and printed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.deploy import Deployer, app_folder, isolated
+
+pytestmark = pytest.mark.timeout(240)
+
+MANIFEST = """\
+apiVersion: crosscloud.dev/v1
+kind: CloudDeployment
+metadata:
+  name: supervised
+spec:
+  services:
+    - name: echo
+      source: service.py:Echo
+  placements:
+    - {provider: local, region: region-a, services: [{name: echo, replicas: 1}]}
+    - {provider: local, region: region-b, services: [{name: echo, replicas: 1}]}
+"""
+
+
+@pytest.fixture
+def deployed(tmp_path: Path) -> Iterator[Deployer]:
+    with isolated(tmp_path) as d:
+        d.run("up", str(app_folder(tmp_path, MANIFEST) / "crosscloud.yaml"))
+        yield d
+
+
+class Load:
+    """Client threads sending requests in a loop; each answer kept with when it was sent."""
+
+    def __init__(self, url: str, threads: int = 4) -> None:
+        self.url = url
+        self.answers: list[tuple[float, float, int]] = []  # (sent, answered, status; 0: error)
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self) -> None:
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            while not self.stop.is_set():
+                sent = time.monotonic()
+                try:
+                    status = client.post(self.url, json={"text": "x"}).status_code
+                except httpx.HTTPError:
+                    status = 0
+                with self.lock:
+                    self.answers.append((sent, time.monotonic(), status))
+                if status != 200:
+                    time.sleep(0.005)  # refused at once while it is down: do not spin
+
+    def count(self, since: float = 0.0, status: int = 200) -> int:
+        with self.lock:
+            return sum(1 for s, _, code in self.answers if s >= since and code == status)
+
+    def __enter__(self) -> Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+def _events(d: Deployer, kind: str) -> list[dict[str, object]]:
+    out = d.run("status", "--events", "50", "-o", "json").stdout
+    found = httpx.Response(200, content=out).json().get("events", [])
+    return [e for e in found if e["kind"] == kind]
+
+
+def test_a_killed_gateway_comes_back_on_the_same_address(deployed: Deployer) -> None:
+    d = deployed
+    url = d.gateway()
+    [old] = d.processes()["gateway"]
+    with Load(f"{url}/echo/echo") as load:
+        d.wait(lambda: load.count() > 200, what="steady load")
+        killed = time.monotonic()
+        os.kill(old, signal.SIGKILL)
+        d.wait(lambda: load.count(since=killed) > 0, timeout=60, what="a 200 after the kill")
+        with load.lock:
+            first = min(done for sent, done, code in load.answers if sent >= killed and code == 200)
+        back = time.monotonic()
+        d.wait(lambda: load.count(since=back) >= 500, timeout=60, what="500 requests after")
+    outage = first - killed
+    print(f"\ngateway outage after SIGKILL: {outage * 1000:.0f} ms (kill to first 200)")
+    after = Counter(code for sent, _, code in load.answers if sent >= back)
+    assert set(after) == {200}, f"requests sent once it was back: {after}"
+    assert d.gateway() == url  # same address: clients need no new URL
+    [new] = d.processes()["gateway"]
+    assert new != old
+    assert d.status()["gateway"]["running"] is True
+    restarted = d.wait(lambda: _events(d, "GatewayRestarted"), timeout=30, what="the event")
+    assert f"gateway pid {old} was killed by SIGKILL" in str(restarted[-1]["message"])
+    assert url in str(restarted[-1]["message"])
