@@ -158,7 +158,9 @@ def test_streams_both_ways_and_a_client_disconnect_cancels_upstream(cluster: Clu
 
 def test_body_and_header_limits(cluster: Cluster) -> None:
     a = cluster.backend("a")
-    gw = cluster.gateway([{"name": "s", "upstreams": [upstream("a", a)]}], maxBodySize=1000)
+    gw = cluster.gateway(
+        [{"name": "s", "upstreams": [upstream("a", a)]}], limits={"maxBodySize": 1000}
+    )
     assert httpx.post(f"{gw.url}/s/echo", content=b"x" * 1000).status_code == 200
     too_big = httpx.post(f"{gw.url}/s/echo", content=b"x" * 1001)
     assert too_big.status_code == 413

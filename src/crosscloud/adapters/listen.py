@@ -4,6 +4,7 @@ to another port (the replica runtime and the gateway both listen through this)."
 from __future__ import annotations
 
 import errno
+import resource
 import socket
 
 from crosscloud import errors
@@ -23,3 +24,17 @@ def bind(host: str, port: int, *, backlog: int = 2048) -> socket.socket:
         raise errors.UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.listen(backlog)
     return sock
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's open-file soft limit to its hard limit (a proxy holds two
+    descriptors per request in flight and one per idle client); returns the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass  # a container may forbid it: keep what we have
+    return soft

@@ -18,6 +18,16 @@ File format (durations as in manifests: 250ms, 10s, 5m):
         auth: {tokens: [{id: 0123456789ab, sha256: <64 hex digits>}]}  # optional, see auth.py
         upstreams:
           - {id: a1, host: 127.0.0.1, port: 9001, placement: local/a, version: v1}
+    limits:                                # every one optional; the defaults shown
+      headerTimeout: 10s                   # a request head must arrive within this: 408, close
+      bodyTimeout: 60s                     # longest gap between two reads of a body: 408, close
+      idleTimeout: 75s                     # a connection with no request in progress is closed
+      maxConnections: 8192                 # open client connections; past it 503 and close
+      maxPipelined: 16                     # requests queued on one connection; then reading stops
+      maxHeaderBytes: 32Ki                 # the whole request head: 431 (checked while reading)
+      maxUrlBytes: 8Ki                     # the request target: 414
+      maxHeaders: 100                      # 431
+      maxBodySize: 64Mi                    # 413
 """
 
 from __future__ import annotations
@@ -36,8 +46,6 @@ from crosscloud.gateway import hold as gwhold
 from crosscloud.planning import outlier, retry
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
-DEFAULT_MAX_HEADER_BYTES = 64 * 1024
-DEFAULT_MAX_HEADERS = 100
 
 
 @dataclass(frozen=True)
@@ -96,15 +104,33 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one client may hold or send; past a limit it gets a clean 4xx/5xx and a close.
+
+    Defaults follow nginx where it has one (client_header_timeout and client_body_timeout
+    60 s, keepalive_timeout 75 s, large_client_header_buffers 4 x 8k): the header timeout
+    is shorter because a head of a model request is a few hundred bytes, and a slow one is
+    a slowloris rather than a slow network."""
+
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    idle_timeout: float = 75.0
+    max_connections: int = 8192
+    max_pipelined: int = 16
+    max_header_bytes: int = 32 * 1024
+    max_url_bytes: int = 8 * 1024
+    max_headers: int = 100
+    max_body_size: int = DEFAULT_MAX_BODY
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     """The whole gateway: where it listens, its limits, and its services."""
 
     host: str = "127.0.0.1"
     port: int = 8080
     services: tuple[ServiceConfig, ...] = ()
-    max_body_size: int = DEFAULT_MAX_BODY
-    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
-    max_headers: int = DEFAULT_MAX_HEADERS
+    limits: Limits = field(default_factory=Limits)
 
 
 class _Model(pydantic.BaseModel):
@@ -214,9 +240,31 @@ class _ListenFile(_Model):
     port: int = pydantic.Field(default=8080, ge=0, le=65535)
 
 
+class _LimitsFile(_Model):
+    header_timeout: float = pydantic.Field(default=10.0, gt=0, alias="headerTimeout")
+    body_timeout: float = pydantic.Field(default=60.0, gt=0, alias="bodyTimeout")
+    idle_timeout: float = pydantic.Field(default=75.0, gt=0, alias="idleTimeout")
+    max_connections: int = pydantic.Field(default=8192, ge=1, alias="maxConnections")
+    max_pipelined: int = pydantic.Field(default=16, ge=1, le=1024, alias="maxPipelined")
+    max_header_bytes: int = pydantic.Field(default=32 * 1024, ge=1024, alias="maxHeaderBytes")
+    max_url_bytes: int = pydantic.Field(default=8 * 1024, ge=256, alias="maxUrlBytes")
+    max_headers: int = pydantic.Field(default=100, ge=1, alias="maxHeaders")
+    max_body_size: int = pydantic.Field(default=DEFAULT_MAX_BODY, ge=1, alias="maxBodySize")
+
+    _d = pydantic.field_validator(
+        "header_timeout", "body_timeout", "idle_timeout", mode="before"
+    )(quantity.parse_duration)
+    _b = pydantic.field_validator(
+        "max_header_bytes", "max_url_bytes", "max_body_size", mode="before"
+    )(quantity.parse_memory)
+
+    def build(self) -> Limits:
+        return Limits(**self.model_dump())
+
+
 class _GatewayFile(_Model):
     listen: _ListenFile = _ListenFile()
-    max_body_size: int = pydantic.Field(default=DEFAULT_MAX_BODY, ge=1, alias="maxBodySize")
+    limits: _LimitsFile = _LimitsFile()
     services: list[_ServiceFile] = []
 
 
@@ -238,7 +286,7 @@ def parse(data: Any, *, source: str = "<config>") -> GatewayConfig:
         host=model.listen.host,
         port=model.listen.port,
         services=tuple(s.build() for s in model.services),
-        max_body_size=model.max_body_size,
+        limits=model.limits.build(),
     )
 
 

@@ -3,28 +3,38 @@ limits, and hand each one to an `Exchange`; answers its own /healthz, /readyz, /
 
 Written against uvloop's transports rather than a framework (see upstream.py for the
 numbers): each request costs a handful of parser callbacks and no task or future.
-Pipelined requests queue behind the one in flight, so answers keep their order.
+Pipelined requests queue behind the one in flight, so answers keep their order; a
+request refused for its bytes (a protocol error, a limit) is answered in that order too,
+and nothing after it is read.
+
+Timeouts cost no timer per request: each connection notes the gateway's tick when its
+state changes (`mark`), and the gateway's sweep (server.py) closes the ones past a limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import json
 from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
 from crosscloud.gateway import exchange as gwexchange
+from crosscloud.gateway import head as gwhead
+from crosscloud.gateway import target as gwtarget
 from crosscloud.gateway import upstream as gwupstream
-from crosscloud.gateway.framing import connection_line, status_line
+from crosscloud.gateway.framing import error_bytes
 
 if TYPE_CHECKING:
     from crosscloud.gateway.server import Gateway
 
 # Request headers that only concern the client's hop; framing is redone for the upstream.
 _HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade"})
-_MAX_QUEUED = 16
+_HEAD_END = b"\r\n\r\n"
+
+
+class _Refused(Exception):
+    """Raised from a parser callback to stop parsing at once (the status is noted)."""
 
 
 class _Pending(Protocol):
@@ -58,27 +68,6 @@ class _Local:
         pass
 
 
-def response_bytes(
-    status: int,
-    body: bytes,
-    *,
-    content_type: bytes = b"application/json",
-    close: bool = False,
-    http10: bool = False,
-) -> bytes:
-    head = status_line(status) + b"content-type: %b\r\ncontent-length: %d\r\n" % (
-        content_type,
-        len(body),
-    )
-    return head + connection_line(close=close, http10=http10) + b"\r\n" + body
-
-
-def error_bytes(status: int, message: str, *, close: bool, http10: bool = False) -> bytes:
-    phrase = status_line(status)[13:-2].decode()
-    body = json.dumps({"error": phrase, "detail": message}).encode()
-    return response_bytes(status, body, close=close, http10=http10)
-
-
 class Downstream(asyncio.Protocol):
     """One client connection."""
 
@@ -86,29 +75,42 @@ class Downstream(asyncio.Protocol):
         "auth",
         "body_size",
         "chunked",
+        "close_on_flush",
         "closed",
         "content_length",
         "corked",
         "corked_conns",
         "current",
+        "error",
         "expect",
         "feeding",
+        "head_bytes",
         "header_bytes",
         "headers",
         "host_header",
+        "hosts",
+        "in_head",
         "keep_alive_asked",
+        "limits",
+        "lingering",
+        "mark",
         "out",
+        "over_cap",
         "parser",
         "parsing",
         "queue",
         "reading_paused",
+        "refused",
         "server",
+        "te",
         "transport",
+        "upgrade",
         "url",
     )
 
     def __init__(self, server: Gateway) -> None:
         self.server = server
+        self.limits = server.config.limits
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.current: _Pending | None = None
@@ -118,64 +120,137 @@ class Downstream(asyncio.Protocol):
         # Writes made while one read is being handled go out as one write (one syscall):
         # on loopback the send carries the receiver's whole TCP path, so it dominates CPU.
         self.corked = False
+        self.close_on_flush = False
         self.out: list[bytes] = []
         self.feeding = False
         self.corked_conns: list[gwupstream.UpstreamConn] = []
         self.reading_paused = False
+        self.refused = False
+        self.lingering = False
+        self.over_cap = False
+        self.error: tuple[int, str] | None = None
+        #: A request head is being received: since `mark`, `head_bytes` of it at most.
+        self.in_head = False
+        self.head_bytes = 0
+        self.mark = server.tick
         self.url = b""
         self.headers: list[bytes] = []
+        self._reset_head()
+
+    def _reset_head(self) -> None:
+        self.url = b""
+        self.headers = []
         self.header_bytes = 0
         self.host_header = b""
+        self.hosts = 0
         self.content_length = -1
         self.body_size = 0
-        self.chunked = False
-        self.expect = False
-        self.keep_alive_asked = False
+        self.chunked = self.expect = self.keep_alive_asked = False
         self.auth: bytes | None = None
+        self.te: bytes | None = None
+        self.upgrade: bytes | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        connections = self.server.connections
+        connections.add(self)
+        self.over_cap = len(connections) > self.limits.max_connections
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.server.connections.discard(self)
         current = self.current
         if current is not None:
             self.current = None
             current.client_gone()
         self.queue.clear()
 
+    # -- reading ------------------------------------------------------------------------
+
     def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return  # after a refusal nothing more of this client is read
+        if not self.in_head:
+            self.mark = self.server.tick  # idle -> busy, or one more read of a body
+        elif self.head_bytes + len(data) > self.limits.max_header_bytes and _no_end(data):
+            self._head_overflow(data)
+            return
         self.feeding = True
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._reject(501, "protocol upgrades (WebSocket) are not supported by the gateway")
+        except httptools.HttpParserUpgrade as exc:
+            self._after_upgrade(data, int(exc.args[0]))
         except httptools.HttpParserError as exc:
-            self._reject(400, f"malformed HTTP request: {exc}")
+            status, message = self.error or _parse_error(exc)
+            self.refuse(status, message)
         finally:
             self.feeding = False
             if self.corked_conns:
                 conns, self.corked_conns = self.corked_conns, []
                 for conn in conns:
                     conn.uncork()
+        if self.in_head:
+            self._count_head(data)
+
+    def _count_head(self, data: bytes) -> None:
+        """Note how much of a head has come, at most: the bytes of a head are counted as
+        they come, since httptools keeps a partial header to itself until it ends."""
+        if self.head_bytes < 0:  # a head began in these bytes: at most what follows
+            end = data.rfind(_HEAD_END)  # the last head or body that ended in them
+            self.head_bytes = len(data) - (end + 4 if end >= 0 else 0)
+            self.mark = self.server.tick
+        else:
+            self.head_bytes += len(data)
+
+    def _head_overflow(self, data: bytes) -> None:
+        """The head grows past its limit with no end in these bytes: refuse it now rather
+        than let the parser buffer it (414 when the target alone is too long)."""
+        allowed = max(0, self.limits.max_header_bytes - self.head_bytes)
+        try:
+            self.parser.feed_data(data[:allowed])
+        except httptools.HttpParserError as exc:
+            status, message = self.error or _parse_error(exc)
+            self.refuse(status, message)
+            return
+        limit = self.limits.max_header_bytes
+        self.refuse(431, f"request head is over the limit of {limit} bytes")
+
+    def _after_upgrade(self, data: bytes, offset: int) -> None:
+        """llhttp stops after a request that asked to upgrade (h2c and the like). The
+        gateway answered it as plain HTTP/1.1 (RFC 9110 7.8 lets a server ignore the
+        request), so parsing goes on with a new parser."""
+        if self.refused:
+            return
+        self.parser = httptools.HttpRequestParser(self)
+        if offset < len(data):
+            self.data_received(data[offset:])
 
     # -- parser callbacks -------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        self.in_head = True
+        self.head_bytes = -1
+
     def on_url(self, url: bytes) -> None:
         self.url += url
+        if len(self.url) > self.limits.max_url_bytes:
+            self.error = (414, f"request target is over {self.limits.max_url_bytes} bytes")
+            raise _Refused
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.header_bytes += len(name) + len(value) + 4
         lower = name.lower()
         if lower == b"host":
             self.host_header = value
+            self.hosts += 1
         elif lower == b"content-length":
             self.content_length = int(value) if value.isdigit() else -1
         elif lower == b"transfer-encoding":
-            self.chunked = b"chunked" in value.lower()
+            self.te = value if self.te is None else self.te + b", " + value
+            self.chunked = True  # llhttp refuses any other framing (and head.py the rest)
             return
         elif lower == b"expect":
-            self.expect = True
+            self.expect = value.lower() == b"100-continue"
             return
         elif lower == b"authorization":
             self.auth = value
@@ -183,73 +258,71 @@ class Downstream(asyncio.Protocol):
         elif lower in _HOP:
             if lower == b"connection":
                 self.keep_alive_asked = b"keep-alive" in value.lower()
+            elif lower == b"upgrade":
+                self.upgrade = value
             return
         self.headers.append(b"%b: %b\r\n" % (name, value))
 
     def on_headers_complete(self) -> None:
+        self.in_head = False
         pending = self._dispatch()
         # The next request's head starts clean. Done here rather than in an
-        # on_message_begin callback: one parser-to-Python call less per request.
-        self.url = b""
-        self.headers = []
-        self.header_bytes = 0
-        self.host_header = b""
-        self.content_length = -1
-        self.body_size = 0
-        self.chunked = self.expect = self.keep_alive_asked = False
-        self.auth = None
+        # on_message_begin callback, which only marks the head's start.
+        self._reset_head()
         self.parsing = pending
+        self._enqueue(pending)
+
+    def _enqueue(self, pending: _Pending) -> None:
         if self.current is None:
             self.current = pending
             pending.start()
         else:
             self.queue.append(pending)
-            if len(self.queue) >= _MAX_QUEUED:
+            if len(self.queue) >= self.limits.max_pipelined:
                 self.pause_reading()
 
     def on_body(self, body: bytes) -> None:
         parsing = self.parsing
         if parsing is not None:
             self.body_size += len(body)
-            if self.body_size > self.server.config.max_body_size:
-                self._too_large(parsing)
-            else:
-                parsing.request_body(body)
-
-    def _too_large(self, parsing: _Pending) -> None:
-        self.parsing = None
-        limit = self.server.config.max_body_size
-        if isinstance(parsing, gwexchange.Exchange):
-            parsing.reject(413, f"request body is over the limit of {limit} bytes".encode())
-        else:
-            self.close()
+            if self.body_size > self.limits.max_body_size:
+                limit = self.limits.max_body_size
+                self.refuse(413, f"request body is over the limit of {limit} bytes")
+                raise _Refused
+            parsing.request_body(body)
 
     def on_message_complete(self) -> None:
         parsing = self.parsing
         if parsing is not None:
             self.parsing = None
             parsing.request_done()
-            if not parsing.keep_alive and parsing is not self.current and parsing not in self.queue:
-                self.close()  # its answer is out already (413 and the like): now it may go
 
     # -- routing ------------------------------------------------------------------------
 
     def _dispatch(self) -> _Pending:
-        server, parser = self.server, self.parser
+        server, parser, limits = self.server, self.parser, self.limits
         keep_alive = bool(parser.should_keep_alive())
         # An HTTP/1.0 client knows neither chunked bodies nor persistence by default. Only
         # such a client, or one closing anyway, can be on 1.0: no version check for the rest.
-        http10 = (not keep_alive or self.keep_alive_asked) and parser.get_http_version() == "1.0"
-        config = server.config
-        if len(self.headers) > config.max_headers or self.header_bytes > config.max_header_bytes:
-            return self._local(
-                431, "request headers are too large", keep_alive=False, http10=http10
-            )
-        if self.content_length > config.max_body_size:
-            limit = config.max_body_size
-            message = f"request body is over the limit of {limit} bytes"
-            return self._local(413, message, keep_alive=False, http10=http10)
-        url = self.url
+        version = "1.1"
+        if not keep_alive or self.keep_alive_asked:
+            version = parser.get_http_version()
+        http10 = version == "1.0"
+        if (
+            self.hosts != 1
+            or self.te is not None
+            or parser.should_upgrade()
+            or version != "1.1"
+            or len(self.headers) > limits.max_headers
+            or self.header_bytes > limits.max_header_bytes
+            or self.content_length > limits.max_body_size
+            or self.over_cap
+        ):
+            denied = self._refusal(version)
+            if denied is not None:
+                return self._local(denied[0], denied[1], keep_alive=False, http10=http10)
+        url, authority = gwtarget.origin_form(self.url)
+        url = gwtarget.normalize(url)
         if url in server.own_paths:  # one set lookup, not a call, for proxied requests
             own = server.own_route(url)
             if own is not None:
@@ -257,7 +330,7 @@ class Downstream(asyncio.Protocol):
                     keep_alive = False
                     own = own.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1)
                 return _Local(self, own, keep_alive=keep_alive)
-        cluster, path = server.route(self.host_header, url)
+        cluster, path = server.route(authority or self.host_header, url)
         if cluster is None:
             return self._local(
                 404, server.unknown_service(url), keep_alive=keep_alive, http10=http10
@@ -265,8 +338,6 @@ class Downstream(asyncio.Protocol):
         denied = self._authorize(cluster.name)
         if denied is not None:
             return self._local(denied[0], denied[1], keep_alive=keep_alive, http10=http10)
-        if self.expect and self.current is None:
-            self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         method = parser.get_method()
         te = b"transfer-encoding: chunked\r\n" if self.chunked else b""
         head = b"%b %b HTTP/1.1\r\n%b%b\r\n" % (method, path, b"".join(self.headers), te)
@@ -278,7 +349,24 @@ class Downstream(asyncio.Protocol):
             chunked=self.chunked,
             keep_alive=keep_alive,
             http10=http10,
+            expect=self.expect,
         )
+
+    def _refusal(self, version: str) -> tuple[int, str] | None:
+        if self.over_cap:
+            limit = self.limits.max_connections
+            return 503, f"the gateway holds its limit of {limit} client connections; retry"
+        facts = gwhead.HeadFacts(
+            version=version,
+            method=self.parser.get_method(),
+            hosts=self.hosts,
+            upgrade=self.upgrade if self.parser.should_upgrade() else None,
+            transfer_encoding=self.te,
+            headers=len(self.headers),
+            header_bytes=self.header_bytes,
+            content_length=self.content_length,
+        )
+        return gwhead.refusal(facts, self.limits)
 
     def _authorize(self, service: str) -> tuple[int, str] | None:
         """A refusal, or None. The Authorization header goes on to the replica only when
@@ -293,13 +381,28 @@ class Downstream(asyncio.Protocol):
         return None
 
     def _local(self, status: int, message: str, *, keep_alive: bool, http10: bool) -> _Local:
+        if not keep_alive:
+            self.refused = True  # a request answered with a close: read nothing after it
         data = error_bytes(status, message, close=not keep_alive, http10=http10)
         return _Local(self, data, keep_alive=keep_alive)
 
-    def _reject(self, status: int, message: str) -> None:
-        if self.current is None:
-            self.write(error_bytes(status, message, close=True))
-        self.close()
+    def refuse(self, status: int, message: str) -> None:
+        """Answer the request being read with an error, in its turn, then close: nothing
+        more is read from this client. Also the sweep's answer to a timeout."""
+        if self.refused and self.parsing is None:
+            return
+        self.refused = True
+        self.in_head = False
+        parsing, self.parsing = self.parsing, None
+        answer = _Local(self, error_bytes(status, message, close=True), keep_alive=False)
+        if parsing is None:  # the head itself was refused
+            self._enqueue(answer)
+        elif parsing is self.current and isinstance(parsing, gwexchange.Exchange):
+            parsing.reject(status, message.encode())
+        elif parsing in self.queue:  # not started: nothing of it went anywhere
+            self.queue[self.queue.index(parsing)] = answer
+        elif self.current is None and not self.queue:
+            self.close()  # its answer is out already
 
     # -- called by exchanges --------------------------------------------------------------
 
@@ -308,15 +411,14 @@ class Downstream(asyncio.Protocol):
             self.current = None
         if self.closed:
             return
-        if not done.keep_alive:
-            if self.parsing is not done:
-                self.close()  # else: close once its body is read (see on_message_complete)
-            return
-        if self.queue:
+        self.mark = self.server.tick  # idle from now, unless a request is queued
+        if self.queue and done.keep_alive:
             nxt = self.queue.popleft()
             self.current = nxt
             self.resume_reading()
             nxt.start()
+        elif not done.keep_alive or self.refused:
+            self.close()
 
     def write(self, data: bytes) -> None:
         if self.corked:
@@ -329,7 +431,11 @@ class Downstream(asyncio.Protocol):
         out = self.out
         if out:
             self.out = []
-            self.write(out[0] if len(out) == 1 else b"".join(out))
+            if self.transport is not None and (not self.closed or self.close_on_flush):
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        if self.close_on_flush:
+            self.close_on_flush = False
+            self._shut()
 
     def write_error(self, status: int, message: bytes, *, close: bool, http10: bool) -> None:
         self.write(error_bytes(status, message.decode(), close=close, http10=http10))
@@ -355,11 +461,53 @@ class Downstream(asyncio.Protocol):
             current.conn.resume_reading()
 
     def close(self) -> None:
+        """Close once what was written is sent (after the current read, when corked)."""
         if not self.closed and self.transport is not None:
             self.closed = True
-            self.transport.close()
+            if self.corked:
+                self.close_on_flush = True
+            else:
+                self._shut()
+
+    def _shut(self) -> None:
+        """Close; or, when the client may still be sending (a refused request, a body not
+        read to its end), send FIN and read and drop what comes for a while first (nginx's
+        lingering close): closing with unread bytes sends an RST, and the client's TCP
+        stack may then drop the answer before the client reads it."""
+        transport = self.transport
+        assert transport is not None
+        if (self.refused or self.parsing is not None or self.in_head) and transport.can_write_eof():
+            self.refused = self.lingering = True
+            self.mark = self.server.tick
+            transport.write_eof()
+            return
+        transport.close()
 
     def abort(self) -> None:
+        """Drop at once: the client must not take a cut-off answer as whole."""
         if self.transport is not None:
             self.closed = True
+            self.close_on_flush = False
+            self.out = []
             self.transport.abort()
+
+    def timed_out(self, kind: str, limit: float) -> None:
+        """The sweep's verdict: idle connections close; a late head or body gets 408."""
+        if kind == "idle":
+            self.close()
+        elif kind == "linger":
+            self.abort()
+        else:
+            self.refuse(408, f"request {kind} not received within {limit:g} s")
+
+
+def _no_end(data: bytes) -> bool:
+    """No head ends in these bytes (nor, by its first bytes, just before them)."""
+    return _HEAD_END not in data and b"\n" not in data[:3]
+
+
+def _parse_error(exc: httptools.HttpParserError) -> tuple[int, str]:
+    message = str(exc) or type(exc).__name__
+    if "HTTP version" in message:
+        return 505, f"{message}; send HTTP/1.1"
+    return 400, f"malformed HTTP request: {message}"

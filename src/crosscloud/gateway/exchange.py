@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import upstream as gwupstream
-from crosscloud.gateway.framing import connection_line, status_line
+from crosscloud.gateway.framing import CONTINUE, connection_line, status_line
 from crosscloud.planning import outlier, retry, routing
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class Exchange:
         "connecting",
         "deadline",
         "done",
+        "expect",
         "head",
         "head_only",
         "host",
@@ -78,8 +79,10 @@ class Exchange:
         chunked: bool,
         keep_alive: bool,
         http10: bool = False,
+        expect: bool = False,
     ) -> None:
         self.client = client
+        self.expect = expect
         self.cluster = cluster
         self.head = head
         self.head_only = method == b"HEAD"
@@ -116,9 +119,13 @@ class Exchange:
         self.deadline = now + self.cluster.config.timeout
         self.cluster.active += 1
         self.client.server.inflight.add(self)
+        if self.expect:  # in its turn: a pipelined request gets its 100 when it starts
+            self.client.write(CONTINUE)
         self._try(now)
 
     def request_body(self, data: bytes) -> None:
+        if self.done:
+            return  # answered before its body was read (an early 413): the rest is dropped
         framed = b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data
         conn = self.conn
         if conn is not None:
@@ -135,7 +142,7 @@ class Exchange:
 
     def request_done(self) -> None:
         self.request_complete = True
-        if self.chunked:
+        if self.chunked and not self.done:
             self.request_body_raw(b"0\r\n\r\n")
 
     def request_body_raw(self, data: bytes) -> None:
@@ -241,6 +248,11 @@ class Exchange:
             return
         if self.resp_chunked:
             self.client.write(b"0\r\n\r\n")
+        if not self.request_complete:
+            # Answered before the whole body was sent (a replica's early 413): nothing
+            # more goes to the replica, the client's connection closes once it is read.
+            self.keep_alive = False
+            self.client.resume_reading()
         host = self.host
         self._end_try()
         now = time.perf_counter()
@@ -254,7 +266,7 @@ class Exchange:
         if conn is not self.conn or self.done:
             return
         if self.response_started:
-            if self.resp_chunked and not conn.content_length:
+            if not conn.content_length and not conn.chunked:
                 self.response_done(conn, False)  # a close-delimited body ends at EOF
             else:
                 self._end_try()
@@ -281,14 +293,14 @@ class Exchange:
 
     # -- retries, timeouts, endings -------------------------------------------------
 
-    def _may_retry(self, failure: retry.Failure) -> bool:
+    def _may_retry(self, failure: retry.Failure, *, unbudgeted: bool = False) -> bool:
         cluster = self.cluster
         policy = cluster.config.retry
         if not self.replayable or not retry.should_retry(
             failure, idempotent=self.idempotent, retries_done=self.retries_done, policy=policy
         ):
             return False
-        if not retry.budget_applies(failure):
+        if unbudgeted or not retry.budget_applies(failure):
             return True
         active_retries = cluster.active_retries - (1 if self.is_retry else 0)
         if not retry.budget_allows(
@@ -312,18 +324,32 @@ class Exchange:
         delay = retry.backoff(self.retries_done, cluster.rng, cluster.config.retry)
         self.timer = self.client.server.loop.call_later(delay, self._try_later)
 
-    def check_timeouts(self, now: float) -> None:
-        """Called by the gateway's coarse timer for every request in flight (`now` from
-        `time.perf_counter()`)."""
+    def expire(self, now: float) -> bool:
+        """The gateway's coarse timer, for every request in flight (`now` from
+        `time.perf_counter()`): ends a request past its deadline; a try past its per-try
+        timeout is aborted and counted against its replica (a timeout is a gateway
+        failure to Envoy's outlier detection), and True says `after_timeout` must follow.
+        Two steps, so that the timeouts of one sweep are all counted before any retry is
+        decided: a replica that hangs is ejected by them, and their retries then go on
+        as after a reset (no budget), rather than most failing for want of budget."""
         if now >= self.deadline:
             self._abort_try()
             self._fail(504, b"upstream request timeout")
-        elif now >= self.try_deadline and self.host is not None and not self.response_started:
+            return False
+        host = self.host
+        if now >= self.try_deadline and host is not None and not self.response_started:
             self._abort_try()
-            if self._may_retry(retry.Failure.TIMEOUT):
-                self._retry()
-            else:
-                self._fail(504, b"upstream request timeout")
+            self.cluster.record(host, _5XX, self.client.server.loop.time())
+            return True
+        return False
+
+    def after_timeout(self) -> None:
+        host = self.host
+        gone = host is not None and host.ejected
+        if self._may_retry(retry.Failure.TIMEOUT, unbudgeted=gone):
+            self._retry()
+        else:
+            self._fail(504, b"upstream request timeout")
 
     def _abort_try(self) -> None:
         if self.connecting is not None:

@@ -1,14 +1,17 @@
-"""HTTP/1.x response framing the gateway writes itself: status lines and the Connection
-header, which differs between HTTP/1.1 clients (persistent unless told) and HTTP/1.0 ones
-(closed unless told; no chunked bodies)."""
+"""HTTP/1.x response framing the gateway writes itself: status lines, the Connection
+header (which differs between HTTP/1.1 clients, persistent unless told, and HTTP/1.0 ones,
+closed unless told and without chunked bodies), and whole answers of its own."""
 
 from __future__ import annotations
 
 import http
+import json
 
 _STATUS_LINES = {
     s.value: b"HTTP/1.1 %d %b\r\n" % (s.value, s.phrase.encode()) for s in http.HTTPStatus
 }
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def status_line(status: int) -> bytes:
@@ -20,3 +23,25 @@ def connection_line(*, close: bool, http10: bool) -> bytes:
     if close:
         return b"connection: close\r\n"
     return b"connection: keep-alive\r\n" if http10 else b""
+
+
+def response_bytes(
+    status: int,
+    body: bytes,
+    *,
+    content_type: bytes = b"application/json",
+    close: bool = False,
+    http10: bool = False,
+) -> bytes:
+    head = status_line(status) + b"content-type: %b\r\ncontent-length: %d\r\n" % (
+        content_type,
+        len(body),
+    )
+    return head + connection_line(close=close, http10=http10) + b"\r\n" + body
+
+
+def error_bytes(status: int, message: str, *, close: bool, http10: bool = False) -> bytes:
+    """The gateway's own error answer: JSON `{error, detail}`, as every HTTP layer here."""
+    phrase = status_line(status)[13:-2].decode()
+    body = json.dumps({"error": phrase, "detail": message}).encode()
+    return response_bytes(status, body, close=close, http10=http10)

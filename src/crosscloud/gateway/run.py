@@ -10,6 +10,7 @@ import signal
 import sys
 
 from crosscloud import errors
+from crosscloud.adapters import listen
 from crosscloud.gateway import auth, server
 from crosscloud.gateway import config as gwconfig
 
@@ -32,6 +33,7 @@ async def run(path: str, *, host: str | None = None, port: int | None = None) ->
         config = dataclasses.replace(config, host=host)
     if port is not None:
         config = dataclasses.replace(config, port=port)
+    config = _fit_fd_limit(config)
     gw = server.Gateway(config, authorizer=auth.for_config(config))
     await gw.start()
     stop = asyncio.Event()
@@ -43,6 +45,26 @@ async def run(path: str, *, host: str | None = None, port: int | None = None) ->
     print(f"gateway listening on http://{config.host}:{gw.port} ({names})", file=sys.stderr)
     await stop.wait()
     await gw.stop()
+
+
+def _fit_fd_limit(config: gwconfig.GatewayConfig) -> gwconfig.GatewayConfig:
+    """Raise the open-file limit; if it still cannot hold maxConnections clients (each may
+    need an upstream connection too), lower the cap so that past it clients get a clean
+    503 rather than the accept loop failing with EMFILE."""
+    fds = listen.raise_fd_limit()
+    limits = config.limits
+    fit = max(1, (fds - 64) // 2)
+    if fit >= limits.max_connections:
+        return config
+    log.warning(
+        "open-file limit %d holds %d client connections, not limits.maxConnections %d:"
+        " using %d (raise it with ulimit -n)",
+        fds,
+        fit,
+        limits.max_connections,
+        fit,
+    )
+    return dataclasses.replace(config, limits=dataclasses.replace(limits, max_connections=fit))
 
 
 def _reload(gw: server.Gateway, path: str) -> None:

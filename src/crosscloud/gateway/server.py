@@ -22,11 +22,17 @@ from typing import Protocol
 from crosscloud.adapters import listen
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
-from crosscloud.gateway import downstream, health, metrics
+from crosscloud.gateway import downstream, framing, health, metrics
 from crosscloud.gateway import exchange as gwexchange
 
 #: Resolution of per-try and overall timeouts (a sweep beats a timer per request).
 TIMEOUT_TICK = 0.1
+
+#: Client connections are swept for their timeouts this often at most (see `_sweep`).
+SWEEP_TICK = 0.5
+#: How long a refused client may go on sending before its connection is dropped (nginx's
+#: lingering_timeout).
+LINGER = 5.0
 
 #: Paths the gateway answers itself (`Gateway.own_route`), whatever the services are.
 OWN_PATHS = frozenset({b"/metrics", b"/healthz", b"/readyz", b"/-/stats"})
@@ -67,6 +73,11 @@ class Gateway:
         self._by_name: dict[bytes, gwcluster.Cluster] = {}
         self._by_host: dict[bytes, gwcluster.Cluster] = {}
         self.inflight: set[gwexchange.Exchange] = set()
+        #: Open client connections, and the count of sweeps: a connection notes the tick
+        #: when its state changes, so no request pays for a timer or a clock read.
+        self.connections: set[downstream.Downstream] = set()
+        self.tick = 0
+        self._sweep_timer: asyncio.TimerHandle | None = None
         self.loop = asyncio.get_event_loop_policy().get_event_loop()
         self._server: asyncio.Server | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -154,13 +165,13 @@ class Gateway:
         """The gateway's own answer for /healthz, /readyz, /metrics and /-/stats, else None."""
         if url == b"/metrics":
             body = metrics.render(self._registry)
-            return downstream.response_bytes(
+            return framing.response_bytes(
                 200, body, content_type=b"text/plain; version=0.0.4; charset=utf-8"
             )
         if url in (b"/healthz", b"/readyz"):
-            return downstream.response_bytes(200, b'{"status":"ok"}')
+            return framing.response_bytes(200, b'{"status":"ok"}')
         if url == b"/-/stats":  # the control plane's autoscaler reads this every pass
-            return downstream.response_bytes(200, metrics.stats(self.clusters.values()))
+            return framing.response_bytes(200, metrics.stats(self.clusters.values()))
         return None
 
     def unknown_service(self, url: bytes) -> str:
@@ -183,6 +194,7 @@ class Gateway:
             self._start_health(cluster)
         self._tick_timeouts()
         self._tick_outliers()
+        self._sweep()
 
     def _start_health(self, cluster: gwcluster.Cluster) -> None:
         old = self._tasks.pop(cluster.name, None)
@@ -192,9 +204,38 @@ class Gateway:
 
     def _tick_timeouts(self) -> None:
         now = time.perf_counter()  # the clock of request deadlines (exchange.py)
-        for ex in list(self.inflight):
-            ex.check_timeouts(now)
+        timed_out = [ex for ex in list(self.inflight) if ex.expire(now)]
+        for ex in timed_out:
+            ex.after_timeout()
         self._timeout_timer = self.loop.call_later(TIMEOUT_TICK, self._tick_timeouts)
+
+    def _sweep_period(self) -> float:
+        limits = self.config.limits
+        shortest = min(limits.header_timeout, limits.body_timeout, limits.idle_timeout)
+        return min(SWEEP_TICK, max(0.05, shortest / 5))
+
+    def _sweep(self) -> None:
+        """Close client connections past their header, body, idle or linger timeout."""
+        self.tick += 1
+        period = self._sweep_period()
+        limits = self.config.limits
+        for conn in list(self.connections):
+            if conn.reading_paused and not conn.lingering:
+                continue  # held back by the gateway itself (back-pressure), not the client
+            age = (self.tick - conn.mark) * period
+            if conn.lingering:
+                kind, limit = "linger", LINGER
+            elif conn.in_head:
+                kind, limit = "head", limits.header_timeout
+            elif conn.parsing is not None:
+                kind, limit = "body", limits.body_timeout
+            elif conn.current is None and not conn.queue and not conn.closed:
+                kind, limit = "idle", limits.idle_timeout
+            else:
+                continue
+            if age >= limit:
+                conn.timed_out(kind, limit)
+        self._sweep_timer = self.loop.call_later(period, self._sweep)
 
     def _tick_outliers(self) -> None:
         now = self.loop.time()
@@ -207,7 +248,7 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop listening, cancel timers and health checks, close pooled connections."""
-        for timer in (self._timeout_timer, self._outlier_timer):
+        for timer in (self._timeout_timer, self._outlier_timer, self._sweep_timer):
             if timer is not None:
                 timer.cancel()
         for task in self._tasks.values():

@@ -36,6 +36,7 @@ class UpstreamConn(asyncio.Protocol):
     """Parses responses and hands them to the exchange that currently owns the connection."""
 
     __slots__ = (
+        "chunked",
         "closed",
         "content_length",
         "exchange",
@@ -57,6 +58,8 @@ class UpstreamConn(asyncio.Protocol):
         #: The response's header lines (status line excluded, hop-by-hop ones removed).
         self.head = b""
         self.content_length = False
+        #: The response is chunked: EOF before its last chunk is a cut-off body.
+        self.chunked = False
         #: Bytes received since the current response began, until its head is complete.
         self.raw = b""
         self.in_head = True
@@ -121,9 +124,10 @@ class UpstreamConn(asyncio.Protocol):
         start = raw.find(b"\r\n") + 2
         noted = _NOTED.findall(raw[:end].lower())
         if noted == _JUST_LENGTH:  # the usual answer: pass its header lines on as they are
-            self.head, self.content_length = raw[start:end], True
+            self.head, self.content_length, self.chunked = raw[start:end], True, False
         else:
             self.head, self.content_length = _filter(raw[start:end]), b"content-length" in noted
+            self.chunked = b"transfer-encoding" in noted
         exchange = self.exchange
         if exchange is not None:
             exchange.response_head(self, status)
