@@ -17,7 +17,7 @@ from crosscloud import errors, ports
 from crosscloud.adapters import local
 from crosscloud.controlplane import cluster_objects, clusters, records, traffic
 from crosscloud.controlplane.autoscaler import Autoscaler
-from crosscloud.controlplane.gatewaylink import GatewayLink, service_config
+from crosscloud.controlplane.gatewaylink import GatewayLink, limits_config, service_config
 from crosscloud.domain import actions, manifest, state
 from crosscloud.planning import desired as desired_mod
 from crosscloud.planning import lifecycle, reconcile
@@ -243,7 +243,7 @@ class Controller:
                 mine = [e for e in endpoints if e.service == service.name]
                 services.append(service_config(spec, service.name, mine, api_tokens=api_tokens))
         if deps or self.gateway.alive():
-            self.gateway.ensure(services)
+            self.gateway.ensure(services, limits_config([spec for _r, _s, spec in deps]))
         for note in self.gateway.take_notes():
             for record, _submitted, _spec in deps:  # every deployment's traffic went through it
                 self.event(record.name, "GatewayRestarted", note)

@@ -74,10 +74,17 @@ class GatewayLink:
         found = procs.identity(int(info["pid"]), info.get("start_time"))
         return found is procs.Identity.ALIVE
 
-    def ensure(self, services: list[dict[str, Any]]) -> None:
-        """Start the gateway if it is not running, then push `services` if they changed."""
+    def ensure(
+        self, services: list[dict[str, Any]], limits: dict[str, Any] | None = None
+    ) -> None:
+        """Start the gateway if it is not running, then push `services` (and its client
+        `limits`) if they changed."""
         body = orjson.dumps(
-            {"listen": {"host": self.host, "port": self.port}, "services": services},
+            {
+                "listen": {"host": self.host, "port": self.port},
+                "limits": limits or {},
+                "services": services,
+            },
             option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
         )
         with self._mutex:
@@ -246,7 +253,7 @@ def service_config(
         "timeout": traffic.timeout,
         "retries": {
             "attempts": retries.attempts,
-            "perTryTimeout": retries.per_try_timeout or traffic.timeout,
+            "perTryTimeout": per_try_timeout(traffic),
         },
         "outlierDetection": {
             "consecutive5xxErrors": max(1, outlier.consecutive_5xx_errors),
@@ -258,6 +265,28 @@ def service_config(
         "upstreams": upstreams,
         **_auth(api_tokens or [], service),
     }
+
+
+def per_try_timeout(traffic: manifest.TrafficSpec) -> float:
+    """The manifest's, else the overall timeout shared by the first try and its retries
+    (30 s and 2 retries: 10 s a try). Not the whole timeout: a replica that hangs would
+    then hold each of its requests for all of it, with no time left to retry elsewhere."""
+    retries = traffic.retries
+    if retries.per_try_timeout:
+        return retries.per_try_timeout
+    return traffic.timeout / (retries.attempts + 1)
+
+
+def limits_config(specs: list[manifest.Manifest]) -> dict[str, Any]:
+    """The gateway's client limits (`spec.traffic.limits`). One gateway serves every
+    deployment, so each limit is the most generous any of them asks for: no deployment's
+    clients are refused by another's tighter setting."""
+    if not specs:
+        return {}
+    chosen = [s.spec.traffic.limits for s in specs]
+    fields = manifest.TrafficLimits.model_fields
+    merged = {name: max(getattr(lim, name) for lim in chosen) for name in fields}
+    return manifest.TrafficLimits(**merged).model_dump(by_alias=True)
 
 
 def _auth(found: list[tokens.TokenRecord], service: str) -> dict[str, Any]:

@@ -25,6 +25,8 @@ def apply(gw: server.Gateway, config: gwconfig.GatewayConfig) -> None:
     for service in config.services:
         gw.set_service(service)
     gw.authorizer = auth.for_config(config)  # tokens revoked since the last file are gone
+    # New limits hold for connections accepted from now on, and for the timeout sweep.
+    gw.config = dataclasses.replace(gw.config, limits=_fit_fd_limit(config.limits))
 
 
 async def run(path: str, *, host: str | None = None, port: int | None = None) -> None:
@@ -33,7 +35,7 @@ async def run(path: str, *, host: str | None = None, port: int | None = None) ->
         config = dataclasses.replace(config, host=host)
     if port is not None:
         config = dataclasses.replace(config, port=port)
-    config = _fit_fd_limit(config)
+    config = dataclasses.replace(config, limits=_fit_fd_limit(config.limits))
     gw = server.Gateway(config, authorizer=auth.for_config(config))
     await gw.start()
     stop = asyncio.Event()
@@ -47,15 +49,14 @@ async def run(path: str, *, host: str | None = None, port: int | None = None) ->
     await gw.stop()
 
 
-def _fit_fd_limit(config: gwconfig.GatewayConfig) -> gwconfig.GatewayConfig:
+def _fit_fd_limit(limits: gwconfig.Limits) -> gwconfig.Limits:
     """Raise the open-file limit; if it still cannot hold maxConnections clients (each may
     need an upstream connection too), lower the cap so that past it clients get a clean
     503 rather than the accept loop failing with EMFILE."""
     fds = listen.raise_fd_limit()
-    limits = config.limits
     fit = max(1, (fds - 64) // 2)
     if fit >= limits.max_connections:
-        return config
+        return limits
     log.warning(
         "open-file limit %d holds %d client connections, not limits.maxConnections %d:"
         " using %d (raise it with ulimit -n)",
@@ -64,7 +65,7 @@ def _fit_fd_limit(config: gwconfig.GatewayConfig) -> gwconfig.GatewayConfig:
         limits.max_connections,
         fit,
     )
-    return dataclasses.replace(config, limits=dataclasses.replace(limits, max_connections=fit))
+    return dataclasses.replace(limits, max_connections=fit)
 
 
 def _reload(gw: server.Gateway, path: str) -> None:

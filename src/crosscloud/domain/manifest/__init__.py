@@ -24,6 +24,7 @@ from crosscloud.domain.manifest.traffic import (
     Retries,
     Spread,
     StateSpec,
+    TrafficLimits,
     TrafficSpec,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "Spec",
     "Spread",
     "StateSpec",
+    "TrafficLimits",
     "TrafficSpec",
     "json_schema",
     "load_manifest",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from crosscloud.domain.manifest import fields, rules
 from crosscloud.domain.manifest.base import Model
@@ -56,6 +56,41 @@ class OutlierDetection(Model):
     max_ejection_percent: int = Field(10, ge=0, le=100)
 
 
+class TrafficLimits(Model):
+    """`traffic.limits`: what one client of the gateway may hold or send. Past a limit the
+    client gets a clean answer (408, 413, 414, 431, 503) and its connection closes."""
+
+    header_timeout: fields.Duration = Field(
+        10.0, description="A request head must arrive within this (slowloris): 408."
+    )
+    body_timeout: fields.Duration = Field(
+        60.0, description="Longest gap between two reads of a request body: 408."
+    )
+    idle_timeout: fields.Duration = Field(
+        75.0, description="A client connection with no request in progress is closed."
+    )
+    max_connections: int = Field(
+        8192, ge=1, description="Open client connections; past it 503 (and the open-file limit)."
+    )
+    max_pipelined: int = Field(
+        16, ge=1, le=1024, description="Requests queued on one connection before reading pauses."
+    )
+    max_header_bytes: fields.Memory = Field(
+        32 * 1024, description="The whole request head, checked as it is read: 431."
+    )
+    max_url_bytes: fields.Memory = Field(8 * 1024, description="The request target: 414.")
+    max_headers: int = Field(100, ge=1, description="Header lines in a request: 431.")
+    max_body_size: fields.Memory = Field(64 * 1024 * 1024, description="A request body: 413.")
+
+    @field_validator("max_header_bytes", "max_url_bytes")
+    @classmethod
+    def _at_least(cls, value: int, info: ValidationInfo) -> int:
+        least = 1024 if info.field_name == "max_header_bytes" else 256
+        if value < least:
+            raise ValueError(f"{value} bytes is too small; at least {least} (e.g. 32Ki)")
+        return value
+
+
 class TrafficSpec(Model):
     """`spec.traffic`: balancing policy, timeouts, retries, ejection, failover, split."""
 
@@ -69,6 +104,7 @@ class TrafficSpec(Model):
     split: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
         default_factory=dict, description="Weights per placement id or version."
     )
+    limits: TrafficLimits = Field(default_factory=TrafficLimits)
 
     @model_validator(mode="after")
     def _check(self) -> TrafficSpec:
