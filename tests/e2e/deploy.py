@@ -33,6 +33,7 @@ class Deployer:
     """A state directory of its own; every process started for it carries its path."""
 
     home: Path
+    cli: tuple[str, ...] = tuple(CROSSCLOUD)  # the `crosscloud` command to run
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, "CROSSCLOUD_HOME": str(self.home), "PYTHONUNBUFFERED": "1"}
@@ -43,7 +44,7 @@ class Deployer:
         self, *args: str, timeout: float = 180, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [*CROSSCLOUD, *args],
+            [*self.cli, *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -59,7 +60,7 @@ class Deployer:
     def start(self, *args: str, stdout: Any = subprocess.PIPE) -> subprocess.Popen[str]:
         """`crosscloud ARGS` in the background (stderr with stdout); the caller stops it."""
         return subprocess.Popen(
-            [*CROSSCLOUD, *args],
+            [*self.cli, *args],
             stdout=stdout,
             stderr=subprocess.STDOUT,
             text=True,

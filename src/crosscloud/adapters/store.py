@@ -15,7 +15,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crosscloud import errors
-from crosscloud.adapters import paths, store_sql, store_tokens
+from crosscloud.adapters import extras, paths, store_sql, store_tokens
 from crosscloud.adapters import store_schema as schema
 from crosscloud.domain import state
 
@@ -54,6 +54,7 @@ def _redact(url: str) -> str:
 def create_engine(url: str) -> sa.Engine:
     """An engine for a resolved URL; SQLite gets WAL, a busy timeout and real BEGINs."""
     if not url.startswith("sqlite"):
+        extras.raise_if(extras.state_needs(url))
         return sa.create_engine(url, pool_pre_ping=True)
     database = sa.engine.make_url(url).database
     if database and database != ":memory:":

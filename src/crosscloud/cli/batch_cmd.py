@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from crosscloud.adapters import extras
+
 if TYPE_CHECKING:
     from crosscloud.batch import job
 
@@ -109,6 +111,9 @@ def batch(
     crosscloud batch examples/embeddings/service.py:Embedder.embed \\
         --input texts.parquet --column texts=text --output embeddings.parquet
     """
+    needed = ("pyarrow",) if engine == "inprocess" else None  # no JVM: Arrow only
+    extras.require("spark", why=f"crosscloud batch --engine {engine}", modules=needed)
+    extras.raise_if(extras.service_needs(target.rpartition(".")[0], label=target))
     from crosscloud.batch import columns as batch_columns
     from crosscloud.batch import inprocess, progress
     from crosscloud.batch import job as batch_job

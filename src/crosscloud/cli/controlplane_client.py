@@ -13,7 +13,7 @@ import httpx
 import orjson
 
 from crosscloud import errors
-from crosscloud.adapters import paths, procs
+from crosscloud.adapters import extras, paths, procs
 from crosscloud.controlplane import daemon
 
 START_TIMEOUT = 30.0
@@ -85,6 +85,7 @@ def connect(*, start: bool) -> ControlPlane | None:
 
 
 def _start() -> dict[str, Any]:
+    extras.raise_if(extras.state_needs(os.environ.get(paths.STATE_URL_ENV)))
     home = paths.home()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     log = home / "logs" / "controlplane.log"

@@ -12,6 +12,7 @@ import click
 from crosscloud import errors
 from crosscloud.adapters import paths
 from crosscloud.cli import controlplane_client, status_view
+from crosscloud.controlplane import operations, records
 from crosscloud.domain import manifest
 
 
@@ -51,8 +52,11 @@ def rollout(file: str, timeout: float) -> None:
 
 def _submit(file: str, *, timeout: float, wait: bool, verb: str) -> None:
     text, spec = _read(file)
+    path = str(Path(file).resolve())
+    # what the control plane would refuse (missing extras included) starts nothing
+    operations.check_runnable(spec, records.Submitted(text=text, path=path))
     cp = _control_plane(spec)
-    result = cp.post("/v1/apply", {"text": text, "path": str(Path(file).resolve())})
+    result = cp.post("/v1/apply", {"text": text, "path": path})
     name, version = result["deployment"], result["version"]
     what = f"version {version}" + ("" if result["changed"] else " (unchanged)")
     click.echo(f"{verb}: {name} {what}", err=True)

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from crosscloud.adapters import extras
 from crosscloud.runtime import app as runtime_app
 from crosscloud.runtime import server
 
@@ -61,6 +62,7 @@ def serve(
     reload: bool,
 ) -> None:
     """Serve SOURCE (path.py[:Class] or module:Class) on HOST:PORT."""
+    extras.raise_if(extras.service_needs(source, label=source))
     if reload:
         server.serve_with_reload(source, host=host, port=port, token=token, log_level=log_level)
         return

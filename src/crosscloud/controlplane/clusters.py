@@ -33,12 +33,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crosscloud import errors
-from crosscloud.adapters.kubernetes import client, model, pods
+from crosscloud.adapters import extras
+from crosscloud.adapters.kubernetes import model, pods
 from crosscloud.controlplane import cluster_capacity, cluster_objects
 from crosscloud.domain import manifest, state
 from crosscloud.planning import desired as desired_mod
 
 if TYPE_CHECKING:
+    from crosscloud.adapters.kubernetes import client  # the k8s extra: see `target`
     from crosscloud.controlplane.controller import Controller
 
 log = logging.getLogger("crosscloud.controlplane")
@@ -104,13 +106,23 @@ class ClusterSync:
         clock: Callable[[], float] = time.time,
         resync: float = RESYNC,
     ) -> None:
-        self.target = target or client.KubernetesTarget(unschedulable_after=_unschedulable_after())
+        self._target = target
+        self._loading = threading.Lock()  # placements sync from threads of their own
         self.clock = clock
         self.resync = resync
         self.known: dict[Key, Seen] = {}
         self.capacity = cluster_capacity.Capacity()
         self.flight: dict[Key, tuple[Job, Future[Outcome | None]]] = {}
         self.generations: dict[str, int] = {}
+
+    @property
+    def target(self) -> client.KubernetesTarget:
+        """The Kubernetes target, loaded on first use: a deployment without cluster
+        placements never imports the Kubernetes client (the optional `k8s` extra)."""
+        with self._loading:
+            if self._target is None:
+                self._target = extras.kubernetes_target(unschedulable_after=_unschedulable_after())
+            return self._target
 
     # -- one pass --------------------------------------------------------------------
 
@@ -319,7 +331,7 @@ class ClusterSync:
         seen = Seen(desired.target)
         try:
             deleted = self.target.delete(desired.target, deployment=desired.deployment)
-        except errors.TargetError as exc:
+        except (errors.TargetError, errors.UserError) as exc:  # UserError: no k8s extra
             ns = desired.target.namespace
             return (
                 f"{exc}; nothing was deleted there: when it answers, run `kubectl --context"

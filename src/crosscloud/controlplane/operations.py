@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from crosscloud import errors
+from crosscloud.adapters import extras
 from crosscloud.controlplane import cluster_objects, records, token_ops, traffic
 from crosscloud.controlplane.controller import Controller
 from crosscloud.domain import manifest, state
@@ -20,7 +21,7 @@ def apply(ctl: Controller, *, text: str, path: str) -> dict[str, Any]:
     """Store a new manifest (a new version when it or a service's source changed)."""
     submitted = records.Submitted(text=text, path=path)
     spec = submitted.parse()  # ManifestError: nothing is touched
-    _check_runnable(spec, submitted)
+    check_runnable(spec, submitted)
     with ctl.lock:
         _check_names(ctl, spec)
         digest = records.content_hash(submitted, spec)
@@ -52,11 +53,14 @@ def apply(ctl: Controller, *, text: str, path: str) -> dict[str, Any]:
     return {"deployment": name, "version": version, "changed": True}
 
 
-def _check_runnable(spec: manifest.Manifest, submitted: records.Submitted) -> None:
+def check_runnable(spec: manifest.Manifest, submitted: records.Submitted) -> None:
+    """Refuse what `up` cannot run (the CLI asks too, before it starts anything): automatic
+    placements, cluster services without images, missing sources, missing extras."""
     if spec.is_auto:
         raise errors.UserError(
             "`up` needs declared placements; `placements: auto` is for `crosscloud plan`"
         )
+    extras.raise_if(_extras_needed(spec, submitted))
     cluster_objects.check(spec, submitted.path)  # EKS/AKS/GKE placements run images
     local = {s.name for p in spec.placements() if p.provider == "local" for s in p.services}
     for service in spec.spec.services:
@@ -72,6 +76,18 @@ def _check_runnable(spec: manifest.Manifest, submitted: records.Submitted) -> No
             raise errors.UserError(
                 f"{submitted.path}: service {service.name!r}: no such file {str(file)!r}"
             )
+
+
+def _extras_needed(spec: manifest.Manifest, submitted: records.Submitted) -> list[extras.Need]:
+    """Cluster placements need the `k8s` extra; local services, the extras they import."""
+    clusters = [f"{p.id} ({p.type})" for p in spec.placements() if cluster_objects.is_cluster(p)]
+    needs = extras.cluster_needs(clusters)
+    local = {s.name for p in spec.placements() if p.provider == "local" for s in p.services}
+    for service in spec.spec.services:
+        if service.name in local and service.source:
+            file = records.source_file(submitted.folder, service.source)
+            needs += extras.source_needs(file, label=f"service {service.name!r}")
+    return needs
 
 
 def _check_names(ctl: Controller, spec: manifest.Manifest) -> None:
