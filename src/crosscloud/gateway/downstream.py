@@ -510,4 +510,6 @@ def _parse_error(exc: httptools.HttpParserError) -> tuple[int, str]:
     message = str(exc) or type(exc).__name__
     if "HTTP version" in message:
         return 505, f"{message}; send HTTP/1.1"
+    if "method" in message.lower():  # llhttp knows the registered methods only
+        return 501, f"{message}: the gateway relays the methods registered with IANA"
     return 400, f"malformed HTTP request: {message}"

@@ -46,6 +46,7 @@ class Exchange:
         "deadline",
         "done",
         "expect",
+        "failure",
         "head",
         "head_only",
         "host",
@@ -99,6 +100,8 @@ class Exchange:
         self.connecting: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.tried: list[gwcluster.Host] = []
+        #: The answer if no replica is left to retry on: the last try's failure.
+        self.failure: tuple[int, bytes] = (503, b"no healthy upstream")
         self.retries_done = 0
         self.is_retry = False
         self.response_started = False
@@ -162,7 +165,7 @@ class Exchange:
         if host is None:
             if not self.tried and self.cluster.held.hold(self):
                 return  # no replica at all yet: held until one starts (hold.py)
-            self._fail(503, b"no healthy upstream")
+            self._fail(*self.failure)
             return
         self.host = host
         host.active += 1
@@ -201,7 +204,11 @@ class Exchange:
 
     def response_head(self, conn: gwupstream.UpstreamConn, status: int) -> None:
         if status < 200:
-            self.interim = True  # 100 Continue etc.: the gateway answered Expect itself
+            # RFC 9110 15.2: a proxy forwards 1xx answers, but not to an HTTP/1.0 client,
+            # and not a 100 Continue: the gateway answered the client's Expect itself.
+            self.interim = True
+            if status != 100 and not self.http10:
+                self.client.write(status_line(status) + conn.head + b"\r\n")
             return
         host = self.host
         assert host is not None
@@ -211,7 +218,7 @@ class Exchange:
             if status in retry.RETRIABLE_STATUSES and self._may_retry(retry.Failure.STATUS):
                 cluster.record(host, _5XX, now)
                 conn.abort()
-                self._retry()
+                self._retry((status, b"upstream answered %d" % status))
                 return
             cluster.record(host, _5XX if status >= 500 else _SUCCESS, now)
         if cluster.tracks_latency:
@@ -276,20 +283,22 @@ class Exchange:
         host = self.host
         assert host is not None
         self.cluster.record(host, _5XX, self.client.server.loop.time())
+        failure = (502, b"upstream reset or broken answer before a response")
         if self._may_retry(retry.Failure.RESET):
-            self._retry()
+            self._retry(failure)
         else:
-            self._fail(502, b"upstream reset before response")
+            self._fail(*failure)
 
     def _connect_failed(self, host: gwcluster.Host) -> None:
         if self.done:
             return
         host.connect_errors += 1
         self.cluster.record(host, _CONNECT, self.client.server.loop.time())
+        failure = (503, b"upstream connect error")
         if self._may_retry(retry.Failure.CONNECT):
-            self._retry()
+            self._retry(failure)
         else:
-            self._fail(503, b"upstream connect error")
+            self._fail(*failure)
 
     # -- retries, timeouts, endings -------------------------------------------------
 
@@ -310,7 +319,8 @@ class Exchange:
             return False
         return True
 
-    def _retry(self) -> None:
+    def _retry(self, failure: tuple[int, bytes]) -> None:
+        self.failure = failure
         host = self.host
         if host is not None and host not in self.tried:
             self.tried.append(host)
@@ -346,10 +356,11 @@ class Exchange:
     def after_timeout(self) -> None:
         host = self.host
         gone = host is not None and host.ejected
+        failure = (504, b"upstream request timeout")
         if self._may_retry(retry.Failure.TIMEOUT, unbudgeted=gone):
-            self._retry()
+            self._retry(failure)
         else:
-            self._fail(504, b"upstream request timeout")
+            self._fail(*failure)
 
     def _abort_try(self) -> None:
         if self.connecting is not None:
