@@ -114,7 +114,7 @@ async def read_request(reader: asyncio.StreamReader) -> Request | None:
     return Request(parts[0], parts[1], parts[2], headers, reader)
 
 
-def head_bytes(status: int, headers: list[tuple[str, str]], reason: str = "Whatever") -> bytes:
+def head_bytes(status: int, headers: list[tuple[str, str]], *, reason: str = "Whatever") -> bytes:
     lines = [f"HTTP/1.1 {status} {reason}"] + [f"{k}: {v}" for k, v in headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -205,13 +205,13 @@ async def eof_body(req: Request, w: Writer) -> bool:
 
 
 async def no_content(req: Request, w: Writer) -> bool:
-    w.write(head_bytes(204, [("x-answer", "none")], "No Content"))
+    w.write(head_bytes(204, [("x-answer", "none")], reason="No Content"))
     await w.drain()
     return True
 
 
 async def not_modified(req: Request, w: Writer) -> bool:
-    w.write(head_bytes(304, [("etag", '"v1"')], "Not Modified"))
+    w.write(head_bytes(304, [("etag", '"v1"')], reason="Not Modified"))
     await w.drain()
     return True
 
@@ -221,7 +221,7 @@ async def head_able(req: Request, w: Writer) -> bool:
 
 
 async def interim(req: Request, w: Writer) -> bool:
-    w.write(head_bytes(103, [("link", "</style.css>; rel=preload")], "Early Hints"))
+    w.write(head_bytes(103, [("link", "</style.css>; rel=preload")], reason="Early Hints"))
     await w.drain()
     return await send(req, w, 200, b"after the hints\n")
 

@@ -23,7 +23,7 @@ def get(target: str, *headers: str) -> bytes:
 
 
 def echoed(
-    method: str = "GET", target: str = "/echo", body: str | None = None, **more: Any
+    *, method: str = "GET", target: str = "/echo", body: str | None = None, **more: Any
 ) -> Answer:
     """The backend's echo of a request that reached it as `method target` with `body`."""
     echo: dict[str, Any] = {"method": method, "target": target}
