@@ -72,11 +72,13 @@ def one_by_one(port: int, case: Case, expected: Expected) -> Outcome:
 
 def _merge(outcomes: list[Outcome]) -> Outcome:
     merged = Outcome()
-    for i, one in enumerate(outcomes):
+    failed = [(i, one.error) for i, one in enumerate(outcomes) if one.error]
+    for one in outcomes:
         merged.answers += one.answers
         merged.problems += one.problems
-        if one.error and not merged.error:
-            merged.error = f"connection {i + 1}: {one.error}"
+    if failed:
+        i, error = failed[0]
+        merged.error = f"{len(failed)} of {len(outcomes)} connections failed; #{i + 1}: {error}"
     found = sorted({one.after for one in outcomes})
     merged.after = found[0] if len(found) == 1 else " / ".join(found)
     return merged
