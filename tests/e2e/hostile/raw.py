@@ -157,9 +157,14 @@ def request(port: int, data: bytes, *, timeout: float = 5.0) -> tuple[Response |
         return resp, rest, closed
 
 
-def get(port: int, path: bytes, *, host: bytes = b"x", extra: bytes = b"") -> Response:
-    """One GET on a fresh connection that asks to close."""
-    data = b"GET %b HTTP/1.1\r\nHost: %b\r\nConnection: close\r\n%b\r\n" % (path, host, extra)
+def get(
+    port: int, path: bytes, *, host: bytes = b"x", extra: bytes = b"", close: bool = True
+) -> Response:
+    """One GET on a fresh connection (asking the gateway to close it, unless `close` is
+    False: then this side closes it after the answer)."""
+    if close:
+        extra = b"Connection: close\r\n" + extra
+    data = b"GET %b HTTP/1.1\r\nHost: %b\r\n%b\r\n" % (path, host, extra)
     with Conn(port) as conn:
         conn.send(data)
         return conn.response()
