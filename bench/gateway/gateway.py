@@ -2,10 +2,12 @@
 gateway, in front of the same two 1-worker uvicorn backends, with wrk.
 
 Interleaved rounds (the contender order rotates each round), medians over rounds:
-req/s at 32 connections, p50 at 1 connection (and what each proxy adds over direct),
-and proxy CPU per request (utime + stime from /proc, proxy process tree, during the
-32-connection run). Ratios are against nginx (1 worker, keep-alive upstreams, round robin).
-The crosscloud gateway runs as one process with routing, retries, active health checks,
+req/s at 32 keep-alive connections, p50 at 1 connection (and what each proxy adds over
+direct), and proxy CPU per request (utime + stime from /proc, proxy process tree, during
+the 32-connection run). A second mode in the same rounds: clients that close every
+connection (`wrk -c32 -H 'Connection: close'`, and `ab -c32` without -k), answered (2xx)
+req/s. Ratios are against nginx (1 worker, keep-alive upstreams, round robin). The
+crosscloud gateway runs as one process with routing, retries, active health checks,
 outlier detection and metrics on.
 
     bash bench/run.sh gateway [--rounds 5] [--seconds 5] [--policy round-robin]
@@ -33,7 +35,13 @@ HERE = Path(__file__).parent
 PY = ROOT / ".venv" / "bin" / "python"
 AIOHTTP_PY = ROOT / "bench" / ".venvs" / "aiohttp" / "bin" / "python"
 TICK = os.sysconf("SC_CLK_TCK")
-GOALS = {"rps_vs_nginx": 0.8, "cpu_vs_nginx": 1.5, "added_p50_over_nginx_ms": 0.05}
+NAN = float("nan")
+GOALS = {
+    "rps_vs_nginx": 0.8,
+    "cpu_vs_nginx": 1.5,
+    "added_p50_over_nginx_ms": 0.05,
+    "closing_rps_vs_nginx": 0.8,
+}
 
 
 def free_port() -> int:
@@ -86,8 +94,12 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> N
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def wrk(url: str, *, connections: int, seconds: float) -> dict[str, float]:
+def wrk(url: str, *, connections: int, seconds: float, close: bool = False) -> dict[str, float]:
+    """One wrk run; `close`: every request asks for `Connection: close` (a new
+    connection each). `ok_rps` counts 2xx answers only."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
+    if close:
+        argv[1:1] = ["-H", "Connection: close"]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)$", out, re.MULTILINE)
     requests = re.search(r"(\d+) requests in ([\d.]+)(ms|s)", out)
@@ -95,15 +107,46 @@ def wrk(url: str, *, connections: int, seconds: float) -> dict[str, float]:
         raise RuntimeError(f"cannot read wrk output:\n{out}")
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    failed = int(non2xx.group(1)) if non2xx else 0
-    failed += sum(int(g) for g in errors.groups()) if errors else 0
+    bad = int(non2xx.group(1)) if non2xx else 0
+    failed = bad + (sum(int(g) for g in errors.groups()) if errors else 0)
     secs = float(requests.group(2)) * (1e-3 if requests.group(3) == "ms" else 1.0)
     n = int(requests.group(1))
     return {
         "requests": n,
         "rps": n / secs,
+        "ok_rps": (n - bad) / secs,
         "p50_ms": float(p50.group(1)) * _UNITS[p50.group(2)],
         "failed": failed,
+    }
+
+
+def ab(url: str, *, connections: int, seconds: float) -> dict[str, float]:
+    """ApacheBench without -k (HTTP/1.0, a new connection per request) for `seconds`;
+    -r keeps it going past broken connections so they are counted, not fatal."""
+    argv = ["ab", "-q", "-r", "-s", "5", "-c", str(connections), "-t", f"{seconds:g}"]
+    argv += ["-n", "10000000", url]
+    out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+    def number(pattern: str) -> float:
+        found = re.search(pattern, out)
+        return float(found.group(1)) if found else 0.0
+
+    secs = number(r"Time taken for tests:\s+([\d.]+)")
+    if secs <= 0:
+        raise RuntimeError(f"cannot read ab output:\n{out}")
+    done = number(r"Complete requests:\s+(\d+)")
+    failed = number(r"Failed requests:\s+(\d+)") + number(r"Non-2xx responses:\s+(\d+)")
+    return {"ok_rps": (done - failed) / secs, "failed": failed}
+
+
+def closing(url: str, seconds: float) -> dict[str, float]:
+    """The closing-clients mode: wrk with `Connection: close`, then ab without -k."""
+    by_wrk = wrk(url, connections=32, seconds=seconds, close=True)
+    by_ab = ab(url, connections=32, seconds=seconds)
+    return {
+        "close_wrk_rps": by_wrk["ok_rps"],
+        "close_ab_rps": by_ab["ok_rps"],
+        "close_failed": by_wrk["failed"] + by_ab["failed"],
     }
 
 
@@ -265,6 +308,7 @@ def one_round(
             rps = sum(float(re.search(r"Requests/sec:\s+([\d.]+)", o).group(1)) for o in outs)  # type: ignore[union-attr]
             single = wrk(f"http://127.0.0.1:{backends[0]}/", connections=1, seconds=seconds)
             results[name] = {"rps": rps, "p50_ms": single["p50_ms"], "cpu_us": 0.0, "failed": 0}
+            results[name] |= {"close_wrk_rps": NAN, "close_ab_rps": NAN, "close_failed": 0}
             continue
         pid, url = proxies[name]
         before = cpu_seconds(pid)
@@ -276,6 +320,7 @@ def one_round(
             "p50_ms": light["p50_ms"],
             "cpu_us": cpu / heavy["requests"] * 1e6,
             "failed": heavy["failed"] + light["failed"],
+            **closing(url, seconds),
         }
     return results
 
@@ -286,6 +331,7 @@ def report(rounds: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, flo
     for n in names:
         med[n]["added_p50_ms"] = med[n]["p50_ms"] - med["direct"]["p50_ms"]
         med[n]["failed"] = sum(r[n]["failed"] for r in rounds)
+        med[n]["close_failed"] = sum(r[n]["close_failed"] for r in rounds)
     print(
         f"\n{'path':<12}{'req/s c32':>11}{'x nginx':>9}{'p50 c1 ms':>11}{'added ms':>10}"
         f"{'CPU/req us':>12}{'x nginx':>9}{'failed':>8}"
@@ -298,6 +344,7 @@ def report(rounds: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, flo
             f"{n:<12}{m['rps']:>11.0f}{m['rps'] / ng['rps']:>9.2f}{m['p50_ms']:>11.3f}"
             f"{m['added_p50_ms']:>10.3f}{m['cpu_us']:>12.1f}{cpu_ratio:>9.2f}{m['failed']:>8.0f}"
         )
+    _report_closing(med, names)
     cc = med["crosscloud"]
     checks = {
         "req/s >= 0.8x nginx at 32 connections": cc["rps"] / ng["rps"] >= GOALS["rps_vs_nginx"],
@@ -306,11 +353,36 @@ def report(rounds: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, flo
         - ng["added_p50_ms"]
         <= GOALS["added_p50_over_nginx_ms"],
         "no failed requests": cc["failed"] == 0,
+        "req/s >= 0.8x nginx for clients that close (wrk -H 'Connection: close')": (
+            cc["close_wrk_rps"] / ng["close_wrk_rps"] >= GOALS["closing_rps_vs_nginx"]
+        ),
+        "req/s >= 0.8x nginx for clients that close (ab without -k)": (
+            cc["close_ab_rps"] / ng["close_ab_rps"] >= GOALS["closing_rps_vs_nginx"]
+        ),
+        "no failed requests from clients that close": cc["close_failed"] == 0,
     }
     print()
     for text, ok in checks.items():
         print(f"  [{'ok' if ok else 'MISS'}] {text}")
     return med
+
+
+def _report_closing(med: dict[str, dict[str, float]], names: list[str]) -> None:
+    """The second mode's table: 32 clients that close every connection, 2xx req/s."""
+    print(
+        f"\nclients that close every connection (32 at a time; answered 2xx per second)"
+        f"\n{'path':<12}{'wrk close':>11}{'x nginx':>9}{'ab':>11}{'x nginx':>9}{'failed':>8}"
+    )
+    ng = med["nginx"]
+    for n in names:
+        if n == "direct":
+            continue
+        m = med[n]
+        print(
+            f"{n:<12}{m['close_wrk_rps']:>11.0f}{m['close_wrk_rps'] / ng['close_wrk_rps']:>9.2f}"
+            f"{m['close_ab_rps']:>11.0f}{m['close_ab_rps'] / ng['close_ab_rps']:>9.2f}"
+            f"{m['close_failed']:>8.0f}"
+        )
 
 
 def main() -> None:
@@ -332,7 +404,11 @@ def main() -> None:
                 rounds.append(one_round(backends, proxies, rotated, args.seconds))
                 print(
                     f"round {r + 1}: "
-                    + ", ".join(f"{n} {v['rps']:.0f}/s" for n, v in rounds[-1].items()),
+                    + ", ".join(
+                        f"{n} {v['rps']:.0f}/s (closing: wrk {v['close_wrk_rps']:.0f}/s,"
+                        f" ab {v['close_ab_rps']:.0f}/s)"
+                        for n, v in rounds[-1].items()
+                    ),
                     flush=True,
                 )
             med = report(rounds)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The gateway benchmark (issue 5). Installs what it lacks: Debian's wrk and nginx, and
+# The gateway benchmark (issue 5). Installs what it lacks: Debian's wrk, nginx and ab, and
 # bench/.venvs/aiohttp (pinned aiohttp + uvloop) for the aiohttp proxy; then runs
 # gateway.py with any arguments given (`bash bench/run.sh gateway --help`).
 set -euo pipefail
@@ -12,6 +12,7 @@ fi
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v ab >/dev/null || missing+=(apache2-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "installing ${missing[*]} (Debian packages)"

@@ -156,7 +156,8 @@ def test_a_hung_replica_costs_one_per_try_timeout_and_is_ejected(deployed: Deplo
     summary = (
         f"{len(answers)} requests from {CLIENTS} clients while replica {victim['id']} was"
         f" stopped; {waited} paid the {PER_TRY:g} s per-try timeout; failed {len(failed)};"
-        f" slower than {bound:g} s: {len(slow)}; ejected: {ejected}"
+        f" slower than {bound:g} s: {len(slow)}; slowest {max(s for _, s, _, _ in answers):.2f} s;"
+        f" ejected: {ejected}"
     )
     print(f"\n{summary}")
     assert not failed, f"{summary}\nfailed (seconds, status, body): {failed[:20]}"
