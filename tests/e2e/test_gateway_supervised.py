@@ -85,8 +85,9 @@ def _events(d: Deployer, kind: str) -> list[dict[str, object]]:
     return [e for e in found if e["kind"] == kind]
 
 
-def test_a_killed_gateway_comes_back_on_the_same_address(deployed: Deployer) -> None:
-    d = deployed
+def _kill_under_load(d: Deployer) -> int:
+    """SIGKILL the gateway under load; check it comes back on the same address and serves
+    every request sent once it is back; print the outage; the killed pid."""
     url = d.gateway()
     [old] = d.processes()["gateway"]
     with Load(f"{url}/echo/echo") as load:
@@ -98,14 +99,43 @@ def test_a_killed_gateway_comes_back_on_the_same_address(deployed: Deployer) -> 
             first = min(done for sent, done, code in load.answers if sent >= killed and code == 200)
         back = time.monotonic()
         d.wait(lambda: load.count(since=back) >= 500, timeout=60, what="500 requests after")
-    outage = first - killed
-    print(f"\ngateway outage after SIGKILL: {outage * 1000:.0f} ms (kill to first 200)")
+    print(f"\ngateway outage after SIGKILL: {(first - killed) * 1000:.0f} ms (kill to first 200)")
     after = Counter(code for sent, _, code in load.answers if sent >= back)
     assert set(after) == {200}, f"requests sent once it was back: {after}"
     assert d.gateway() == url  # same address: clients need no new URL
     [new] = d.processes()["gateway"]
     assert new != old
     assert d.status()["gateway"]["running"] is True
-    restarted = d.wait(lambda: _events(d, "GatewayRestarted"), timeout=30, what="the event")
-    assert f"gateway pid {old} was killed by SIGKILL" in str(restarted[-1]["message"])
-    assert url in str(restarted[-1]["message"])
+    events = d.wait(
+        lambda: [e for e in _events(d, "GatewayRestarted") if f"pid {old} " in str(e["message"])],
+        timeout=30,
+        what="the restart's event",
+    )
+    assert url in str(events[-1]["message"])
+    return old
+
+
+def test_a_killed_gateway_comes_back_on_the_same_address(deployed: Deployer) -> None:
+    old = _kill_under_load(deployed)
+    [event] = _events(deployed, "GatewayRestarted")
+    assert f"gateway pid {old} was killed by SIGKILL" in str(event["message"])
+
+
+def test_a_gateway_adopted_by_a_restarted_control_plane_is_supervised(
+    deployed: Deployer,
+) -> None:
+    d = deployed
+    [control] = d.processes()["controlplane"]
+    [gateway] = d.processes()["gateway"]
+    os.kill(control, signal.SIGKILL)  # the gateway runs on, now no child of anyone we run
+    d.wait(lambda: "controlplane" not in d.processes(), what="the control plane gone")
+    log = d.home / "logs" / "controlplane.log"
+    d.status()  # the CLI starts a new control plane, which adopts the running gateway
+    d.wait(
+        lambda: (
+            f"watching the running gateway on {d.gateway()} (pid {gateway})"
+            in log.read_text(errors="replace")
+        ),
+        what="the new control plane watching the gateway",
+    )
+    _kill_under_load(d)

@@ -95,8 +95,9 @@ class GatewayLink:
                 if gone:
                     self._notes.append(f"gateway pid {gone['pid']} was gone; {self._restarted()}")
                 return
-            if self._watched is None:
-                self._watch(None)  # adopted from an earlier control plane
+            if self._watched is None:  # adopted from an earlier control plane
+                self._watch(None)
+                log.info("watching the running gateway on %s (pid %s)", self.url, self._watched)
             if body != self._last:
                 self._write(body)
                 self._signal(signal.SIGHUP)
