@@ -203,12 +203,15 @@ def _start_backend(folder: Path) -> Backend:
     return Backend(proc, json.loads(ready.read_text())["ports"], log)
 
 
-def _limit_nofile(soft: int, hard: int | None) -> Callable[[], None]:
-    def apply() -> None:
-        old_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, old_hard if hard is None else hard))
-
-    return apply
+#: Sets the open-file limits, then execs the gateway in the same process (same pid): no
+#: preexec_fn, which is unsafe in a test process that runs threads.
+_WITH_NOFILE = (
+    "import os, resource, sys;"
+    "soft, hard = int(sys.argv[1]), int(sys.argv[2]);"
+    "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1] if hard < 0 else hard;"
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard));"
+    "os.execv(sys.executable, [sys.executable, *sys.argv[3:]])"
+)
 
 
 def start_gateway(
@@ -220,22 +223,13 @@ def start_gateway(
     path = folder / f"gateway-{port}.yaml"
     path.write_text(yaml.safe_dump(config))
     log = folder / f"gateway-{port}.log"
+    command = ["-m", "crosscloud.cli.main", "gateway", "--config", str(path), "--port", str(port)]
+    if nofile is not None:
+        soft, hard = nofile
+        command = ["-c", _WITH_NOFILE, str(soft), str(-1 if hard is None else hard), *command]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "crosscloud.cli.main",
-                "gateway",
-                "--config",
-                str(path),
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            preexec_fn=None if nofile is None else _limit_nofile(*nofile),
+            [sys.executable, *command], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
         )
     gw = Gateway(proc, port, log)
     deadline = time.monotonic() + 30

@@ -331,6 +331,7 @@ def test_low_open_file_limit_gives_clean_answers_without_spinning(
     each get an answer (200 or 503), never an empty reply; a new client too; no spinning
     accept loop; served again once they leave."""
     gw = gateways(gateway_config(backend), nofile=(256, 256))
+    assert gw.nofile() == (256, 256)
     held, statuses = _hold(gw.port, 300, tag=b"lowfd")
     try:
         assert set(statuses) <= {200, 503}, f"empty replies: {statuses.count(0)}"
