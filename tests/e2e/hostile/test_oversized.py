@@ -160,6 +160,7 @@ class SideClient:
         self.statuses: list[int] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
+        self._started = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -172,11 +173,19 @@ class SideClient:
                 self.errors.append(repr(exc))
             time.sleep(0.01)
 
+    def _wait_for(self, count: int) -> None:
+        end = time.monotonic() + 10
+        while len(self.statuses) + len(self.errors) < count and time.monotonic() < end:
+            time.sleep(0.005)
+
     def __enter__(self) -> SideClient:
         self._thread.start()
+        self._wait_for(1)  # running before the attack starts
+        self._started = len(self.statuses) + len(self.errors)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._wait_for(self._started + 3)  # and some during or right after it
         self._stop.set()
         self._thread.join(10)
 
@@ -242,7 +251,9 @@ def test_slow_huge_head_is_refused_once_over_the_limit(
 ) -> None:
     """Sent slowly (a small write every 5 ms), the answer comes within a few writes of the
     limit: the gateway checks as it reads, not once the head is complete."""
-    stream = _stream(gateway.port, prefix, filler, total=HUGE, delay=0.005)
+    with SideClient(gateway.port) as side:
+        stream = _stream(gateway.port, prefix, filler, total=HUGE, delay=0.005)
+    assert side.errors == [] and set(side.statuses) == {200}, side.errors[:3]
     assert stream.answer.split(b" ", 2)[1:2] in ([b"%d" % s] for s in statuses), (
         f"no refusal after {stream.sent} bytes: {stream.answer[:200]!r}"
     )
