@@ -69,6 +69,19 @@ class PermanentError(CrossCloudError):
     """Retrying will not help."""
 
 
+class StateDamaged(PermanentError):
+    """The state database is corrupt, or was deleted or replaced under a running control
+    plane: nothing recorded in it can be trusted or acted on until the user decides."""
+
+
+class StateCorrupt(StateDamaged):
+    """The state database file is not a valid database any more."""
+
+
+class StateVanished(StateDamaged):
+    """The state database file was deleted or replaced while its deployments may run."""
+
+
 class TargetError(TransientError):
     """A deployment target (local processes, a cluster) failed to do what was asked."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,9 +16,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crosscloud import errors
-from crosscloud.adapters import extras, paths, store_sql, store_tokens
+from crosscloud.adapters import extras, paths, store_file, store_sql, store_tokens
 from crosscloud.adapters import store_schema as schema
-from crosscloud.domain import state
+from crosscloud.domain import state, tokens
 
 BUSY_TIMEOUT_MS = 10_000
 _PG_MIGRATION_LOCK = 0x63C0  # pg_advisory_xact_lock key: one upgrade at a time
@@ -49,6 +50,21 @@ def _redact(url: str) -> str:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except sa.exc.ArgumentError:
         return "<unparseable URL>"
+
+
+def database_file(url: str) -> Path | None:
+    """The SQLite file a resolved URL names (None: PostgreSQL, or in memory)."""
+    if not url.startswith("sqlite"):
+        return None
+    database = sa.engine.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _state_file(url: str) -> store_file.StateFile | None:
+    db = database_file(url)
+    return None if db is None else store_file.StateFile(db)
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -86,6 +102,9 @@ class SqlStore(store_tokens.TokenMethods):
 
     def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:
         self.url = resolve_url(url)
+        self._file = _state_file(self.url)  # a SQLite file: guarded (store_file.py)
+        if self._file is not None:
+            self._file.open()
         self._engine = create_engine(self.url)
         self._pg = self._engine.dialect.name == "postgresql"
         if upgrade:
@@ -93,24 +112,53 @@ class SqlStore(store_tokens.TokenMethods):
                 if self._pg:
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
                 schema.upgrade(conn)
+            self._close_lost()
+
+    def _close_lost(self) -> None:
+        """Deployments whose tokens were lost with an earlier database get a revoked
+        placeholder token (closed, not open); those with tokens here are remembered."""
+        if self._file is None:
+            return
+        had = {t.deployment for t in self.list_tokens()}
+        self._file.protect(had)
+        guarded = self._file.guard.guarded if self._file.guard else {}
+        for name in sorted(set(guarded) - had):
+            now = time.time()
+            self.add_token(store_file.lost_token(name, now=now))
+            message = "its API tokens were lost with an earlier state database: it stays closed"
+            self.add_event(state.Event(now, name, "TokensLost", message))
+
+    def add_token(self, record: tokens.TokenRecord) -> None:
+        if self._file is not None:
+            self._file.protect([record.deployment])  # first: a lost database keeps it closed
+        super().add_token(record)
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
-        try:
-            with self._engine.connect() as conn:
-                conn = conn.execution_options(crosscloud_begin="IMMEDIATE")
-                with conn.begin():
-                    yield conn
-        except sa.exc.OperationalError as exc:
-            raise self._unavailable(exc) from exc
+        with self._translated(), self._engine.connect() as conn:
+            conn = conn.execution_options(crosscloud_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
+        with self._translated(), self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """SQL errors as ours: unavailable (retry), or a damaged SQLite file (say so)."""
+        if self._file is not None:
+            self._file.check()
         try:
-            with self._engine.connect() as conn, conn.begin():
-                yield conn
+            yield
         except sa.exc.OperationalError as exc:
             raise self._unavailable(exc) from exc
+        except sa.exc.DatabaseError as exc:
+            if self._file is None or type(exc) is not sa.exc.DatabaseError:
+                raise
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise errors.StateCorrupt(self._file.corrupt_message(reason)) from exc
 
     def _unavailable(self, exc: sa.exc.OperationalError) -> errors.TransientError:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__

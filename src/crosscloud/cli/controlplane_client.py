@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,12 +23,12 @@ START_TIMEOUT = 30.0
 class ControlPlane:
     """A connection to the running control plane."""
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, *, timeout: float = 120.0) -> None:
         self.url = url
         self._http = httpx.Client(
             base_url=url,
             headers={"authorization": f"Bearer {token}"},
-            timeout=120,
+            timeout=timeout,
             trust_env=False,
         )
 
@@ -73,7 +74,7 @@ def _running() -> dict[str, Any] | None:
     return dict(info)
 
 
-def connect(*, start: bool) -> ControlPlane | None:
+def connect(*, start: bool, timeout: float = 120.0) -> ControlPlane | None:
     """The running control plane; started first when `start` (else None if none runs)."""
     info = _running()
     if info is None and start:
@@ -81,7 +82,7 @@ def connect(*, start: bool) -> ControlPlane | None:
     if info is None:
         return None
     token = daemon.token_path(paths.home()).read_text().strip()
-    return ControlPlane(info["url"], token)
+    return ControlPlane(info["url"], token, timeout=timeout)
 
 
 def _start() -> dict[str, Any]:
@@ -91,6 +92,7 @@ def _start() -> dict[str, Any]:
     log = home / "logs" / "controlplane.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, paths.HOME_ENV: str(home)}
+    offset = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:
         child = subprocess.Popen(
             [sys.executable, "-m", "crosscloud.controlplane"],
@@ -106,9 +108,23 @@ def _start() -> dict[str, Any]:
         if info is not None:
             return info
         if child.poll() is not None and _running() is None:
-            tail = "\n".join(procs.last_lines(log, 10))
-            raise errors.CrossCloudError(f"the control plane did not start:\n{tail}")
+            raise _why(log, offset, child.returncode)
         time.sleep(0.05)
     raise errors.CrossCloudError(
         f"the control plane did not start in {START_TIMEOUT:g}s; see {log}"
     )
+
+
+def _why(log: Path, offset: int, code: int) -> errors.CrossCloudError:
+    """The control plane's own `error:` line when it gave one (its exit code kept: 2 for
+    a user error), else the end of its log."""
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode(errors="replace").splitlines()
+    said = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
+    if said:
+        failure = errors.CrossCloudError(said[-1])
+        failure.exit_code = code if code > 0 else 1
+        return failure
+    tail = "\n".join(lines[-10:])
+    return errors.CrossCloudError(f"the control plane did not start:\n{tail}")

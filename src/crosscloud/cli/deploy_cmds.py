@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from crosscloud import errors
-from crosscloud.adapters import paths
+from crosscloud.adapters import paths, store_file
 from crosscloud.cli import controlplane_client, status_view
-from crosscloud.controlplane import operations, records
+from crosscloud.controlplane import operations, records, recovery
 from crosscloud.domain import manifest
 
 
@@ -30,6 +30,13 @@ def _control_plane(spec: manifest.Manifest | None = None) -> controlplane_client
         os.environ[paths.STATE_URL_ENV] = wanted
     cp = controlplane_client.connect(start=True)
     assert cp is not None
+    loose = store_file.loose_mode(paths.home())
+    if loose:
+        click.echo(
+            f"warning: state directory {paths.home()} is mode {loose}: other users can read"
+            f" its logs (its database is 0600); `chmod 700 {paths.home()}`",
+            err=True,
+        )
     return cp
 
 
@@ -82,6 +89,13 @@ def _wait(cp: controlplane_client.ControlPlane, name: str, version: int, timeout
     click.echo(f"ready: {name} version {version}; gateway {status['gateway']['url']}", err=True)
     for message in status_view.unreachable(_deployment(status, name)).values():
         click.echo(f"warning: {message}; the control plane keeps trying", err=True)
+    auth = _deployment(status, name).get("auth") or {}
+    if auth.get("mode") == "token" and not auth.get("active_tokens"):
+        click.echo(
+            f"warning: {name} refuses every request (401): it has had API tokens and none is"
+            f" active; `crosscloud token create {name}`",
+            err=True,
+        )
 
 
 def _deployment(status: dict[str, Any], name: str) -> dict[str, Any]:
@@ -108,9 +122,35 @@ def scale(service: str, replicas: int, placement: str | None) -> None:
 
 @click.command()
 @click.argument("deployment", required=False)
-def down(deployment: str | None) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="When the control plane or its state database cannot: stop every process of the"
+    " state directory found by its marks, and set a corrupt or vanished database aside.",
+)
+def down(deployment: str | None, force: bool) -> None:
     """Stop every replica and the gateway of DEPLOYMENT (default: all); no process is left."""
-    cp = controlplane_client.connect(start=_has_state())
+    if force:
+        _force_down(deployment)
+        return
+    _down(deployment, timeout=120.0)
+
+
+def _force_down(deployment: str | None) -> None:
+    if deployment is not None:
+        raise errors.UserError(
+            "--force stops everything of the state directory: name no deployment"
+        )
+    try:
+        _down(None, timeout=30.0)  # the orderly way first, when it works
+    except errors.CrossCloudError as exc:
+        click.echo(f"the control plane cannot: {exc}", err=True)
+    for line in recovery.force_down(paths.home()):
+        click.echo(line)
+
+
+def _down(deployment: str | None, *, timeout: float) -> None:
+    cp = controlplane_client.connect(start=_has_state(), timeout=timeout)
     if cp is None:
         click.echo("nothing is running; nothing to do")
         return
@@ -127,5 +167,9 @@ def down(deployment: str | None) -> None:
 
 
 def _has_state() -> bool:
-    """Whether there may be something to manage (so a crashed control plane restarts)."""
-    return bool(os.environ.get(paths.STATE_URL_ENV)) or (paths.home() / "state.db").exists()
+    """Whether there may be something to manage (so a crashed control plane restarts, and
+    says so when its database vanished: the guard beside it outlives it)."""
+    db = paths.home() / "state.db"
+    return bool(os.environ.get(paths.STATE_URL_ENV)) or any(
+        path.exists() for path in (db, store_file.guard_path(db))
+    )

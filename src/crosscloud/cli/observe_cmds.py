@@ -36,6 +36,8 @@ def status(output: str, events: int) -> None:
         click.echo("nothing is deployed")
         return
     console = Console(width=None if Console().is_terminal else 120)
+    for line in status_view.loop_lines(result, time.time()):
+        console.print(line, highlight=False, style="bold red")
     for grid in status_view.tables(result):
         console.print(grid)
     for event in result.get("events", []):

@@ -148,14 +148,14 @@ def tables(status: dict[str, Any]) -> list[Table]:
             grid.caption = f"traffic, errors: share of requests and 5xx rate, last {span}"
         for want, mine in _groups(dep):
             ready = [r for r in mine if r["state"] == "Ready"]
-            bad = sorted({r["state"] for r in mine if r["state"] != "Ready"})
+            bad = sorted({r["state"] for r in mine if r["state"] not in ("Ready", "Unknown")})
             if want["placement"] in unreachable(dep):
                 bad.append("unreachable")
             started = [r["started_at"] for r in mine if r["started_at"]]
             grid.add_row(
                 want["service"],
                 want["placement"],
-                f"{len(ready)}/{want['replicas']}" + (f" {','.join(bad)}" if bad else ""),
+                _ready_cell(want, mine, ready, bad),
                 _endpoints_cell(dep, want, ready),
                 str(sum(r["restarts"] for r in mine)),
                 _age(min(started) if started else None),
@@ -170,6 +170,30 @@ def tables(status: dict[str, Any]) -> list[Table]:
             grid.caption = "\n".join([*problems, *([str(grid.caption)] if grid.caption else [])])
         out.append(grid)
     return out
+
+
+def _ready_cell(
+    want: dict[str, Any], mine: list[dict[str, Any]], ready: list[dict[str, Any]], bad: list[str]
+) -> str:
+    """`ready/desired` and the other states; `?/desired` while the loop cannot act."""
+    if any(r["state"] == "Unknown" for r in mine):
+        seen = sum(1 for r in mine if r.get("recorded_state") == "Ready")
+        return f"?/{want['replicas']} unknown ({seen} ready when last seen)"
+    return f"{len(ready)}/{want['replicas']}" + (f" {','.join(bad)}" if bad else "")
+
+
+def loop_lines(status: dict[str, Any], now: float) -> list[str]:
+    """What to say first when the control loop cannot act (status's `loop`)."""
+    loop = status.get("loop") or {}
+    if not loop.get("error"):
+        return []
+    since = now - (loop.get("failing_since") or now)
+    last = loop.get("last_pass_at")
+    seen = f"{now - last:.0f}s ago" if last else "never since it started"
+    return [
+        f"warning: the control loop has failed for {since:.0f}s: {loop['error']}",
+        f"  it last completed a pass {seen}; replica states below are as recorded then",
+    ]
 
 
 def _endpoints_cell(dep: dict[str, Any], want: dict[str, Any], ready: list[dict[str, Any]]) -> str:

@@ -1,12 +1,19 @@
 """The control plane's HTTP API for the CLI, on 127.0.0.1 with a bearer token.
 
 Not a request path for users' traffic (a few calls per CLI command), so the standard
-library's threading HTTP server is enough and adds no dependency."""
+library's threading HTTP server is enough and adds no dependency. Whoever can reach the
+port is not trusted before the token is checked: the token is compared (in constant time)
+before any byte of a body is read; a body must have a valid Content-Length of at most
+`MAX_BODY` (else 400/411/413, and the connection is closed unread); a request must arrive
+whole within `CROSSCLOUD_API_TIMEOUT` (10 s), and each socket read and write within it;
+at most `MAX_CONNECTIONS` are open (more are closed at once)."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +28,8 @@ from crosscloud.controlplane.controller import Controller
 
 log = logging.getLogger("crosscloud.controlplane")
 MAX_BODY = 4 * 2**20
+MAX_CONNECTIONS = 64
+TIMEOUT_ENV = "CROSSCLOUD_API_TIMEOUT"
 
 Route = Callable[[Controller, dict[str, Any]], dict[str, Any]]
 
@@ -65,27 +74,84 @@ GET.update({"/v1/tokens": token_ops.list_all, "/v1/logs": _logs})
 class _Handler(BaseHTTPRequestHandler):
     server: ApiServer
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.io_timeout)  # each read and write of the socket
+        # and the whole request too: a client sending a byte now and then is cut off
+        self._deadline = threading.Timer(self.server.io_timeout, self._cut)
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def _cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        self._deadline.cancel()
+        super().finish()
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)  # never the headers: they carry the token
 
     def do_GET(self) -> None:
+        if self._admitted(body=False) is None:
+            return
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         self._handle(GET.get(url.path), query)
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        if length > MAX_BODY:
-            self._send(413, {"error": "payload too large", "detail": f"limit {MAX_BODY} bytes"})
+        length = self._admitted(body=True)
+        if length is None:
             return
         try:
             body = orjson.loads(self.rfile.read(length) or b"{}")
         except orjson.JSONDecodeError as exc:
             self._send(400, {"error": "invalid JSON", "detail": str(exc)})
             return
+        if not isinstance(body, dict):
+            self._send(400, {"error": "bad request", "detail": "the body must be a JSON object"})
+            return
         self._handle(POST.get(urlsplit(self.path).path), body)
 
+    def _admitted(self, *, body: bool) -> int | None:
+        """The token first, then the body's framing; a refusal closes the connection
+        without reading the body. Returns the body's length (0 for a GET), or None."""
+        checked = self._check(body=body)
+        if isinstance(checked, int):
+            return checked
+        self._refuse(*checked)
+        return None
+
+    def _check(self, *, body: bool) -> int | tuple[int, str, str]:
+        if not self._authorized():
+            return 401, "unauthorized", "a valid bearer token is required"
+        if "transfer-encoding" in self.headers:
+            return 411, "length required", "send a Content-Length, not chunks"
+        values = self.headers.get_all("content-length") or ["0"]
+        raw = values[0].strip()
+        if len(values) != 1 or not (raw.isascii() and raw.isdigit()):
+            return 400, "bad request", "Content-Length must be one number"
+        length = int(raw)
+        if length and not body:
+            return 400, "bad request", f"{self.command} takes no body"
+        if length > MAX_BODY:
+            return 413, "payload too large", f"limit {MAX_BODY} bytes"
+        return length
+
+    def handle_expect_100(self) -> bool:
+        """`100 Continue` only to a request that would be read: a client without the token
+        is not invited to send its body (the method's handler then refuses it)."""
+        if isinstance(self._check(body=self.command == "POST"), int):
+            return super().handle_expect_100()
+        return True
+
+    def _refuse(self, status: int, error: str, detail: str) -> None:
+        self.close_connection = True  # what the client sent after the head stays unread
+        self._send(status, {"error": error, "detail": detail})
+
     def _handle(self, route: Route | None, data: dict[str, Any]) -> None:
+        self._deadline.cancel()  # read in time; what it asks may take long (a `down`)
         with self.server.counting:
             self.server.active += 1
         try:
@@ -95,9 +161,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.active -= 1
 
     def _dispatch(self, route: Route | None, data: dict[str, Any]) -> None:
-        if not self._authorized():
-            self._send(401, {"error": "unauthorized", "detail": "a valid bearer token is required"})
-            return
         if route is None:
             self._send(404, {"error": "not found", "detail": self.path})
             return
@@ -127,6 +190,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
+        if self.close_connection:
+            self.send_header("connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
@@ -134,12 +199,37 @@ class _Handler(BaseHTTPRequestHandler):
 class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, controller: Controller, token: str, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        controller: Controller,
+        token: str,
+        host: str = "127.0.0.1",
+        *,
+        io_timeout: float = 10.0,
+    ) -> None:
         super().__init__((host, 0), _Handler)
         self.controller = controller
         self.token = token
+        self.io_timeout = io_timeout
         self.active = 0  # requests being handled (the daemon never exits under one)
         self.counting = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):  # full: closed at once, nothing read
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def port(self) -> int:

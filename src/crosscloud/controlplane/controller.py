@@ -15,7 +15,7 @@ from typing import Any
 
 from crosscloud import errors, ports
 from crosscloud.adapters import local
-from crosscloud.controlplane import cluster_objects, clusters, records, traffic
+from crosscloud.controlplane import cluster_objects, clusters, loop_health, records, traffic
 from crosscloud.controlplane.autoscaler import Autoscaler
 from crosscloud.controlplane.gatewaylink import GatewayLink, limits_config, service_config
 from crosscloud.domain import actions, manifest, state
@@ -52,6 +52,8 @@ class Controller:
         self.traffic = traffic.TrafficWindow()  # the gateway's counters, for `status`
         self.autoscaler = Autoscaler()  # replica counts from the gateway's load (autoscaler.py)
         self.clusters = clusters.ClusterSync()  # EKS/AKS/GKE placements (clusters.py)
+        self.health = loop_health.LoopHealth()  # whether passes complete, for `status`
+        self._unrecorded: list[str] = []  # gateway restarts whose event the store refused
 
     # -- desired state -------------------------------------------------------------------
 
@@ -244,9 +246,11 @@ class Controller:
                 services.append(service_config(spec, service.name, mine, api_tokens=api_tokens))
         if deps or self.gateway.alive():
             self.gateway.ensure(services, limits_config([spec for _r, _s, spec in deps]))
-        for note in self.gateway.take_notes():
+        self._unrecorded += self.gateway.take_notes()
+        while self._unrecorded:  # kept until stored: a full disk delays the event, not loses it
             for record, _submitted, _spec in deps:  # every deployment's traffic went through it
-                self.event(record.name, "GatewayRestarted", note)
+                self.event(record.name, "GatewayRestarted", self._unrecorded[0])
+            self._unrecorded.pop(0)
 
     def busy(self) -> bool:
         """Stops still draining in the background."""

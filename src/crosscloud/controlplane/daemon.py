@@ -18,7 +18,7 @@ from typing import IO
 import orjson
 
 from crosscloud import errors
-from crosscloud.adapters import local, paths, procs
+from crosscloud.adapters import local, paths, procs, store_file
 from crosscloud.adapters.store import SqlStore
 from crosscloud.controlplane import api, orphans, traffic
 from crosscloud.controlplane.controller import Controller
@@ -59,6 +59,9 @@ def _token(home: Path) -> str:
 def run() -> int:
     home = paths.home()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    loose = store_file.loose_mode(home)
+    if loose:
+        log.warning("state directory %s is mode %s: others may read its logs", home, loose)
     os.environ[paths.HOME_ENV] = str(home)  # replicas inherit it: the orphan sweep's mark
     lock = _lock(home)
     store = SqlStore()
@@ -66,7 +69,7 @@ def run() -> int:
     killed = orphans.sweep(home, {r.id: r for r in store.list_replicas()})
     for pid in killed:
         log.warning("stopped orphan replica process %d (not in the state store)", pid)
-    server = api.ApiServer(ctl, _token(home))
+    server = api.ApiServer(ctl, _token(home), io_timeout=_seconds(api.TIMEOUT_ENV, 10.0))
     server.start()
     info = {
         "pid": os.getpid(),
@@ -90,15 +93,35 @@ def run() -> int:
     return 0
 
 
+def _seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        raise errors.UserError(f"{name} must be a number of seconds") from None
+    if value <= 0:
+        raise errors.UserError(f"{name} must be more than 0 seconds")
+    return value
+
+
+def _pass(ctl: Controller) -> None:
+    """One pass; its outcome goes to `ctl.health` (an error is logged when it changes,
+    not every second while, say, the disk stays full)."""
+    try:
+        ctl.tick()
+    except errors.CrossCloudError as exc:
+        if ctl.health.failed(ctl.clock(), str(exc)):
+            log.error("loop: %s", exc)
+    except Exception as exc:
+        if ctl.health.failed(ctl.clock(), f"{type(exc).__name__}: {exc}"):
+            log.exception("loop pass failed")
+    else:
+        ctl.health.passed(ctl.clock())
+
+
 def _loop(ctl: Controller, server: api.ApiServer, stop: threading.Event) -> None:
     started = time.time()
     while not stop.is_set():
-        try:
-            ctl.tick()
-        except errors.CrossCloudError as exc:
-            log.error("loop: %s", exc)
-        except Exception:
-            log.exception("loop pass failed")
+        _pass(ctl)
         traffic.sample(ctl.traffic, ctl.gateway.url, now=ctl.clock())
         if _finished(ctl, server, started):
             log.info("nothing deployed; the control plane exits")
@@ -113,9 +136,12 @@ def _finished(ctl: Controller, server: api.ApiServer, started: float) -> bool:
     Checked under the controller's lock: `down` holds it while it stops replicas, so the
     process never exits (and kills the HTTP threads) in the middle of a `down`."""
     with ctl.lock:
-        if ctl.store.list_deployments() or ctl.busy() or server.active:
+        try:
+            if ctl.store.list_deployments() or ctl.busy() or server.active:
+                return False
+            return _idle(ctl, started) > IDLE_EXIT
+        except errors.CrossCloudError:  # a store it cannot read: stay, and say why (status)
             return False
-        return _idle(ctl, started) > IDLE_EXIT
 
 
 def _idle(ctl: Controller, started: float) -> float:

@@ -169,10 +169,12 @@ def down(ctl: Controller, *, deployment: str | None) -> dict[str, Any]:
 
 def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
     seen = traffic.current(ctl.traffic, ctl.gateway.url, now=ctl.clock())  # not under the lock
+    loop = ctl.health.report(ctl.clock())  # not under the lock: a pass may hold it
     with ctl.lock:
         deps = ctl.deployments()
         out: dict[str, Any] = {
             "gateway": {"url": ctl.gateway.url, "running": ctl.gateway.alive()},
+            "loop": loop,
             "deployments": [],
         }
         for record, submitted, spec in deps:
@@ -187,7 +189,7 @@ def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
                     "manifest": submitted.path,
                     "updated_at": record.updated_at,
                     "services": [dataclasses.asdict(w) for w in wanted],
-                    "replicas": [_replica(r, ctl) for r in replicas],
+                    "replicas": [_replica(r, ctl, stale=loop["stale"]) for r in replicas],
                     "endpoints": [
                         dataclasses.asdict(e)
                         for e in ctl.store.list_endpoints(deployment=record.name)
@@ -223,9 +225,12 @@ def _traffic_of(seen: dict[str, Any], spec: manifest.Manifest) -> dict[str, Any]
     return {**seen, "rows": [r for r in seen["rows"] if r["service"] in mine]}
 
 
-def _replica(record: state.ReplicaRecord, ctl: Controller) -> dict[str, Any]:
+def _replica(record: state.ReplicaRecord, ctl: Controller, *, stale: bool) -> dict[str, Any]:
+    """A replica as recorded; while the loop cannot act its state is "Unknown" (the
+    recorded one is kept as `recorded_state`): it may have died since."""
     data = dataclasses.asdict(record)
-    data["state"] = record.state.value
+    data["state"] = "Unknown" if stale else record.state.value
+    data["recorded_state"] = record.state.value
     data["url"] = record.url
     data["log"] = str(ctl.target.record_log_path(record))
     return data

@@ -1,5 +1,7 @@
-"""Finds replica processes of this state directory that the store does not know (the
-control plane died between launching one and recording it) and stops them."""
+"""Finds the processes of a state directory by the marks they carry ($CROSSCLOUD_HOME in
+their environment, and the module they run): replicas the store does not know (the
+control plane died between launching one and recording it) are stopped at start, and
+`down --force` finds everything of the directory when the store cannot say."""
 
 from __future__ import annotations
 
@@ -26,6 +28,40 @@ def pid_group(pid: int) -> int | None:
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
+
+
+ROLES = (("crosscloud.controlplane", "controlplane"), ("crosscloud.gateway", "gateway"))
+
+
+def marked(home: Path) -> dict[str, list[int]]:
+    """Live processes of `home` by role: "controlplane", "gateway" and "replica" (this
+    process excluded; a `crosscloud` command a user runs carries no role)."""
+    found: dict[str, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        role = _role(int(entry.name), home)
+        if role is not None:
+            found.setdefault(role, []).append(int(entry.name))
+    return found
+
+
+def _role(pid: int, home: Path) -> str | None:
+    env = _environ(pid)
+    if env.get(paths.HOME_ENV) != str(home):
+        return None
+    if procs.identity(pid, None) is not procs.Identity.ALIVE:
+        return None  # a zombie is dead already
+    if "CROSSCLOUD_REPLICA_ID" in env:
+        return "replica"
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for module, role in ROLES:
+        if b"-m" in argv and module.encode() in argv:
+            return role
+    return None
 
 
 def sweep(home: Path, known: Mapping[str, state.ReplicaRecord]) -> list[int]:
