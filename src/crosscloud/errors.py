@@ -82,6 +82,13 @@ class StateVanished(StateDamaged):
     """The state database file was deleted or replaced while its deployments may run."""
 
 
+class NotLeader(CrossCloudError):
+    """This control plane does not hold the leader lease (a standby, or it lost the lease):
+    it serves reads and refuses writes; the message names the leader when one is known."""
+
+    http_status = 409
+
+
 class TargetError(TransientError):
     """A deployment target (local processes, a cluster) failed to do what was asked."""
 

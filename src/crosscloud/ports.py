@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from crosscloud.domain import state, tokens
+from crosscloud.domain import lease, state, tokens
 
 
 class Clock(Protocol):
@@ -79,6 +79,30 @@ class StateStore(Protocol):
 
     def revoke_token(self, token_id: str, *, at: float) -> bool:
         """Mark an active token revoked at `at`; False when missing or already revoked."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LeaderLease(Protocol):
+    """The one lease that lets a control plane act when several share a state database.
+
+    Times are the database's (a lease's `remaining`); each call is one short transaction.
+    """
+
+    def read(self) -> lease.Lease | None:
+        """The lease as it is now; None when no control plane ever took it."""
+        ...
+
+    def acquire(self, holder: lease.Holder, *, ttl: float) -> lease.Lease | None:
+        """Take the lease when it is free, expired or `holder`'s already, for `ttl` seconds
+        from now by the database's clock (the epoch grows by one when the holder changes).
+        Returns the lease as it is afterwards, whoever holds it."""
+        ...
+
+    def release(self, holder_id: str) -> None:
+        """End the lease now if `holder_id` holds it, so a standby need not wait out the
+        TTL (a clean exit)."""
         ...
 
     def close(self) -> None: ...

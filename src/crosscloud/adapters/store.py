@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crosscloud import errors
-from crosscloud.adapters import extras, paths, store_file, store_sql, store_tokens
+from crosscloud.adapters import extras, paths, store_file, store_lease, store_sql, store_tokens
 from crosscloud.adapters import store_schema as schema
 from crosscloud.domain import state, tokens
 
@@ -71,7 +71,8 @@ def create_engine(url: str) -> sa.Engine:
     """An engine for a resolved URL; SQLite gets WAL, a busy timeout and real BEGINs."""
     if not url.startswith("sqlite"):
         extras.raise_if(extras.state_needs(url))
-        return sa.create_engine(url, pool_pre_ping=True)
+        # timeouts and keepalives: a partition or a restart fails fast (store_lease.py)
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=store_lease.PG_SESSION)
     database = sa.engine.make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -102,6 +103,7 @@ class SqlStore(store_tokens.TokenMethods):
 
     def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:
         self.url = resolve_url(url)
+        self.fence: Callable[[sa.Connection], None] | None = None  # store_lease.fence
         self._file = _state_file(self.url)  # a SQLite file: guarded (store_file.py)
         if self._file is not None:
             self._file.open()
@@ -138,6 +140,8 @@ class SqlStore(store_tokens.TokenMethods):
         with self._translated(), self._engine.connect() as conn:
             conn = conn.execution_options(crosscloud_begin="IMMEDIATE")
             with conn.begin():
+                if self.fence is not None:
+                    self.fence(conn)  # several control planes: the leader's epoch still holds
                 yield conn
 
     @contextmanager

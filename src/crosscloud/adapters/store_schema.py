@@ -69,6 +69,15 @@ tokens = sa.Table(
     sa.Column("revoked_at", sa.Double, nullable=True),
     sa.Column("services", sa.JSON, nullable=False),
 )
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("epoch", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+)
 schema_version = sa.Table(
     "schema_version",
     sa.MetaData(),
@@ -148,8 +157,25 @@ def _v2_to_v3(conn: sa.Connection) -> None:
     v3.create_all(conn)
 
 
+def _v3_to_v4(conn: sa.Connection) -> None:
+    """The leader lease of control planes sharing a PostgreSQL database (store_lease.py):
+    its holder, its fencing epoch and its expiry by the database's clock. An older
+    crosscloud, which would act without holding it, refuses the upgraded database."""
+    v4 = sa.MetaData()
+    sa.Table(
+        "leases",
+        v4,
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("holder", sa.String(64), nullable=False),
+        sa.Column("epoch", sa.BigInteger, nullable=False),
+        sa.Column("expires_at", sa.Double, nullable=False),
+        sa.Column("data", sa.JSON, nullable=False),
+    )
+    v4.create_all(conn)
+
+
 # MIGRATIONS[n] upgrades schema n to n + 1.
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3]
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3, _v3_to_v4]
 LATEST = len(MIGRATIONS)
 
 

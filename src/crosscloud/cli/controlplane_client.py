@@ -14,8 +14,8 @@ import httpx
 import orjson
 
 from crosscloud import errors
-from crosscloud.adapters import extras, paths, procs
-from crosscloud.controlplane import daemon
+from crosscloud.adapters import extras, paths
+from crosscloud.cli import leader
 
 START_TIMEOUT = 30.0
 
@@ -51,6 +51,8 @@ class ControlPlane:
 
     def _decode(self, response: httpx.Response) -> Any:
         body = response.json()
+        if response.status_code == 409 and body.get("error") == "NotLeader":
+            raise errors.NotLeader(str(body.get("detail")))  # a standby: not a user error
         if response.status_code >= 400:
             detail = body.get("detail")
             if isinstance(detail, list):
@@ -63,26 +65,20 @@ class ControlPlane:
         return body
 
 
-def _running() -> dict[str, Any] | None:
-    home = paths.home()
-    try:
-        info = orjson.loads(daemon.info_path(home).read_bytes())
-    except (OSError, ValueError):
-        return None
-    if procs.identity(int(info["pid"]), info.get("start_time")) is not procs.Identity.ALIVE:
-        return None
-    return dict(info)
+def _running(*, write: bool = False) -> dict[str, Any] | None:
+    """A running control plane's info and token; of several, the leader (leader.py)."""
+    return leader.choose(paths.home(), write=write)
 
 
-def connect(*, start: bool, timeout: float = 120.0) -> ControlPlane | None:
-    """The running control plane; started first when `start` (else None if none runs)."""
-    info = _running()
+def connect(*, start: bool, timeout: float = 120.0, write: bool = False) -> ControlPlane | None:
+    """The running control plane (the leader, for a `write`); started first when `start`
+    (else None if none runs)."""
+    info = _running(write=write)
     if info is None and start:
         info = _start()
     if info is None:
         return None
-    token = daemon.token_path(paths.home()).read_text().strip()
-    return ControlPlane(info["url"], token, timeout=timeout)
+    return ControlPlane(info["url"], info["token"], timeout=timeout)
 
 
 def _start() -> dict[str, Any]:

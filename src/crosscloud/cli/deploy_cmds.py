@@ -28,7 +28,7 @@ def _control_plane(spec: manifest.Manifest | None = None) -> controlplane_client
     wanted = spec.spec.state.url if spec is not None else None
     if wanted and not os.environ.get(paths.STATE_URL_ENV):
         os.environ[paths.STATE_URL_ENV] = wanted
-    cp = controlplane_client.connect(start=True)
+    cp = controlplane_client.connect(start=True, write=True)
     assert cp is not None
     loose = store_file.loose_mode(paths.home())
     if loose:
@@ -111,7 +111,7 @@ def _deployment(status: dict[str, Any], name: str) -> dict[str, Any]:
 @click.option("--placement", default=None, help="provider/region, e.g. local/region-a")
 def scale(service: str, replicas: int, placement: str | None) -> None:
     """Set SERVICE's replica count in one placement (until the next `up` of its manifest)."""
-    cp = controlplane_client.connect(start=_has_state())
+    cp = controlplane_client.connect(start=_has_state(), write=True)
     if cp is None:
         raise errors.UserError("nothing is deployed; run `crosscloud up FILE` first")
     result = cp.post(
@@ -150,7 +150,7 @@ def _force_down(deployment: str | None) -> None:
 
 
 def _down(deployment: str | None, *, timeout: float) -> None:
-    cp = controlplane_client.connect(start=_has_state(), timeout=timeout)
+    cp = controlplane_client.connect(start=_has_state(), timeout=timeout, write=True)
     if cp is None:
         click.echo("nothing is running; nothing to do")
         return

@@ -17,8 +17,8 @@ from crosscloud import errors
 from crosscloud.cli import controlplane_client, deploy_cmds
 
 
-def _control_plane() -> controlplane_client.ControlPlane:
-    cp = controlplane_client.connect(start=deploy_cmds._has_state())
+def _control_plane(*, write: bool = True) -> controlplane_client.ControlPlane:
+    cp = controlplane_client.connect(start=deploy_cmds._has_state(), write=write)
     if cp is None:
         raise errors.UserError("nothing is deployed; run `crosscloud up FILE` first")
     return cp
@@ -58,7 +58,7 @@ def create(deployment: str, name: str | None, services: tuple[str, ...]) -> None
 def list_(deployment: str | None, output: str) -> None:
     """Tokens with their id, name, services, creation time and last 4 characters."""
     query = {"deployment": deployment} if deployment else {}
-    found = _control_plane().get("/v1/tokens", **query)["tokens"]
+    found = _control_plane(write=False).get("/v1/tokens", **query)["tokens"]
     if output == "json":
         click.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
         return

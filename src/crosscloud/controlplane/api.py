@@ -66,7 +66,10 @@ def _logs(ctl: Controller, query: dict[str, Any]) -> dict[str, Any]:
 
 
 POST: dict[str, Route] = {"/v1/apply": _apply, "/v1/scale": _scale, "/v1/down": _down}
-GET: dict[str, Route] = {"/v1/status": _status, "/v1/health": lambda _c, _q: {"ok": True}}
+GET: dict[str, Route] = {
+    "/v1/status": _status,
+    "/v1/health": lambda ctl, _q: {"ok": True, **ctl.leader.describe()},  # role: leadership.py
+}
 POST.update({"/v1/tokens": token_ops.create, "/v1/tokens/revoke": token_ops.revoke})
 GET.update({"/v1/tokens": token_ops.list_all, "/v1/logs": _logs})
 

@@ -18,6 +18,7 @@ from crosscloud.adapters import local
 from crosscloud.controlplane import cluster_objects, clusters, loop_health, records, traffic
 from crosscloud.controlplane.autoscaler import Autoscaler
 from crosscloud.controlplane.gatewaylink import GatewayLink, limits_config, service_config
+from crosscloud.controlplane.leadership import Leadership, alone
 from crosscloud.domain import actions, manifest, state
 from crosscloud.planning import desired as desired_mod
 from crosscloud.planning import lifecycle, reconcile
@@ -37,8 +38,11 @@ class Controller:
         gateway: GatewayLink,
         policy: lifecycle.BackoffPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        leader: Leadership | None = None,
     ) -> None:
         self.store = store
+        # whether this process may act (several control planes on PostgreSQL: the leader)
+        self.leader = leader or alone()
         self.target = target
         self.wake = threading.Event()
         self.gateway = gateway
@@ -74,11 +78,20 @@ class Controller:
         self.store.add_event(state.Event(self.clock(), deployment, kind, message, fields))
         log.info("%s %s: %s", deployment, kind, message)
 
+    def note(self, deployment: str, kind: str, message: str) -> None:
+        """The event of a change already stored: a store that refuses it now loses the
+        event (with a warning), not the change, which must not read as failed."""
+        try:
+            self.event(deployment, kind, message)
+        except errors.CrossCloudError as exc:
+            log.warning("%s %s: %s (event not recorded: %s)", deployment, kind, message, exc)
+
     # -- one pass --------------------------------------------------------------------------
 
     def tick(self) -> None:
         """Observe every replica, decide, act, and push endpoints to the gateway."""
         with self.lock:
+            self.leader.require()  # a standby, or a leader whose lease lapsed, does nothing
             self.autoscaler.step(self)  # autoscaling: may store new counts for this pass
             deps = self.deployments()
             self.clusters.step(self, deps)  # EKS/AKS/GKE placements: see clusters.py
@@ -138,6 +151,8 @@ class Controller:
                 self._stop(action)
             else:
                 self._restart(action, deps)
+        except errors.NotLeader:
+            raise  # the rest of the pass must not act either
         except errors.CrossCloudError as exc:
             log.error("%s failed: %s", action, exc)
 
@@ -191,7 +206,7 @@ class Controller:
         spec = self._launch_spec(pending, deps)
         if spec is None:
             return
-        self.store.upsert_replica(self.target.start(spec))
+        self._launch(spec)
         self.event(
             action.deployment, "Started", f"{replica_id} in {action.placement}: {action.reason}"
         )
@@ -200,14 +215,26 @@ class Controller:
         record = self.store.get_replica(action.replica_id)
         if record is None:
             return
+        self.leader.require()
         self.target.stop(record, grace=2.0)
         spec = self._launch_spec(record, deps, restarts=record.restarts + 1)
         if spec is None:
             return
-        started = self.target.start(spec)
-        started = dataclasses.replace(started, crash_count=record.crash_count, state=S.STARTING)
-        self.store.upsert_replica(started)
+        self._launch(spec, crash_count=record.crash_count)
         self.event(record.deployment, "Restarted", f"{record.id}: {action.reason}")
+
+    def _launch(self, spec: local.LaunchSpec, *, crash_count: int | None = None) -> None:
+        """Start a replica process and record it; one that cannot be recorded (the store
+        is down, or this process lost the lease meanwhile) is stopped, not left behind."""
+        self.leader.require()
+        started = self.target.start(spec)
+        if crash_count is not None:
+            started = dataclasses.replace(started, crash_count=crash_count, state=S.STARTING)
+        try:
+            self.store.upsert_replica(started)
+        except errors.CrossCloudError:
+            self.target.stop(started, grace=0.0)
+            raise
 
     def _stop(self, action: actions.Stop) -> None:
         record = self.store.get_replica(action.replica_id)
@@ -224,6 +251,7 @@ class Controller:
 
     def _finish_stop(self, record: state.ReplicaRecord) -> None:
         try:
+            self.leader.require()  # else the leader stops it (the row says Stopping)
             self.target.stop(record)
             with self.lock:
                 self.store.delete_replica(record.id)
@@ -245,6 +273,7 @@ class Controller:
                 mine = [e for e in endpoints if e.service == service.name]
                 services.append(service_config(spec, service.name, mine, api_tokens=api_tokens))
         if deps or self.gateway.alive():
+            self.leader.require()
             self.gateway.ensure(services, limits_config([spec for _r, _s, spec in deps]))
         self._unrecorded += self.gateway.take_notes()
         while self._unrecorded:  # kept until stored: a full disk delays the event, not loses it

@@ -1,26 +1,23 @@
-"""The control plane process: one per state directory (a lock file prevents two), its
-token in a 0600 file, its address in `controlplane.json`, and the loop every second or as
-soon as something changes."""
+"""The control plane process: its token in a 0600 file, its address where the CLI finds it
+(instances.py), and the loop every second or as soon as something changes. One per state
+directory with SQLite; with PostgreSQL several, of which the lease holder acts
+(leadership.py, takeover.py) and the others stand by."""
 
 from __future__ import annotations
 
-import fcntl
+import dataclasses
 import logging
 import os
-import secrets
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO
-
-import orjson
 
 from crosscloud import errors
 from crosscloud.adapters import local, paths, procs, store_file
 from crosscloud.adapters.store import SqlStore
-from crosscloud.controlplane import api, orphans, traffic
+from crosscloud.controlplane import api, instances, leadership, takeover, traffic
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.gatewaylink import GatewayLink
 
@@ -30,46 +27,33 @@ IDLE_EXIT = 5.0  # with nothing deployed, exit after this long (so `down` leaves
 
 
 def info_path(home: Path) -> Path:
-    return home / "controlplane.json"
+    """The first control plane's address file (the others': instances.live)."""
+    return home / instances.PRIMARY
 
 
 def token_path(home: Path) -> Path:
-    return home / "controlplane.token"
+    return instances.token_path(info_path(home))
 
 
-def _lock(home: Path) -> IO[bytes]:
-    handle = (home / "controlplane.lock").open("wb")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise errors.UserError(f"a control plane already runs for {home}") from None
-    return handle
-
-
-def _token(home: Path) -> str:
-    path = token_path(home)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(token)
-    return token
-
-
-def run() -> int:
+def run(*, stay: bool = False) -> int:
+    """Serve the API and run the loop until SIGTERM (or, unless `stay`, until nothing has
+    been deployed for a while)."""
     home = paths.home()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     loose = store_file.loose_mode(home)
     if loose:
         log.warning("state directory %s is mode %s: others may read its logs", home, loose)
     os.environ[paths.HOME_ENV] = str(home)  # replicas inherit it: the orphan sweep's mark
-    lock = _lock(home)
     store = SqlStore()
-    ctl = Controller(store=store, target=local.LocalTarget(home=home), gateway=GatewayLink(home))
-    killed = orphans.sweep(home, {r.id: r for r in store.list_replicas()})
-    for pid in killed:
-        log.warning("stopped orphan replica process %d (not in the state store)", pid)
-    server = api.ApiServer(ctl, _token(home), io_timeout=_seconds(api.TIMEOUT_ENV, 10.0))
+    lock, info_file = instances.claim(home, shared=leadership.is_shared(store))
+    leader = leadership.for_store(store, home=home)  # a standby until it takes the lease
+    gateway = GatewayLink(home)
+    gateway.may_act = leader.may_act
+    target = local.LocalTarget(home=home)
+    ctl = Controller(store=store, target=target, gateway=gateway, leader=leader)
+    leader.on_change = ctl.wake.set
+    token = instances.new_token(info_file)
+    server = api.ApiServer(ctl, token, io_timeout=_seconds(api.TIMEOUT_ENV, 10.0))
     server.start()
     info = {
         "pid": os.getpid(),
@@ -78,18 +62,22 @@ def run() -> int:
         "home": str(home),
         "state_url": os.environ.get(paths.STATE_URL_ENV),
     }
-    info_path(home).write_bytes(orjson.dumps(info))
+    instances.publish(info_file, info)
     log.info("control plane on %s (pid %d, state %s)", info["url"], os.getpid(), home)
+    leader.me = dataclasses.replace(leader.me, url=str(info["url"]))
+    leader.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        _loop(ctl, server, stop)
+        _loop(ctl, server, stop, takeover.Follower(ctl, home), stay=stay)
     finally:
         server.shutdown()
         ctl.close()
-        info_path(home).unlink(missing_ok=True)
-        lock.close()
+        leader.stop()  # a held lease is given up: a standby takes over at once
+        instances.withdraw(info_file)
+        if lock is not None:
+            lock.close()
     return 0
 
 
@@ -118,12 +106,20 @@ def _pass(ctl: Controller) -> None:
         ctl.health.passed(ctl.clock())
 
 
-def _loop(ctl: Controller, server: api.ApiServer, stop: threading.Event) -> None:
+def _loop(
+    ctl: Controller,
+    server: api.ApiServer,
+    stop: threading.Event,
+    follower: takeover.Follower,
+    *,
+    stay: bool,
+) -> None:
     started = time.time()
     while not stop.is_set():
-        _pass(ctl)
+        if follower.leads():  # a standby runs no pass (takeover.py)
+            _pass(ctl)
         traffic.sample(ctl.traffic, ctl.gateway.url, now=ctl.clock())
-        if _finished(ctl, server, started):
+        if not stay and _finished(ctl, server, started):
             log.info("nothing deployed; the control plane exits")
             return
         ctl.wake.wait(TICK)
@@ -151,13 +147,16 @@ def _idle(ctl: Controller, started: float) -> float:
     return time.time() - last
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """`python -m crosscloud.controlplane [--stay]`: `--stay` keeps it running with
+    nothing deployed (a standby, or a control plane run as a service)."""
+    stay = (sys.argv[1:] if argv is None else argv) == ["--stay"]
     logging.basicConfig(
         level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per probe: every second
     try:
-        return run()
+        return run(stay=stay)
     except errors.CrossCloudError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

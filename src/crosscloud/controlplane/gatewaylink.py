@@ -42,13 +42,14 @@ class GatewayLink:
         self.config_path = home / "gateway.json"
         self.info_path = home / "gateway.pid.json"
         self.log_path = home / "logs" / "gateway.log"
-        self._port = port
+        self._port = self._configured_port = port
         self._last: bytes | None = None
         self._child: subprocess.Popen[bytes] | None = None
         self.on_restart: Callable[[], None] = lambda: None  # a note waits: wake the loop
         self._mutex = threading.Lock()  # the loop, the API and the watcher all start/stop it
         self._watched: int | None = None  # the pid a watcher thread waits on
         self._notes: list[str] = []
+        self.may_act: Callable[[], bool] = lambda: True  # the leader of several (leadership.py)
 
     @property
     def url(self) -> str:
@@ -136,6 +137,8 @@ class GatewayLink:
             if self._watched != pid:
                 return
             self._watched = None
+            if not self.may_act():
+                return  # a standby now: the leader restarts it
             if time.monotonic() - started < CRASH_LOOP:
                 return
             self._start()
@@ -177,6 +180,15 @@ class GatewayLink:
         info = self._info()
         if info and self.alive():
             os.kill(int(info["pid"]), sig)
+
+    def release(self) -> None:
+        """Leave the gateway running but stop watching it, and forget what was read of it
+        (its port, its config): another control plane leads now, or this one is about to
+        adopt the gateway afresh."""
+        with self._mutex:
+            self._watched = None
+            self._last = None
+            self._port = self._configured_port
 
     def stop(self, grace: float = 10.0) -> None:
         with self._mutex:

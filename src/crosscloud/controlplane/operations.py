@@ -48,7 +48,7 @@ def apply(ctl: Controller, *, text: str, path: str) -> dict[str, Any]:
             )
         )
         kind = "Applied" if old is None else "RolloutStarted"
-        ctl.event(name, kind, f"version {version} of {path}")
+        ctl.note(name, kind, f"version {version} of {path}")  # stored: done, event or not
     ctl.wake.set()
     return {"deployment": name, "version": version, "changed": True}
 
@@ -126,7 +126,7 @@ def scale(ctl: Controller, *, service: str, replicas: int, placement: str | None
         ctl.store.put_deployment(
             dataclasses.replace(record, manifest_json=updated.dumps(), updated_at=ctl.clock())
         )
-        ctl.event(record.name, "Scaled", f"{service} in {placement} to {replicas}")
+        ctl.note(record.name, "Scaled", f"{service} in {placement} to {replicas}")
     ctl.wake.set()
     return {
         "deployment": record.name,
@@ -175,6 +175,7 @@ def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
         out: dict[str, Any] = {
             "gateway": {"url": ctl.gateway.url, "running": ctl.gateway.alive()},
             "loop": loop,
+            "controlplane": ctl.leader.describe(),  # leader or standby (leadership.py)
             "deployments": [],
         }
         for record, submitted, spec in deps:
