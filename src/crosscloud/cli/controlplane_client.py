@@ -76,6 +76,8 @@ def connect(*, start: bool, timeout: float = 120.0, write: bool = False) -> Cont
     info = _running(write=write)
     if info is None and start:
         info = _start()
+        if write:  # on PostgreSQL it may stand by while another leads elsewhere
+            info = _running(write=True) or info
     if info is None:
         return None
     return ControlPlane(info["url"], info["token"], timeout=timeout)

@@ -62,10 +62,10 @@ def run(*, stay: bool = False) -> int:
         "home": str(home),
         "state_url": os.environ.get(paths.STATE_URL_ENV),
     }
+    leader.me = dataclasses.replace(leader.me, url=str(info["url"]))
+    leader.start()  # its first attempt before the CLI can find it: alone, it leads at once
     instances.publish(info_file, info)
     log.info("control plane on %s (pid %d, state %s)", info["url"], os.getpid(), home)
-    leader.me = dataclasses.replace(leader.me, url=str(info["url"]))
-    leader.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

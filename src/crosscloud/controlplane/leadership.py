@@ -49,6 +49,7 @@ class Leadership:
         self._mutex = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._first = 0.0  # when the attempt after start()'s own is due
         self.on_change: Callable[[], None] = lambda: None  # wakes the loop
 
     @property
@@ -160,19 +161,21 @@ class Leadership:
             self.on_change()
 
     def start(self) -> None:
+        """The first attempt now, then a thread of its own."""
         if self._lease is None:
             return
+        self._first = self.step()
         self._thread = threading.Thread(target=self._run, name="lease", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        at = self._first
+        while not self._stop.wait(max(0.0, at - self._monotonic())):
             try:
                 at = self.step()
             except Exception:  # the thread must outlive anything; the deadline still holds
                 log.exception("lease attempt failed")
                 at = self._monotonic() + self.policy.renew_every
-            self._stop.wait(max(0.0, at - self._monotonic()))
 
     def stop(self) -> None:
         """Stop renewing; a held lease is given up at once, so a standby need not wait

@@ -129,3 +129,17 @@ def test_lease_ttl_from_the_environment(
     else:
         with pytest.raises(errors.UserError, match=leadership.TTL_ENV):
             leadership.policy_from_env()
+
+
+def test_start_makes_its_first_attempt_before_it_returns() -> None:
+    """The daemon publishes its address after start(): a sole control plane already
+    leads when the CLI finds it (its first write is not refused)."""
+    _clock, lease, a, b = pair()
+    a.start()
+    try:
+        assert a.epoch() == 1
+    finally:
+        a.stop()
+    assert lease.read() is not None and lease.read().remaining <= 0  # given up at stop
+    b.step()
+    assert b.epoch() == 2
