@@ -36,6 +36,10 @@ def status(output: str, events: int) -> None:
         click.echo("nothing is deployed")
         return
     console = Console(width=None if Console().is_terminal else 120)
+    leading = status_view.leader_lines(result)
+    warn = "bold red" if leading and leading[0].startswith("warning") else None
+    for line in leading:
+        console.print(line, highlight=False, style=warn)
     for line in status_view.loop_lines(result, time.time()):
         console.print(line, highlight=False, style="bold red")
     for grid in status_view.tables(result):

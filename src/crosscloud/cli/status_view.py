@@ -196,6 +196,23 @@ def loop_lines(status: dict[str, Any], now: float) -> list[str]:
     ]
 
 
+def leader_lines(status: dict[str, Any]) -> list[str]:
+    """Which control plane leads, when several may share a PostgreSQL database (status's
+    `controlplane`); a warning when none does, since then nothing acts."""
+    plane = status.get("controlplane") or {}
+    if not plane.get("shared"):
+        return []
+    leader = plane.get("leader")
+    if leader is None:
+        why = f": {plane['error']}" if plane.get("error") else ""
+        return [
+            f"warning: no control plane leads at the moment{why}",
+            "  nothing is restarted or scaled meanwhile; replica states are as last recorded",
+        ]
+    standby = "" if plane.get("role") == "leader" else f"; standby pid {plane['pid']} answered"
+    return [f"control plane: pid {leader['pid']} leads at {leader['url']}{standby}"]
+
+
 def _endpoints_cell(dep: dict[str, Any], want: dict[str, Any], ready: list[dict[str, Any]]) -> str:
     """Local replicas' own addresses; a cluster placement's load balancer (its pods' IPs
     are not reachable from outside the cluster)."""
