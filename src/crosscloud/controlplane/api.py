@@ -35,12 +35,14 @@ Route = Callable[[Controller, dict[str, Any]], dict[str, Any]]
 
 
 def _apply(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
-    return operations.apply(ctl, text=str(body["text"]), path=str(body["path"]))
+    return operations.apply(
+        ctl.shared, cluster_sync=ctl.clusters, text=str(body["text"]), path=str(body["path"])
+    )
 
 
 def _scale(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
     return operations.scale(
-        ctl,
+        ctl.shared,
         service=str(body["service"]),
         replicas=int(body["replicas"]),
         placement=body.get("placement"),
@@ -70,8 +72,22 @@ GET: dict[str, Route] = {
     "/v1/status": _status,
     "/v1/health": lambda ctl, _q: {"ok": True, **ctl.leader.describe()},  # role: leadership.py
 }
-POST.update({"/v1/tokens": token_ops.create, "/v1/tokens/revoke": token_ops.revoke})
-GET.update({"/v1/tokens": token_ops.list_all, "/v1/logs": _logs})
+
+
+def _token_create(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
+    return token_ops.create(ctl.shared, body, publish=ctl.publish)
+
+
+def _token_revoke(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
+    return token_ops.revoke(ctl.shared, body, publish=ctl.publish)
+
+
+def _token_list(ctl: Controller, query: dict[str, Any]) -> dict[str, Any]:
+    return token_ops.list_all(ctl.shared, query)
+
+
+POST.update({"/v1/tokens": _token_create, "/v1/tokens/revoke": _token_revoke})
+GET.update({"/v1/tokens": _token_list, "/v1/logs": _logs})
 
 
 class _Handler(BaseHTTPRequestHandler):

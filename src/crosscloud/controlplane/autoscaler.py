@@ -14,20 +14,27 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 
 from crosscloud.controlplane import local_http, records
-from crosscloud.domain import manifest, state
+from crosscloud.controlplane.shared import Shared
+from crosscloud.domain import manifest
 from crosscloud.planning import autoscale, distribute, routing
 from crosscloud.planning import desired as desired_mod
 
-if TYPE_CHECKING:
-    from crosscloud.controlplane.controller import Controller
-
 log = logging.getLogger("crosscloud.controlplane")
 Stats = dict[str, dict[str, Any]]
+
+
+class Gateway(Protocol):
+    """What the autoscaler reads of the gateway link: where it listens, whether it runs."""
+
+    @property
+    def url(self) -> str: ...
+
+    def alive(self) -> bool: ...
 
 
 def fetch_stats(gateway_url: str, *, timeout: float = 0.5) -> Stats | None:
@@ -82,34 +89,28 @@ class Autoscaler:
         self.down_window = down_window
         self.windows: dict[str, autoscale.Window] = {}
 
-    def step(self, ctl: Controller) -> None:
+    def step(self, shared: Shared, gateway: Gateway) -> None:
         """Read the gateway once, then decide and store for every autoscaled service."""
-        deps = ctl.deployments()
+        deps = shared.deployments()
         scaled = {
             s.name
-            for _r, _s, spec in deps
-            for s in spec.spec.services
+            for dep in deps
+            for s in dep.spec.spec.services
             if self.settings(s.scaling).autoscaled
         }
         self.windows = {k: w for k, w in self.windows.items() if k in scaled}
-        stats = self.fetch(ctl.gateway.url) if scaled and ctl.gateway.alive() else None
-        now = ctl.clock()
-        for record, submitted, spec in deps:
-            self._deployment(ctl, record, submitted, spec, stats=stats, now=now)
+        stats = self.fetch(gateway.url) if scaled and gateway.alive() else None
+        now = shared.clock()
+        for dep in deps:
+            self._deployment(shared, dep, stats=stats, now=now)
 
     def settings(self, scaling: manifest.Scaling) -> autoscale.Settings:
         return autoscale.settings_of(scaling, down_window=self.down_window)
 
     def _deployment(
-        self,
-        ctl: Controller,
-        record: state.DeploymentRecord,
-        submitted: records.Submitted,
-        spec: manifest.Manifest,
-        *,
-        stats: Stats | None,
-        now: float,
+        self, shared: Shared, dep: records.Deployed, *, stats: Stats | None, now: float
     ) -> None:
+        record, submitted, spec = dep.record, dep.submitted, dep.spec
         counts: dict[str, int] = {}
         decisions = []
         for service in spec.spec.services:
@@ -128,10 +129,10 @@ class Autoscaler:
         autoscaled = {**_live(submitted.autoscale, spec, self), **counts}
         if autoscaled != submitted.autoscale:
             updated = dataclasses.replace(submitted, autoscale=autoscaled)
-            ctl.store.put_deployment(dataclasses.replace(record, manifest_json=updated.dumps()))
+            shared.store.put_deployment(dataclasses.replace(record, manifest_json=updated.dumps()))
         for d in decisions:
             message = f"{d.service} from {d.current} to {d.desired_total} replicas: {d.reason}"
-            ctl.event(
+            shared.event(
                 record.name, "Autoscaled", message, service=d.service, replicas=d.desired_total
             )
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from crosscloud.adapters.kubernetes import pods
 from crosscloud.controlplane import records
+from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import manifest
 from crosscloud.planning import desired as desired_mod
 from crosscloud.planning import spill
-
-if TYPE_CHECKING:
-    from crosscloud.controlplane.controller import Controller
 
 MOVE_COOLDOWN = 30.0  # pods being deleted after a move are still Pending for a moment
 AVOID_AFTER_MOVE = 600.0  # a placement replicas left for lack of capacity gets none back
@@ -40,7 +38,7 @@ class Capacity:
 
     def answer(
         self,
-        ctl: Controller,
+        shared: Shared,
         known: Mapping[Key, Observed],
         *,
         wanted: Collection[Key],
@@ -53,7 +51,7 @@ class Capacity:
             for short in seen.shortfalls:
                 moved = self.moved.get((deployment, short.service, placement), float("-inf"))
                 if now - moved >= MOVE_COOLDOWN:
-                    self._move(ctl, known, deployment, short, now)
+                    self._move(shared, known, deployment, short, now)
 
     def _blocked(
         self, known: Mapping[Key, Observed], deployment: str, service: str, now: float
@@ -70,13 +68,13 @@ class Capacity:
 
     def _move(
         self,
-        ctl: Controller,
+        shared: Shared,
         known: Mapping[Key, Observed],
         deployment: str,
         short: pods.CapacityShortfall,
         now: float,
     ) -> None:
-        record = ctl.store.get_deployment(deployment)  # fresh: an earlier move may have run
+        record = shared.store.get_deployment(deployment)  # fresh: an earlier move may have run
         if record is None:
             return
         submitted = records.submitted_of(record)
@@ -92,7 +90,7 @@ class Capacity:
         )
         self.moved[(deployment, short.service, short.placement)] = now
         if move is None:
-            ctl.event(
+            shared.event(
                 deployment,
                 "NoCapacity",
                 f"{short.message(now)}; no other placement of {short.service} can take them",
@@ -100,10 +98,10 @@ class Capacity:
             return
         pins = {desired_mod.scale_key(move.service, p): n for p, n in move.counts.items()}
         updated = dataclasses.replace(submitted, scale={**submitted.scale, **pins})
-        ctl.store.put_deployment(
+        shared.store.put_deployment(
             dataclasses.replace(record, manifest_json=updated.dumps(), updated_at=now)
         )
-        ctl.event(
+        shared.event(
             deployment,
             "CapacityMoved",
             f"moved {move.replicas} replica(s) of {move.service} from {move.source} to"
@@ -113,7 +111,7 @@ class Capacity:
             target=move.target,
             replicas=move.replicas,
         )
-        ctl.wake.set()
+        shared.wake.set()
 
 
 def _counts(

@@ -35,13 +35,13 @@ from typing import TYPE_CHECKING, Any
 from crosscloud import errors
 from crosscloud.adapters import extras
 from crosscloud.adapters.kubernetes import model, pods
-from crosscloud.controlplane import cluster_capacity, cluster_objects
+from crosscloud.controlplane import cluster_capacity, cluster_objects, records
+from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import manifest, state
 from crosscloud.planning import desired as desired_mod
 
 if TYPE_CHECKING:
     from crosscloud.adapters.kubernetes import client  # the k8s extra: see `target`
-    from crosscloud.controlplane.controller import Controller
 
 log = logging.getLogger("crosscloud.controlplane")
 UNSCHEDULABLE_ENV = "CROSSCLOUD_UNSCHEDULABLE_AFTER"
@@ -126,13 +126,13 @@ class ClusterSync:
 
     # -- one pass --------------------------------------------------------------------
 
-    def step(self, ctl: Controller, deps: Sequence[Any]) -> None:
+    def step(self, shared: Shared, deps: Sequence[records.Deployed]) -> None:
         """Record the placement syncs that finished, start those that are due (without
         waiting for them), and move the replicas that cannot schedule."""
         wanted, broken = self._wanted(deps)
         now = self.clock()
-        self._forget(ctl, wanted, keep=broken)
-        versions = {record.name: record.version for record, _s, _m in deps}
+        self._forget(shared, wanted, keep=broken)
+        versions = {dep.name: dep.record.version for dep in deps}
         for key, (job, future) in list(self.flight.items()):
             if not future.done():
                 continue
@@ -145,12 +145,12 @@ class ClusterSync:
             # older than the wanted one is applied again by the next sync
             current = key in wanted and key in self.known and versions.get(key[0]) == job.version
             if outcome is not None and current:
-                self._note(ctl, outcome, job.now)
+                self._note(shared, outcome, job.now)
         for key, desired in wanted.items():
             seen = self._seen(key, desired)
             if key not in self.flight and seen.retry_at <= now:
                 self._start(desired, seen, version=versions[desired.deployment], now=now)
-        self.capacity.answer(ctl, self.known, wanted=wanted, now=now)
+        self.capacity.answer(shared, self.known, wanted=wanted, now=now)
 
     def _start(
         self, desired: cluster_objects.Desired, seen: Seen, *, version: int, now: float
@@ -175,18 +175,20 @@ class ClusterSync:
         # A daemon thread, not a pool: a hung cluster must not hold up the process's exit.
         threading.Thread(target=run, name=f"cluster {desired.placement}", daemon=True).start()
 
-    def _wanted(self, deps: Sequence[Any]) -> tuple[dict[Key, cluster_objects.Desired], set[str]]:
+    def _wanted(
+        self, deps: Sequence[records.Deployed]
+    ) -> tuple[dict[Key, cluster_objects.Desired], set[str]]:
         """Every cluster placement's desired objects, and the deployments that failed to
         render (their clusters are left as they are)."""
         wanted, broken = {}, set()
-        for record, submitted, spec in deps:
+        for dep in deps:
             try:
                 found = cluster_objects.desired(
-                    spec, version=record.version, overrides=submitted.overrides()
+                    dep.spec, version=dep.record.version, overrides=dep.submitted.overrides()
                 )
             except errors.UserError as exc:  # checked by `apply`; never stop the local loop
-                log.error("%s: cannot render its cluster placements: %s", record.name, exc)
-                broken.add(record.name)
+                log.error("%s: cannot render its cluster placements: %s", dep.name, exc)
+                broken.add(dep.name)
                 continue
             wanted.update({(d.deployment, d.placement): d for d in found})
         return wanted, broken
@@ -219,20 +221,20 @@ class ClusterSync:
             return Outcome(desired, error=f"{where}: {type(exc).__name__}: {exc}")
         return Outcome(desired, applied=applied, report=report, rollout=tuple(rollout))
 
-    def _note(self, ctl: Controller, outcome: Outcome, now: float) -> None:
+    def _note(self, shared: Shared, outcome: Outcome, now: float) -> None:
         desired = outcome.desired
         seen = self.known[(desired.deployment, desired.placement)]
         if outcome.report is None:
             if outcome.error != seen.error:
-                ctl.event(desired.deployment, "ClusterError", outcome.error)
+                shared.event(desired.deployment, "ClusterError", outcome.error)
             seen.error, seen.retry_at = outcome.error, now + min(outcome.delay, MAX_RETRY)
             return
         if seen.error:
-            ctl.event(desired.deployment, "ClusterReachable", f"{_where(seen)} answers again")
+            shared.event(desired.deployment, "ClusterReachable", f"{_where(seen)} answers again")
         seen.error, seen.retry_at = "", 0.0
         if outcome.applied is not None:
             if desired.digest != seen.digest:
-                ctl.event(
+                shared.event(
                     desired.deployment,
                     "ClusterApplied",
                     f"{len(outcome.applied)} object(s) applied to {_where(seen)}: "
@@ -243,7 +245,7 @@ class ClusterSync:
         seen.shortfalls = outcome.report.shortfalls
         seen.rollout = outcome.rollout
         seen.drift = _drifted(desired, outcome.report)
-        _record(ctl, desired, outcome.report.replicas)
+        _record(shared, desired, outcome.report.replicas)
 
     # -- what the rest of the control plane asks -------------------------------------
 
@@ -308,22 +310,22 @@ class ClusterSync:
             if dep == deployment
         ]
 
-    def delete(self, ctl: Controller, deps: Sequence[Any]) -> list[str]:
+    def delete(self, shared: Shared, deps: Sequence[records.Deployed]) -> list[str]:
         """`down`: delete what each cluster placement of `deps` holds that is labelled as
         theirs. Returns one line per placement (what was deleted, or why not)."""
         jobs = [
             d
-            for record, _submitted, spec in deps
-            for d in cluster_objects.desired(spec, version=record.version, overrides={})
+            for dep in deps
+            for d in cluster_objects.desired(dep.spec, version=dep.record.version, overrides={})
         ]
-        names = {record.name for record, _s, _m in deps}
+        names = {dep.name for dep in deps}
         for name in names:  # a sync not yet begun for them now does nothing
             self.generations[name] = self.generations.get(name, 0) + 1
         self._settle([k for k in self.flight if k[0] in names])
         lines = []
         for desired, result in zip(jobs, _parallel(jobs, self._delete_one), strict=True):
             lines.append(result)
-            ctl.event(desired.deployment, "ClusterDeleted", result)
+            shared.event(desired.deployment, "ClusterDeleted", result)
         self.known = {k: v for k, v in self.known.items() if k[0] not in names}
         return lines
 
@@ -341,19 +343,19 @@ class ClusterSync:
         return f"{len(deleted)} object(s) deleted in {_where(seen)}"
 
     def _forget(
-        self, ctl: Controller, wanted: Mapping[Key, cluster_objects.Desired], *, keep: set[str]
+        self, shared: Shared, wanted: Mapping[Key, cluster_objects.Desired], *, keep: set[str]
     ) -> None:
         """Placements dropped from a manifest: delete their objects; drop stale pod records."""
         dropped = [k for k in self.known if k not in wanted and k[0] not in keep]
         self._settle([k for k in dropped if k in self.flight])
         for key in dropped:
             seen = self.known.pop(key)
-            if ctl.store.get_deployment(key[0]) is not None:
+            if shared.store.get_deployment(key[0]) is not None:
                 gone = cluster_objects.Desired(key[0], key[1], seen.target, {}, (), "")
-                ctl.event(key[0], "ClusterDeleted", self._delete_one(gone))
-        for r in ctl.store.list_replicas():
+                shared.event(key[0], "ClusterDeleted", self._delete_one(gone))
+        for r in shared.store.list_replicas():
             if r.pod and (r.deployment, r.placement) not in wanted and r.deployment not in keep:
-                ctl.store.delete_replica(r.id)
+                shared.store.delete_replica(r.id)
 
     def _settle(self, keys: Iterable[Key]) -> None:
         """Wait for these placements' syncs in flight and forget them: one applying now
@@ -377,31 +379,32 @@ def _drifted(desired: cluster_objects.Desired, report: client.PlacementReport) -
 
 
 def _record(
-    ctl: Controller, desired: cluster_objects.Desired, seen: Iterable[state.ReplicaRecord]
+    shared: Shared, desired: cluster_objects.Desired, seen: Iterable[state.ReplicaRecord]
 ) -> None:
     """Make the store's pod records of one placement what the cluster shows."""
+    store = shared.store
     stored = {
         r.id: r
-        for r in ctl.store.list_replicas(deployment=desired.deployment, placement=desired.placement)
+        for r in store.list_replicas(deployment=desired.deployment, placement=desired.placement)
         if r.pod
     }
     for record in seen:
         old = stored.pop(record.id, None)
         if old == record:
             continue
-        ctl.store.upsert_replica(record)
+        store.upsert_replica(record)
         if old is None or old.state != record.state:
-            _note_state(ctl, record)
+            _note_state(shared, record)
     for gone in stored.values():
-        ctl.store.delete_replica(gone.id)
+        store.delete_replica(gone.id)
 
 
-def _note_state(ctl: Controller, record: state.ReplicaRecord) -> None:
+def _note_state(shared: Shared, record: state.ReplicaRecord) -> None:
     where = f"{record.service} pod {record.pod} in {record.placement}"
     if record.state is S.READY:
-        ctl.event(record.deployment, "Ready", f"{where} is ready")
+        shared.event(record.deployment, "Ready", f"{where} is ready")
     elif record.state in state.FAILED_STATES:
-        ctl.event(record.deployment, record.state.value, f"{where}: {record.message}")
+        shared.event(record.deployment, record.state.value, f"{where}: {record.message}")
 
 
 def _parallel(

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from crosscloud import errors
@@ -20,6 +21,7 @@ from crosscloud.adapters.store import SqlStore
 from crosscloud.controlplane import api, instances, leadership, takeover, traffic
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.gatewaylink import GatewayLink
+from crosscloud.controlplane.shared import Shared
 
 log = logging.getLogger("crosscloud.controlplane")
 TICK = 1.0
@@ -50,8 +52,9 @@ def run(*, stay: bool = False) -> int:
     gateway = GatewayLink(home)
     gateway.may_act = leader.may_act
     target = local.LocalTarget(home=home)
-    ctl = Controller(store=store, target=target, gateway=gateway, leader=leader)
-    leader.on_change = ctl.wake.set
+    shared = Shared(store=store)
+    ctl = Controller(shared=shared, target=target, gateway=gateway, leader=leader)
+    leader.on_change = shared.wake.set
     token = instances.new_token(info_file)
     server = api.ApiServer(ctl, token, io_timeout=_seconds(api.TIMEOUT_ENV, 10.0))
     server.start()
@@ -94,16 +97,17 @@ def _seconds(name: str, default: float) -> float:
 def _pass(ctl: Controller) -> None:
     """One pass; its outcome goes to `ctl.health` (an error is logged when it changes,
     not every second while, say, the disk stays full)."""
+    clock = ctl.shared.clock
     try:
         ctl.tick()
     except errors.CrossCloudError as exc:
-        if ctl.health.failed(ctl.clock(), str(exc)):
+        if ctl.health.failed(clock(), str(exc)):
             log.error("loop: %s", exc)
     except Exception as exc:
-        if ctl.health.failed(ctl.clock(), f"{type(exc).__name__}: {exc}"):
+        if ctl.health.failed(clock(), f"{type(exc).__name__}: {exc}"):
             log.exception("loop pass failed")
     else:
-        ctl.health.passed(ctl.clock())
+        ctl.health.passed(clock())
 
 
 def _loop(
@@ -115,34 +119,40 @@ def _loop(
     stay: bool,
 ) -> None:
     started = time.time()
+    shared = ctl.shared
+
+    def busy() -> bool:  # stops still draining, API calls running
+        return ctl.busy() or bool(server.active)
+
     while not stop.is_set():
         if follower.leads():  # a standby runs no pass (takeover.py)
             _pass(ctl)
-        traffic.sample(ctl.traffic, ctl.gateway.url, now=ctl.clock())
-        if not stay and _finished(ctl, server, started):
+        traffic.sample(ctl.traffic, ctl.gateway.url, now=shared.clock())
+        if not stay and _finished(shared, busy=busy, started=started):
             log.info("nothing deployed; the control plane exits")
             return
-        ctl.wake.wait(TICK)
-        ctl.wake.clear()
+        shared.wake.wait(TICK)
+        shared.wake.clear()
 
 
-def _finished(ctl: Controller, server: api.ApiServer, started: float) -> bool:
-    """Nothing deployed, nothing stopping, no API call running, quiet for a while.
+def _finished(shared: Shared, *, busy: Callable[[], bool], started: float) -> bool:
+    """Nothing deployed, nothing `busy` (stops draining, API calls running), quiet for a
+    while.
 
-    Checked under the controller's lock: `down` holds it while it stops replicas, so the
+    Checked under the loop's lock: `down` holds it while it stops replicas, so the
     process never exits (and kills the HTTP threads) in the middle of a `down`."""
-    with ctl.lock:
+    with shared.lock:
         try:
-            if ctl.store.list_deployments() or ctl.busy() or server.active:
+            if shared.store.list_deployments() or busy():
                 return False
-            return _idle(ctl, started) > IDLE_EXIT
+            return _idle(shared, started) > IDLE_EXIT
         except errors.CrossCloudError:  # a store it cannot read: stay, and say why (status)
             return False
 
 
-def _idle(ctl: Controller, started: float) -> float:
+def _idle(shared: Shared, started: float) -> float:
     """Seconds since the control plane started or last recorded an event."""
-    events = ctl.store.list_events(limit=1)
+    events = shared.store.list_events(limit=1)
     last = max(started, events[-1].ts) if events else started
     return time.time() - last
 

@@ -1,7 +1,10 @@
 """What the CLI asks of the control plane: apply a manifest, scale, tear down, report.
 
 Every request is validated in full before anything is stored, so a bad manifest or flag
-leaves the running deployment untouched."""
+leaves the running deployment untouched. `apply` and `scale` change only stored state (the
+loop acts on it): they take what the loop's parts share. `down`, `status` and `pod_log`
+act on or report the whole control plane (its target, clusters, gateway, leadership):
+they take the controller."""
 
 from __future__ import annotations
 
@@ -12,21 +15,23 @@ from typing import Any
 from crosscloud import errors
 from crosscloud.adapters import extras
 from crosscloud.controlplane import cluster_objects, records, token_ops, traffic
+from crosscloud.controlplane.clusters import ClusterSync
 from crosscloud.controlplane.controller import Controller
+from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import manifest, state
 from crosscloud.planning import desired as desired_mod
 
 
-def apply(ctl: Controller, *, text: str, path: str) -> dict[str, Any]:
+def apply(shared: Shared, *, cluster_sync: ClusterSync, text: str, path: str) -> dict[str, Any]:
     """Store a new manifest (a new version when it or a service's source changed)."""
     submitted = records.Submitted(text=text, path=path)
     spec = submitted.parse()  # ManifestError: nothing is touched
     check_runnable(spec, submitted)
-    with ctl.lock:
-        _check_names(ctl, spec)
+    with shared.lock:
+        _check_names(shared, spec)
         digest = records.content_hash(submitted, spec)
         name = spec.metadata.name
-        old = ctl.store.get_deployment(name)
+        old = shared.store.get_deployment(name)
         if old is not None and old.manifest_hash == digest:
             return {"deployment": name, "version": old.version, "changed": False}
         if old is not None:  # autoscaled counts carry over to the new version; pins do not
@@ -34,10 +39,10 @@ def apply(ctl: Controller, *, text: str, path: str) -> dict[str, Any]:
             submitted = dataclasses.replace(submitted, autoscale=before.autoscale)
             # its cluster placements, so those the new version drops are cleaned up even
             # when this process never synced them (it was restarted since)
-            ctl.clusters.remember(before.parse(), version=old.version)
+            cluster_sync.remember(before.parse(), version=old.version)
         version = 1 if old is None else old.version + 1
-        now = ctl.clock()
-        ctl.store.put_deployment(
+        now = shared.clock()
+        shared.store.put_deployment(
             state.DeploymentRecord(
                 name=name,
                 manifest_json=submitted.dumps(),
@@ -48,8 +53,8 @@ def apply(ctl: Controller, *, text: str, path: str) -> dict[str, Any]:
             )
         )
         kind = "Applied" if old is None else "RolloutStarted"
-        ctl.note(name, kind, f"version {version} of {path}")  # stored: done, event or not
-    ctl.wake.set()
+        shared.note(name, kind, f"version {version} of {path}")  # stored: done, event or not
+    shared.wake.set()
     return {"deployment": name, "version": version, "changed": True}
 
 
@@ -90,31 +95,31 @@ def _extras_needed(spec: manifest.Manifest, submitted: records.Submitted) -> lis
     return needs
 
 
-def _check_names(ctl: Controller, spec: manifest.Manifest) -> None:
+def _check_names(shared: Shared, spec: manifest.Manifest) -> None:
     """Service names are routes on the one gateway: two deployments cannot share one."""
     mine = {s.name for s in spec.spec.services}
-    for record, _submitted, other in ctl.deployments():
-        if record.name == spec.metadata.name:
+    for other in shared.deployments():
+        if other.name == spec.metadata.name:
             continue
-        clash = sorted(mine & {s.name for s in other.spec.services})
+        clash = sorted(mine & {s.name for s in other.spec.spec.services})
         if clash:
             raise errors.UserError(
-                f"service(s) {clash} already run in deployment {record.name!r}; the gateway"
+                f"service(s) {clash} already run in deployment {other.name!r}; the gateway"
                 " routes by service name, so rename them or `crosscloud down` that one"
             )
 
 
-def scale(ctl: Controller, *, service: str, replicas: int, placement: str | None) -> dict[str, Any]:
+def scale(shared: Shared, *, service: str, replicas: int, placement: str | None) -> dict[str, Any]:
     """Override the replica count of `service` in one placement (until the next apply)."""
     if replicas < 0:
         raise errors.UserError(f"replicas must be 0 or more, got {replicas}")
-    with ctl.lock:
-        deps = ctl.deployments()
-        found = [(r, s, m) for r, s, m in deps if any(x.name == service for x in m.spec.services)]
+    with shared.lock:
+        deps = shared.deployments()
+        found = [d for d in deps if any(x.name == service for x in d.spec.spec.services)]
         if not found:
-            known = sorted({x.name for _r, _s, m in deps for x in m.spec.services})
+            known = sorted({x.name for d in deps for x in d.spec.spec.services})
             raise errors.UserError(f"no service {service!r}; known services: {known or 'none'}")
-        record, submitted, spec = found[0]
+        record, submitted, spec = found[0].record, found[0].submitted, found[0].spec
         where = [p.id for p in spec.placements() if any(s.name == service for s in p.services)]
         if placement is None and len(where) == 1:
             placement = where[0]
@@ -123,11 +128,11 @@ def scale(ctl: Controller, *, service: str, replicas: int, placement: str | None
             raise errors.UserError(f"{given} for {service!r}; it runs in: {', '.join(where)}")
         overrides = {**submitted.scale, desired_mod.scale_key(service, placement): replicas}
         updated = dataclasses.replace(submitted, scale=overrides)
-        ctl.store.put_deployment(
-            dataclasses.replace(record, manifest_json=updated.dumps(), updated_at=ctl.clock())
+        shared.store.put_deployment(
+            dataclasses.replace(record, manifest_json=updated.dumps(), updated_at=shared.clock())
         )
-        ctl.note(record.name, "Scaled", f"{service} in {placement} to {replicas}")
-    ctl.wake.set()
+        shared.note(record.name, "Scaled", f"{service} in {placement} to {replicas}")
+    shared.wake.set()
     return {
         "deployment": record.name,
         "service": service,
@@ -138,27 +143,28 @@ def scale(ctl: Controller, *, service: str, replicas: int, placement: str | None
 
 def down(ctl: Controller, *, deployment: str | None) -> dict[str, Any]:
     """Stop every replica (drained) and forget the deployment(s); a no-op when none."""
-    with ctl.lock:
-        names = [r.name for r in ctl.store.list_deployments()]
+    shared, store = ctl.shared, ctl.shared.store
+    with shared.lock:
+        names = [r.name for r in store.list_deployments()]
         if deployment is not None:
             if deployment not in names:
                 return {"stopped": [], "message": f"no deployment {deployment!r}; nothing to do"}
             names = [deployment]
         if not names:
             return {"stopped": [], "message": "nothing is deployed; nothing to do"}
-        replicas = [r for n in names for r in ctl.store.list_replicas(deployment=n)]
-        going = [d for d in ctl.deployments() if d[0].name in names]
+        replicas = [r for n in names for r in store.list_replicas(deployment=n)]
+        going = [d for d in shared.deployments() if d.name in names]
         for name in names:
-            ctl.store.delete_deployment(name)
+            store.delete_deployment(name)
         ctl.publish()  # out of the gateway first, then drained and stopped
-        in_clusters = ctl.clusters.delete(ctl, going)  # labelled objects in EKS/AKS/GKE
+        in_clusters = ctl.clusters.delete(shared, going)  # labelled objects in EKS/AKS/GKE
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(ctl.target.stop, replicas))
         for name in names:
-            ctl.event(name, "Deleted", f"{len(replicas)} replica(s) stopped")
-        if not ctl.store.list_deployments():
+            shared.event(name, "Deleted", f"{len(replicas)} replica(s) stopped")
+        if not store.list_deployments():
             ctl.gateway.stop()
-        kept = [t for n in names for t in ctl.store.list_tokens(deployment=n) if t.active]
+        kept = [t for n in names for t in store.list_tokens(deployment=n) if t.active]
     return {
         "stopped": [r.id for r in replicas],
         "message": f"deleted {', '.join(names)}",
@@ -168,49 +174,53 @@ def down(ctl: Controller, *, deployment: str | None) -> dict[str, Any]:
 
 
 def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
-    seen = traffic.current(ctl.traffic, ctl.gateway.url, now=ctl.clock())  # not under the lock
-    loop = ctl.health.report(ctl.clock())  # not under the lock: a pass may hold it
-    with ctl.lock:
-        deps = ctl.deployments()
+    shared, store = ctl.shared, ctl.shared.store
+    seen = traffic.current(ctl.traffic, ctl.gateway.url, now=shared.clock())  # not locked
+    loop = ctl.health.report(shared.clock())  # not under the lock: a pass may hold it
+    with shared.lock:
+        deps = shared.deployments()
         out: dict[str, Any] = {
             "gateway": {"url": ctl.gateway.url, "running": ctl.gateway.alive()},
             "loop": loop,
             "controlplane": ctl.leader.describe(),  # leader or standby (leadership.py)
             "deployments": [],
         }
-        for record, submitted, spec in deps:
-            replicas = ctl.store.list_replicas(deployment=record.name)
-            wanted = desired_mod.desired_services(
-                spec, version=record.version, scale=submitted.overrides()
-            )
-            out["deployments"].append(
-                {
-                    "name": record.name,
-                    "version": record.version,
-                    "manifest": submitted.path,
-                    "updated_at": record.updated_at,
-                    "services": [dataclasses.asdict(w) for w in wanted],
-                    "replicas": [_replica(r, ctl, stale=loop["stale"]) for r in replicas],
-                    "endpoints": [
-                        dataclasses.asdict(e)
-                        for e in ctl.store.list_endpoints(deployment=record.name)
-                    ],
-                    "auth": token_ops.auth_mode(ctl, record.name),
-                    "traffic": _traffic_of(seen, spec),
-                    "clusters": ctl.clusters.status(record.name),
-                }
-            )
+        for dep in deps:
+            out["deployments"].append(_deployment(ctl, dep, seen=seen, stale=loop["stale"]))
         if events:
-            out["events"] = [dataclasses.asdict(e) for e in ctl.store.list_events(limit=events)]
+            out["events"] = [dataclasses.asdict(e) for e in store.list_events(limit=events)]
     return out
+
+
+def _deployment(
+    ctl: Controller, dep: records.Deployed, *, seen: dict[str, Any], stale: bool
+) -> dict[str, Any]:
+    """One deployment as `status` shows it."""
+    store, record = ctl.shared.store, dep.record
+    replicas = store.list_replicas(deployment=record.name)
+    wanted = desired_mod.desired_services(
+        dep.spec, version=record.version, scale=dep.submitted.overrides()
+    )
+    return {
+        "name": record.name,
+        "version": record.version,
+        "manifest": dep.submitted.path,
+        "updated_at": record.updated_at,
+        "services": [dataclasses.asdict(w) for w in wanted],
+        "replicas": [_replica(r, ctl, stale=stale) for r in replicas],
+        "endpoints": [dataclasses.asdict(e) for e in store.list_endpoints(deployment=record.name)],
+        "auth": token_ops.auth_mode(ctl.shared, record.name),
+        "traffic": _traffic_of(seen, dep.spec),
+        "clusters": ctl.clusters.status(record.name),
+    }
 
 
 def pod_log(
     ctl: Controller, *, replica: str, tail: int | None = None, since: str | None = None
 ) -> dict[str, Any]:
     """A cluster replica's log lines (local replicas' logs are files the CLI reads)."""
-    with ctl.lock:
-        record = next((r for r in ctl.store.list_replicas() if r.id == replica), None)
+    with ctl.shared.lock:
+        record = next((r for r in ctl.shared.store.list_replicas() if r.id == replica), None)
     if record is None:
         raise errors.UserError(f"no replica {replica!r}")
     if record.pod is None:

@@ -57,6 +57,20 @@ class Submitted:
         )
 
 
+@dataclass(frozen=True)
+class Deployed:
+    """A stored deployment as the loop works on it: its row, the manifest as submitted
+    (with its `scale` and `autoscale` overrides) and that manifest parsed."""
+
+    record: state.DeploymentRecord
+    submitted: Submitted
+    spec: manifest.Manifest
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+
 def content_hash(submitted: Submitted, spec: manifest.Manifest) -> str:
     """A hash of the manifest text and every service's source file: a change to either is
     a new version (a rolling update)."""

@@ -46,10 +46,10 @@ class Follower:
         return True
 
     def _take_over(self, epoch: int) -> None:
-        ctl = self.ctl
-        with ctl.lock:
+        ctl, shared = self.ctl, self.ctl.shared
+        with shared.lock:
             ctl.leader.require()
-            known = {r.id: r for r in ctl.store.list_replicas()}
+            known = {r.id: r for r in shared.store.list_replicas()}
             ctl.gateway.release()  # adopted afresh by the pass: its port, its pid
             for pid in orphans.sweep(self.home, known):
                 log.warning("stopped orphan replica process %d (not in the state store)", pid)
@@ -59,9 +59,9 @@ class Follower:
                     f"control plane pid {ctl.leader.me.pid} leads (epoch {epoch}); it adopts"
                     f" {len(known)} recorded replica(s) and the gateway"
                 )
-                for record in ctl.store.list_deployments():
-                    ctl.note(record.name, "LeaderElected", message)
-        ctl.wake.set()
+                for record in shared.store.list_deployments():
+                    shared.note(record.name, "LeaderElected", message)
+        shared.wake.set()
 
     def _step_down(self) -> None:
         log.warning("standing by: %s", self.ctl.leader.refusal())

@@ -14,20 +14,23 @@ leaked token must never open the service). `down` keeps a deployment's tokens, s
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from crosscloud import errors
-from crosscloud.controlplane.controller import Controller
+from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import tokens
 
 _NAME_MAX = 100
 
 
-def create(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
+def create(shared: Shared, body: dict[str, Any], *, publish: Callable[[], None]) -> dict[str, Any]:
+    """A new token for a deployment (some of its services, or all); `publish` pushes the
+    tokens to the gateway before this returns."""
     deployment = str(body["deployment"])
     services = tuple(sorted({str(s) for s in body.get("services") or ()}))
-    with ctl.lock:
-        _check_target(ctl, deployment, services)
+    with shared.lock:
+        _check_target(shared, deployment, services)
         token_id, text = tokens.new_token(
             secrets.token_bytes(tokens.ID_BYTES), secrets.token_bytes(tokens.SECRET_BYTES)
         )
@@ -40,17 +43,17 @@ def create(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
             deployment=deployment,
             name=name,
             services=services,
-            now=ctl.clock(),
+            now=shared.clock(),
         )
-        ctl.store.add_token(record)
+        shared.store.add_token(record)
         scope = ", ".join(services) if services else "every service"
-        ctl.event(deployment, "TokenCreated", f"{token_id} ({name}) for {scope}")
-        ctl.publish()
+        shared.event(deployment, "TokenCreated", f"{token_id} ({name}) for {scope}")
+        publish()
     return {**describe(record), "token": text}
 
 
-def _check_target(ctl: Controller, deployment: str, services: tuple[str, ...]) -> None:
-    found = {record.name: spec for record, _s, spec in ctl.deployments()}
+def _check_target(shared: Shared, deployment: str, services: tuple[str, ...]) -> None:
+    found = {dep.name: dep.spec for dep in shared.deployments()}
     spec = found.get(deployment)
     if spec is None:
         known = ", ".join(sorted(found)) or "none"
@@ -64,22 +67,23 @@ def _check_target(ctl: Controller, deployment: str, services: tuple[str, ...]) -
         )
 
 
-def list_all(ctl: Controller, query: dict[str, Any]) -> dict[str, Any]:
+def list_all(shared: Shared, query: dict[str, Any]) -> dict[str, Any]:
     deployment = query.get("deployment") or None
-    return {"tokens": [describe(t) for t in ctl.store.list_tokens(deployment=deployment)]}
+    return {"tokens": [describe(t) for t in shared.store.list_tokens(deployment=deployment)]}
 
 
-def revoke(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
+def revoke(shared: Shared, body: dict[str, Any], *, publish: Callable[[], None]) -> dict[str, Any]:
+    """Revoke a token; `publish` pushes the change to the gateway before this returns."""
     token_id = str(body["id"])
-    with ctl.lock:
-        record = ctl.store.get_token(token_id)
+    with shared.lock:
+        record = shared.store.get_token(token_id)
         if record is None:
             raise errors.UserError(f"no token {token_id!r}; `crosscloud token list` shows ids")
-        if not ctl.store.revoke_token(token_id, at=ctl.clock()):
+        if not shared.store.revoke_token(token_id, at=shared.clock()):
             return {**describe(record), "message": f"token {token_id} was already revoked"}
-        ctl.event(record.deployment, "TokenRevoked", f"{token_id} ({record.name})")
-        ctl.publish()
-        revoked = ctl.store.get_token(token_id) or record
+        shared.event(record.deployment, "TokenRevoked", f"{token_id} ({record.name})")
+        publish()
+        revoked = shared.store.get_token(token_id) or record
     return {**describe(revoked), "message": f"revoked {token_id}; the gateway refuses it now"}
 
 
@@ -96,9 +100,9 @@ def describe(record: tokens.TokenRecord) -> dict[str, Any]:
     }
 
 
-def auth_mode(ctl: Controller, deployment: str) -> dict[str, Any]:
+def auth_mode(shared: Shared, deployment: str) -> dict[str, Any]:
     """For `status`: whether the deployment's services need a token, and how many work."""
-    found = ctl.store.list_tokens(deployment=deployment)
+    found = shared.store.list_tokens(deployment=deployment)
     return {
         "mode": "token" if found else "open",
         "active_tokens": sum(1 for t in found if t.active),

@@ -8,6 +8,7 @@ from typing import Any
 
 from crosscloud.adapters.memory_store import MemoryStore
 from crosscloud.controlplane import autoscaler, records
+from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import manifest, state
 
 MANIFEST = """\
@@ -39,31 +40,23 @@ class FakeGateway:
         return True
 
 
-class FakeController:
-    """What `Autoscaler.step` uses of the controller."""
+class Loop:
+    """The autoscaler's inputs: the loop's shared part around an in-memory store, with a
+    clock the test moves, and a gateway that answers."""
 
     def __init__(self, text: str = MANIFEST) -> None:
-        self.store = MemoryStore()
-        self.gateway = FakeGateway()
         self.now = 1000.0
-        self.events: list[tuple[str, str, dict[str, Any]]] = []
+        self.store = MemoryStore()
+        self.shared = Shared(store=self.store, clock=lambda: self.now)
+        self.gateway = FakeGateway()
         submitted = records.Submitted(text=text, path="/app/crosscloud.yaml")
         self.store.put_deployment(
             state.DeploymentRecord("app", submitted.dumps(), "hash", version=1)
         )
 
-    def clock(self) -> float:
-        return self.now
-
-    def deployments(self) -> list[tuple[state.DeploymentRecord, records.Submitted, Any]]:
-        out = []
-        for record in self.store.list_deployments():
-            submitted = records.submitted_of(record)
-            out.append((record, submitted, submitted.parse()))
-        return out
-
-    def event(self, deployment: str, kind: str, message: str, **fields: Any) -> None:
-        self.events.append((kind, message, fields))
+    @property
+    def events(self) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(e.kind, e.message, e.fields) for e in self.store.list_events()]
 
     def submitted(self) -> records.Submitted:
         record = self.store.get_deployment("app")
@@ -84,14 +77,14 @@ def stats(in_flight: int) -> autoscaler.Stats:
     }
 
 
-def run(ctl: FakeController, scaler: autoscaler.Autoscaler, in_flight: int) -> None:
+def run(ctl: Loop, scaler: autoscaler.Autoscaler, in_flight: int) -> None:
     scaler.fetch = lambda _url: stats(in_flight)
-    scaler.step(ctl)  # type: ignore[arg-type]
+    scaler.step(ctl.shared, ctl.gateway)
     ctl.now += 1
 
 
 def test_load_spreads_evenly_and_records_why() -> None:
-    ctl = FakeController()
+    ctl = Loop()
     scaler = autoscaler.Autoscaler()
     run(ctl, scaler, in_flight=9)  # ceil(9 / 2) = 5
     assert ctl.submitted().autoscale == {"echo@local/a": 3, "echo@local/b": 2}
@@ -104,7 +97,7 @@ def test_load_spreads_evenly_and_records_why() -> None:
 
 
 def test_a_pinned_placement_keeps_its_count() -> None:
-    ctl = FakeController()
+    ctl = Loop()
     ctl.set_scale(**{"echo@local/a": 1})
     scaler = autoscaler.Autoscaler()
     run(ctl, scaler, in_flight=12)  # 6 in total, a is pinned at 1
@@ -116,10 +109,10 @@ def test_a_pinned_placement_keeps_its_count() -> None:
 
 
 def test_no_stats_no_decision_and_stale_counts_are_dropped() -> None:
-    ctl = FakeController()
+    ctl = Loop()
     scaler = autoscaler.Autoscaler()
     scaler.fetch = lambda _url: None
-    scaler.step(ctl)  # type: ignore[arg-type]
+    scaler.step(ctl.shared, ctl.gateway)
     assert ctl.submitted().autoscale == {} and not ctl.events
     run(ctl, scaler, in_flight=9)
     assert ctl.submitted().autoscale
@@ -127,7 +120,9 @@ def test_no_stats_no_decision_and_stale_counts_are_dropped() -> None:
     assert record is not None
     fixed = ctl.submitted().text.replace(", targetConcurrency: 2", "")
     updated = dataclasses.replace(ctl.submitted(), text=fixed)
-    ctl.store.put_deployment(dataclasses.replace(record, manifest_json=updated.dumps()))
+    # a new manifest is a new hash (records.content_hash): the loop parses it again
+    changed = dataclasses.replace(record, manifest_json=updated.dumps(), manifest_hash="hash2")
+    ctl.store.put_deployment(changed)
     run(ctl, scaler, in_flight=9)
     assert ctl.submitted().autoscale == {}  # no longer autoscaled: back to the manifest
 

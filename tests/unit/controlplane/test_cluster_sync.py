@@ -12,6 +12,7 @@ import pytest
 from crosscloud.adapters import memory_store
 from crosscloud.adapters.kubernetes import client, model
 from crosscloud.controlplane import clusters, records
+from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import state
 
 pytestmark = pytest.mark.timeout(30)
@@ -62,18 +63,15 @@ class FakeTarget:
         return ["Deployment shop/echo"]
 
 
-class Ctl:
-    """The part of the Controller that ClusterSync uses."""
-
-    def __init__(self, store: memory_store.MemoryStore) -> None:
-        self.store = store
-        self.events: list[str] = []
-
-    def event(self, deployment: str, kind: str, message: str, **fields: Any) -> None:
-        self.events.append(f"{kind}: {message}")
+def _shared(store: memory_store.MemoryStore) -> Shared:
+    return Shared(store=store)
 
 
-def _deps(store: memory_store.MemoryStore, text: str, version: int) -> list[Any]:
+def _events(store: memory_store.MemoryStore) -> list[str]:
+    return [f"{e.kind}: {e.message}" for e in store.list_events()]
+
+
+def _deps(store: memory_store.MemoryStore, text: str, version: int) -> list[records.Deployed]:
     submitted = records.Submitted(text=text, path="/tmp/crosscloud.yaml")
     record = state.DeploymentRecord(
         name="shop",
@@ -84,7 +82,7 @@ def _deps(store: memory_store.MemoryStore, text: str, version: int) -> list[Any]
         updated_at=0.0,
     )
     store.put_deployment(record)
-    return [(record, submitted, submitted.parse())]
+    return [records.Deployed(record, submitted, submitted.parse())]
 
 
 def _settled(sync: clusters.ClusterSync) -> None:
@@ -95,13 +93,13 @@ def _settled(sync: clusters.ClusterSync) -> None:
 def test_a_placement_the_new_version_drops_is_deleted_without_an_earlier_sync() -> None:
     store, target = memory_store.MemoryStore(), FakeTarget()
     sync = clusters.ClusterSync(target=target)  # type: ignore[arg-type]
-    ctl = Ctl(store)
+    shared = _shared(store)
     v1 = _deps(store, V1, 1)
-    sync.remember(v1[0][2], version=1)  # what `up` of version 2 does before storing it
+    sync.remember(v1[0].spec, version=1)  # what `up` of version 2 does before storing it
     v2 = _deps(store, V2, 2)
-    sync.step(ctl, v2)  # type: ignore[arg-type]
+    sync.step(shared, v2)
     assert ("delete", "gke") in target.calls
-    assert any("ClusterDeleted" in e and "gcp/us-central1" in e for e in ctl.events)
+    assert any("ClusterDeleted" in e and "gcp/us-central1" in e for e in _events(store))
     _settled(sync)
     assert ("delete", "eks") not in target.calls
 
@@ -110,16 +108,16 @@ def test_step_does_not_wait_for_a_cluster_and_records_it_on_a_later_pass() -> No
     store, target = memory_store.MemoryStore(), FakeTarget()
     target.hold = threading.Event()
     sync = clusters.ClusterSync(target=target)  # type: ignore[arg-type]
-    ctl = Ctl(store)
+    shared = _shared(store)
     deps = _deps(store, V1, 1)
-    sync.step(ctl, deps)  # type: ignore[arg-type]
-    sync.step(ctl, deps)  # type: ignore[arg-type]  # both clusters still answering
+    sync.step(shared, deps)
+    sync.step(shared, deps)  # both clusters still answering
     # had step waited, the held reports (20 s) would be in by now
     assert not any(kind == "report" for kind, _ctx in target.calls)
     assert set(sync.flight) == {("shop", "aws/us-west-2"), ("shop", "gcp/us-central1")}
     target.hold.set()
     _settled(sync)
-    sync.step(ctl, deps)  # type: ignore[arg-type]
+    sync.step(shared, deps)
     status = {c["placement"]: c["reachable"] for c in sync.status("shop")}
     assert status == {"aws/us-west-2": True, "gcp/us-central1": True}
-    assert any("ClusterApplied" in e for e in ctl.events)
+    assert any("ClusterApplied" in e for e in _events(store))
