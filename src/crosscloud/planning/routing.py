@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from crosscloud.domain import policies
+
 #: Envoy's overprovisioning factor: a level with 72% healthy hosts still takes all traffic.
 OVERPROVISIONING = 1.4
 #: Istio/Envoy least-request defaults.
@@ -20,7 +22,8 @@ ACTIVE_REQUEST_BIAS = 1.0
 #: Weight of a new latency sample in the moving average (about the last ten requests).
 EWMA_ALPHA = 0.1
 
-POLICIES = ("round-robin", "least-request", "latency")
+#: The policies' names (declared in domain/policies.py, below the manifest that needs them).
+POLICIES = policies.POLICIES
 
 
 class Rng(Protocol):

@@ -8,6 +8,7 @@ import pytest
 
 from crosscloud import errors
 from crosscloud.adapters.kubernetes import model, render_istio, units
+from crosscloud.planning import routing
 
 PLACEMENT = model.RenderPlacement(
     provider="gcp",
@@ -35,6 +36,10 @@ def test_policy_maps_to_an_envoy_balancer(policy: Any, simple: str) -> None:
     assert rule["spec"]["trafficPolicy"]["loadBalancer"] == {"simple": simple}
     assert rule["metadata"]["annotations"]["crosscloud.dev/traffic-policy"] == policy
     assert rule["spec"]["host"] == "embed.serving.svc.cluster.local"
+
+
+def test_every_routing_policy_has_an_istio_balancer() -> None:
+    assert set(render_istio.LB_POLICY) == set(routing.POLICIES)
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from crosscloud import errors
+from crosscloud.domain import policies
 
 Provider = Literal["aws", "azure", "gcp"]
 ClusterType = Literal["EKS", "AKS", "GKE"]
 Mesh = Literal["none", "istio"]
-Policy = Literal["round-robin", "least-request", "latency"]
+Policy = policies.Policy
 
 #: Which managed Kubernetes each provider's placements use.
 CLUSTER_OF: Mapping[str, str] = {"aws": "EKS", "azure": "AKS", "gcp": "GKE"}
@@ -160,7 +161,7 @@ class RenderPlacement:
 class RenderTraffic:
     """`spec.traffic` in seconds and counts; None leaves the mesh's own default."""
 
-    policy: Policy = "least-request"
+    policy: Policy = policies.DEFAULT
     timeout_s: float | None = None
     retry_attempts: int | None = None
     per_try_timeout_s: float | None = None
@@ -171,9 +172,9 @@ class RenderTraffic:
     max_ejection_percent: int | None = None
 
     def __post_init__(self) -> None:
-        if self.policy not in ("round-robin", "least-request", "latency"):
+        if self.policy not in policies.POLICIES:
             raise errors.UserError(
-                f"traffic policy {self.policy!r} is not one of: round-robin, least-request, latency"
+                f"traffic policy {self.policy!r} is not one of: {', '.join(policies.POLICIES)}"
             )
         for name in ("timeout_s", "per_try_timeout_s", "interval_s", "base_ejection_s"):
             value = getattr(self, name)

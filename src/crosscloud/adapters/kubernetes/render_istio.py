@@ -6,15 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from crosscloud.adapters.kubernetes import meta, model, units
+from crosscloud.domain import policies
 
 API_VERSION = "networking.istio.io/v1"
 SERVICE_PORT = 80
 
-#: crosscloud's policy names -> Envoy's simple load balancers as Istio spells them.
-#: Istio has no latency-aware (EWMA) balancer. LEAST_REQUEST is the nearest: Envoy picks
-#: the less loaded of two random hosts, and a slow host keeps more requests outstanding,
-#: so it is chosen less often -- latency feeds back through queue depth.
-LB_POLICY: Mapping[str, str] = {
+#: crosscloud's policy names (every one: a test checks) -> Envoy's simple load balancers
+#: as Istio spells them. Istio has no latency-aware (EWMA) balancer. LEAST_REQUEST is the
+#: nearest: Envoy picks the less loaded of two random hosts, and a slow host keeps more
+#: requests outstanding, so it is chosen less often -- latency feeds back through queue depth.
+LB_POLICY: Mapping[policies.Policy, str] = {
     "round-robin": "ROUND_ROBIN",
     "least-request": "LEAST_REQUEST",
     "latency": "LEAST_REQUEST",

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from crosscloud.domain import policies
 from crosscloud.domain.manifest import fields, rules
 from crosscloud.domain.manifest.base import Model
 
@@ -94,7 +95,7 @@ class TrafficLimits(Model):
 class TrafficSpec(Model):
     """`spec.traffic`: balancing policy, timeouts, retries, ejection, failover, split."""
 
-    policy: Literal["round-robin", "least-request", "latency"] = "least-request"
+    policy: policies.Policy = policies.DEFAULT
     timeout: fields.Duration = 30.0
     retries: Retries = Field(default_factory=Retries)
     outlier_detection: OutlierDetection = Field(default_factory=OutlierDetection)
