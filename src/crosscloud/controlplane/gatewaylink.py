@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from crosscloud.adapters import procs
-from crosscloud.domain import manifest, state, tokens
+from crosscloud.domain import gatewayfile, manifest, state, tokens
 
 log = logging.getLogger("crosscloud.controlplane")
 CRASH_LOOP = 1.0  # a gateway that dies sooner than this after its start waits for the loop
@@ -76,18 +76,18 @@ class GatewayLink:
         return found is procs.Identity.ALIVE
 
     def ensure(
-        self, services: list[dict[str, Any]], limits: dict[str, Any] | None = None
+        self,
+        services: list[gatewayfile.ServiceFile],
+        limits: gatewayfile.LimitsFile | None = None,
     ) -> None:
         """Start the gateway if it is not running, then push `services` (and its client
         `limits`) if they changed."""
-        body = orjson.dumps(
-            {
-                "listen": {"host": self.host, "port": self.port},
-                "limits": limits or {},
-                "services": services,
-            },
-            option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
+        config = gatewayfile.GatewayFile(
+            listen=gatewayfile.ListenFile(host=self.host, port=self.port),
+            limits=limits or gatewayfile.LimitsFile(),
+            services=services,
         )
+        body = orjson.dumps(config.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         with self._mutex:
             if not self.alive():
                 gone = self._info()  # recorded and not running: it died (or was killed)
@@ -241,43 +241,40 @@ def service_config(
     endpoints: list[state.EndpointRecord],
     *,
     api_tokens: list[tokens.TokenRecord] | None = None,
-) -> dict[str, Any]:
+) -> gatewayfile.ServiceFile:
     """One service of the gateway's config file, from the manifest's traffic settings
     and the deployment's API tokens (`api_tokens`: every one, revoked included)."""
     traffic = spec.spec.traffic
-    retries = traffic.retries
     outlier = traffic.outlier_detection
-    upstreams = []
-    for ep in endpoints:
-        host, _, port = ep.url.removeprefix("http://").partition(":")
-        upstreams.append(
-            {
-                "id": ep.replica_id or ep.url,
-                "host": host,
-                "port": int(port),
-                "placement": ep.placement,
-            }
-        )
-    return {
-        "name": service,
-        "policy": traffic.policy,
-        "failover": list(traffic.failover),
-        "split": dict(traffic.split),
-        "timeout": traffic.timeout,
-        "retries": {
-            "attempts": retries.attempts,
-            "perTryTimeout": per_try_timeout(traffic),
-        },
-        "outlierDetection": {
-            "consecutive5xxErrors": max(1, outlier.consecutive_5xx_errors),
-            "interval": outlier.interval,
-            "baseEjectionTime": outlier.base_ejection_time,
-            "maxEjectionPercent": outlier.max_ejection_percent,
-        },
-        "healthCheck": {"path": "/readyz", "interval": 1.0, "timeout": 1.0},
-        "upstreams": upstreams,
+    return gatewayfile.ServiceFile(
+        name=service,
+        policy=traffic.policy,
+        failover=list(traffic.failover),
+        split=dict(traffic.split),
+        timeout=traffic.timeout,
+        retries=gatewayfile.RetriesFile(
+            attempts=traffic.retries.attempts, per_try_timeout=per_try_timeout(traffic)
+        ),
+        outlier_detection=gatewayfile.OutlierFile(
+            consecutive_5xx=max(1, outlier.consecutive_5xx_errors),
+            interval=outlier.interval,
+            base_ejection_time=outlier.base_ejection_time,
+            max_ejection_percent=outlier.max_ejection_percent,
+        ),
+        health_check=gatewayfile.HealthFile(path="/readyz", interval=1.0, timeout=1.0),
+        upstreams=[_upstream(ep) for ep in endpoints],
         **_auth(api_tokens or [], service),
-    }
+    )
+
+
+def _upstream(endpoint: state.EndpointRecord) -> gatewayfile.UpstreamFile:
+    host, _, port = endpoint.url.removeprefix("http://").partition(":")
+    return gatewayfile.UpstreamFile(
+        id=endpoint.replica_id or endpoint.url,
+        host=host,
+        port=int(port),
+        placement=endpoint.placement,
+    )
 
 
 def per_try_timeout(traffic: manifest.TrafficSpec) -> float:
@@ -290,22 +287,24 @@ def per_try_timeout(traffic: manifest.TrafficSpec) -> float:
     return traffic.timeout / (retries.attempts + 1)
 
 
-def limits_config(specs: list[manifest.Manifest]) -> dict[str, Any]:
-    """The gateway's client limits (`spec.traffic.limits`). One gateway serves every
-    deployment, so each limit is the most generous any of them asks for: no deployment's
-    clients are refused by another's tighter setting."""
+def limits_config(specs: list[manifest.Manifest]) -> gatewayfile.LimitsFile | None:
+    """The gateway's client limits (`spec.traffic.limits`), None with no deployment. One
+    gateway serves every deployment, so each limit is the most generous any of them asks
+    for: no deployment's clients are refused by another's tighter setting."""
     if not specs:
-        return {}
+        return None
     chosen = [s.spec.traffic.limits for s in specs]
     fields = manifest.TrafficLimits.model_fields
-    merged = {name: max(getattr(lim, name) for lim in chosen) for name in fields}
-    return manifest.TrafficLimits(**merged).model_dump(by_alias=True)
+    return gatewayfile.LimitsFile(
+        **{name: max(getattr(lim, name) for lim in chosen) for name in fields}
+    )
 
 
-def _auth(found: list[tokens.TokenRecord], service: str) -> dict[str, Any]:
+def _auth(found: list[tokens.TokenRecord], service: str) -> dict[str, gatewayfile.AuthFile]:
     """No `auth` (open) while the deployment never had a token; else the hashes of the
     active tokens that cover `service` (all revoked: nothing passes, nothing reopens)."""
     if not found:
         return {}
     allowed = [t for t in found if t.active and t.allows(service)]
-    return {"auth": {"tokens": [{"id": t.id, "sha256": t.sha256} for t in allowed]}}
+    hashes = [gatewayfile.TokenFile(id=t.id, sha256=t.sha256) for t in allowed]
+    return {"auth": gatewayfile.AuthFile(tokens=hashes)}

@@ -12,6 +12,8 @@ import random
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from crosscloud import errors
+from crosscloud.domain import policies
 from crosscloud.gateway import config as gwconfig
 from crosscloud.gateway import hold as gwhold
 from crosscloud.planning import outlier, routing
@@ -154,7 +156,9 @@ class Cluster:
         for host in self.set_endpoints(service.upstreams):
             host.close_idle()
 
-    def _policy(self, name: str) -> Callable[[_Level], Host]:
+    def _policy(self, name: policies.Policy) -> Callable[[_Level], Host]:
+        """The picker of policy `name`, chosen when the service is configured. Every name of
+        `routing.POLICIES` has one; any other is refused, never replaced by a default."""
         rng = self.rng
 
         def round_robin(level: _Level) -> Host:
@@ -167,7 +171,15 @@ class Cluster:
         def latency(level: _Level) -> Host:
             return level.hosts[routing.pick_latency(level.hosts, rng)]
 
-        return {"round-robin": round_robin, "latency": latency}.get(name, least_request)
+        pickers: dict[policies.Policy, Callable[[_Level], Host]] = {
+            "round-robin": round_robin,
+            "least-request": least_request,
+            "latency": latency,
+        }
+        picker = pickers.get(name)
+        if picker is None:
+            raise errors.UserError(f"service {self.name!r}: {policies.unknown(name)}")
+        return picker
 
     def set_endpoints(self, upstreams: Iterable[gwconfig.Upstream]) -> list[Host]:
         """Replace the upstream set; known ids keep their state. Returns removed hosts."""

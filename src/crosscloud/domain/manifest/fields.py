@@ -124,12 +124,18 @@ def _check_region_any(value: str) -> str:
     return value
 
 
-_DURATION_SCHEMA = {
+DURATION_SCHEMA = {
     "anyOf": [
         {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"},
         {"type": "number", "minimum": 0},
     ],
     "description": "A duration: 250ms, 30s, 5m, 1h, 1h30m, or a number of seconds.",
+}
+SIZE_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\d+(\.\d+)?([KMGTP]i|[kMGTP])?$"},
+        {"type": "integer", "minimum": 1},
+    ]
 }
 
 Provider = Annotated[
@@ -160,7 +166,7 @@ EnvValue = Annotated[
 Duration = Annotated[
     float,
     PlainValidator(_quantity("a duration; write e.g. 30s, 5m or 1h", quantity.parse_duration)),
-    WithJsonSchema(_DURATION_SCHEMA),
+    WithJsonSchema(DURATION_SCHEMA),
 ]
 Cpu = Annotated[
     float,
@@ -174,14 +180,7 @@ Cpu = Annotated[
 Memory = Annotated[
     int,
     PlainValidator(_memory),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": r"^\d+(\.\d+)?([KMGTP]i|[kMGTP])?$"},
-                {"type": "integer", "minimum": 1},
-            ]
-        }
-    ),
+    WithJsonSchema(SIZE_SCHEMA),
 ]
 Accelerators = Annotated[
     tuple[quantity.Accelerator, ...],

@@ -1,0 +1,183 @@
+"""The gateway's config file as pydantic models: the one schema the control plane builds
+(controlplane/gatewaylink.py) and the gateway parses (gateway/config.py), with its JSON
+Schema (`crosscloud schema gateway`). Keys are camelCase as written; unknown keys are
+refused. Durations as in manifests (250ms, 10s, 5m), sizes as 32Ki or bytes.
+
+    listen: {host: 127.0.0.1, port: 8080}
+    services:
+      - name: echo
+        hosts: [echo.example.com]          # optional: route by Host header too
+        policy: least-request              # round-robin | least-request | latency
+        failover: [local/a, local/b]       # placement order for locality failover
+        split: {v1: 90, v2: 10}            # optional canary split by version
+        timeout: 30s
+        retries: {attempts: 2, perTryTimeout: 10s}
+        outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s}
+        healthCheck: {path: /readyz, interval: 5s, timeout: 1s}
+        hold: {maxRequests: 100, timeout: 30s, retryAfter: 5s}  # while no replica (hold.py)
+        auth: {tokens: [{id: 0123456789ab, sha256: <64 hex digits>}]}  # optional, see auth.py
+        upstreams:
+          - {id: a1, host: 127.0.0.1, port: 9001, placement: local/a, version: v1}
+    limits:                                # every one optional; the defaults shown
+      headerTimeout: 10s                   # a request head must arrive within this: 408, close
+      bodyTimeout: 60s                     # longest gap between two reads of a body: 408, close
+      idleTimeout: 75s                     # a connection with no request in progress is closed
+      maxConnections: 8192                 # open client connections; past it 503 and close
+      maxPipelined: 16                     # requests queued on one connection; then reading stops
+      maxHeaderBytes: 32Ki                 # the whole request head: 431 (checked while reading)
+      maxUrlBytes: 8Ki                     # the request target: 414
+      maxHeaders: 100                      # 431
+      maxBodySize: 64Mi                    # 413
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pydantic
+
+from crosscloud.domain import policies, quantity
+from crosscloud.domain.manifest import fields
+
+SCHEMA_ID = "https://crosscloud.dev/schemas/v1/gateway.json"
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
+
+Duration = Annotated[
+    float,
+    pydantic.BeforeValidator(quantity.parse_duration),
+    pydantic.WithJsonSchema(fields.DURATION_SCHEMA),
+]
+Size = Annotated[
+    int,
+    pydantic.BeforeValidator(quantity.parse_memory),
+    pydantic.WithJsonSchema(fields.SIZE_SCHEMA),
+]
+
+
+class FileModel(pydantic.BaseModel):
+    """A part of the file: unknown keys refused, built by name or by its camelCase key."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class UpstreamFile(FileModel):
+    """`services[].upstreams[]`: one replica's address and where it runs."""
+
+    id: str
+    host: str = "127.0.0.1"
+    port: int = pydantic.Field(ge=1, le=65535)
+    placement: str = "local/default"
+    version: str = ""
+    weight: int = pydantic.Field(default=1, ge=1, le=1000)
+    draining: bool = False
+
+
+class RetriesFile(FileModel):
+    """`services[].retries`: tries after the first, and the time each one may take."""
+
+    attempts: int = pydantic.Field(default=2, ge=0, le=10)
+    per_try_timeout: Duration = pydantic.Field(default=10.0, alias="perTryTimeout")
+
+
+class OutlierFile(FileModel):
+    """`services[].outlierDetection`: passive ejection of replicas that keep failing."""
+
+    consecutive_5xx: int = pydantic.Field(default=5, ge=1, alias="consecutive5xxErrors")
+    interval: Duration = 10.0
+    base_ejection_time: Duration = pydantic.Field(default=30.0, alias="baseEjectionTime")
+    max_ejection_time: Duration = pydantic.Field(default=300.0, alias="maxEjectionTime")
+    max_ejection_percent: float = pydantic.Field(
+        default=10.0, ge=0, le=100, alias="maxEjectionPercent"
+    )
+
+
+class HealthFile(FileModel):
+    """`services[].healthCheck`: the active probe of every upstream."""
+
+    path: str = "/readyz"
+    interval: Duration = 5.0
+    timeout: Duration = 1.0
+    enabled: bool = True
+
+
+class TokenFile(FileModel):
+    """An accepted API token: its public id and the SHA-256 of its text."""
+
+    id: str = pydantic.Field(pattern=r"^[0-9a-f]{12}$")
+    sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class AuthFile(FileModel):
+    """`services[].auth`: present means closed; a bearer token of `tokens` opens it."""
+
+    tokens: list[TokenFile] = []
+
+
+class HoldFile(FileModel):
+    """`services[].hold`: requests held while the service has no replica."""
+
+    max_requests: int = pydantic.Field(default=100, ge=0, alias="maxRequests")
+    timeout: Duration = 30.0
+    retry_after: Duration = pydantic.Field(default=5.0, alias="retryAfter")
+
+
+class ServiceFile(FileModel):
+    """`services[]`: one routed service, its replicas and how traffic reaches them."""
+
+    name: str = pydantic.Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+    hosts: list[str] = []
+    policy: policies.Policy = policies.DEFAULT
+    failover: list[str] = []
+    split: dict[str, float] = {}
+    timeout: Duration = 30.0
+    idempotent: bool = True
+    retries: RetriesFile = RetriesFile()
+    outlier_detection: OutlierFile = pydantic.Field(OutlierFile(), alias="outlierDetection")
+    health_check: HealthFile = pydantic.Field(HealthFile(), alias="healthCheck")
+    upstreams: list[UpstreamFile] = []
+    hold: HoldFile = HoldFile()
+    auth: AuthFile | None = None
+
+
+class ListenFile(FileModel):
+    """`listen`: the gateway's address (port 0: any free one)."""
+
+    host: str = "127.0.0.1"
+    port: int = pydantic.Field(default=8080, ge=0, le=65535)
+
+
+class LimitsFile(FileModel):
+    """`limits`: what one client may hold or send (the manifest's `spec.traffic.limits`)."""
+
+    header_timeout: Duration = pydantic.Field(default=10.0, gt=0, alias="headerTimeout")
+    body_timeout: Duration = pydantic.Field(default=60.0, gt=0, alias="bodyTimeout")
+    idle_timeout: Duration = pydantic.Field(default=75.0, gt=0, alias="idleTimeout")
+    max_connections: int = pydantic.Field(default=8192, ge=1, alias="maxConnections")
+    max_pipelined: int = pydantic.Field(default=16, ge=1, le=1024, alias="maxPipelined")
+    max_header_bytes: Size = pydantic.Field(default=32 * 1024, ge=1024, alias="maxHeaderBytes")
+    max_url_bytes: Size = pydantic.Field(default=8 * 1024, ge=256, alias="maxUrlBytes")
+    max_headers: int = pydantic.Field(default=100, ge=1, alias="maxHeaders")
+    max_body_size: Size = pydantic.Field(default=DEFAULT_MAX_BODY, ge=1, alias="maxBodySize")
+
+
+class GatewayFile(FileModel):
+    """The whole file: where the gateway listens, its client limits and its services."""
+
+    listen: ListenFile = ListenFile()
+    limits: LimitsFile = LimitsFile()
+    services: list[ServiceFile] = []
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's content as written: camelCase keys, only the values that were set."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the gateway's config file, keyed as written."""
+    schema = GatewayFile.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "crosscloud gateway config",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }

@@ -1,0 +1,87 @@
+"""What the control plane writes for the gateway is built from the shared schema and reads
+back, through the gateway's own parser, as the manifest's traffic settings."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import yaml
+
+from crosscloud.controlplane import gatewaylink
+from crosscloud.domain import gatewayfile, manifest, state, tokens
+from crosscloud.gateway import config as gwconfig
+
+
+def _manifest(**traffic: object) -> manifest.Manifest:
+    data = {
+        "apiVersion": "crosscloud.dev/v1",
+        "kind": "CloudDeployment",
+        "metadata": {"name": "demo"},
+        "spec": {
+            "services": [{"name": "echo", "source": "./service.py:Echo"}],
+            "placements": [{"provider": "local", "region": "a"}],
+            "traffic": traffic,
+        },
+    }
+    return manifest.load_manifest(yaml.safe_dump(data), "crosscloud.yaml")
+
+
+ENDPOINT = state.EndpointRecord(
+    deployment="demo",
+    service="echo",
+    placement="local/a",
+    url="http://127.0.0.1:9001",
+    replica_id="r1",
+)
+
+
+def _read_back(
+    spec: manifest.Manifest, found: list[tokens.TokenRecord] | None = None
+) -> gwconfig.ServiceConfig:
+    written = gatewaylink.service_config(spec, "echo", [ENDPOINT], api_tokens=found)
+    file = gatewayfile.GatewayFile(services=[written]).to_json()
+    return gwconfig.parse(file).services[0]
+
+
+def test_traffic_settings_reach_the_gateway() -> None:
+    spec = _manifest(
+        policy="round-robin",
+        timeout="12s",
+        retries={"attempts": 3},
+        outlierDetection={"consecutive5xxErrors": 0, "maxEjectionPercent": 50},
+        failover=["local/a"],
+    )
+    service = _read_back(spec)
+    assert service.policy == "round-robin"
+    assert (service.timeout, service.per_try_timeout, service.retry.attempts) == (12.0, 3.0, 3)
+    assert (service.outlier.consecutive_5xx, service.outlier.max_ejection_percent) == (1, 50.0)
+    assert service.failover == ("local/a",)
+    assert service.upstreams == (
+        gwconfig.Upstream(id="r1", host="127.0.0.1", port=9001, placement="local/a"),
+    )
+    assert service.auth is None
+
+
+def test_tokens_close_the_service_and_revoked_ones_keep_it_closed() -> None:
+    token_id, text = tokens.new_token(b"\x01" * 6, b"a" * 32)
+    record = tokens.TokenRecord(
+        id=token_id,
+        deployment="demo",
+        name="ci",
+        sha256=tokens.digest(text.encode()).hex(),
+        last4=text[-4:],
+        created_at=0.0,
+    )
+    opened = (gwconfig.TokenHash(token_id, record.sha256),)
+    assert _read_back(_manifest(), [record]).auth == opened
+    revoked = dataclasses.replace(record, revoked_at=1.0)
+    assert _read_back(_manifest(), [revoked]).auth == ()
+
+
+def test_limits_are_the_most_generous_of_the_deployments() -> None:
+    assert gatewaylink.limits_config([]) is None
+    tight = _manifest(limits={"maxBodySize": "1Mi", "idleTimeout": "300s"})
+    loose = _manifest(limits={"maxBodySize": "256Mi", "idleTimeout": "5s"})
+    limits = gatewaylink.limits_config([tight, loose])
+    assert limits is not None
+    assert (limits.max_body_size, limits.idle_timeout) == (256 * 2**20, 300.0)
