@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
+from crosscloud.gateway import config as gwconfig
 from crosscloud.gateway import exchange as gwexchange
 from crosscloud.gateway import head as gwhead
 from crosscloud.gateway import target as gwtarget
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 # Request headers that only concern the client's hop; framing is redone for the upstream.
 _HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade"})
 _HEAD_END = b"\r\n\r\n"
+#: How long a refused client may go on sending before its connection is dropped (nginx's
+#: lingering_timeout).
+LINGER = 5.0
 #: A target the router must not take as it is: not origin-form, or with a dot segment, an
 #: empty segment or an escape in it (gateway/target.py makes it plain).
 _ODD_TARGET = re.compile(rb"\A[^/]|/\.|//|%")
@@ -178,11 +182,14 @@ class Downstream(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.refused:
             return  # after a refusal nothing more of this client is read
-        if not self.in_head:
-            self.mark = self.server.tick  # idle -> busy, or one more read of a body
-        elif self.head_bytes + len(data) > self.limits.max_header_bytes and _no_end(data):
-            self._head_overflow(data)
-            return
+        if self.in_head:
+            if self.head_bytes + len(data) > self.limits.max_header_bytes and _no_end(data):
+                self._head_overflow(data)
+                return
+        elif self.parsing is not None:
+            self.mark = self.server.tick  # one more read of a body: its gap starts again
+        # Else idle: the idle time runs on until a head begins (`_count_head`), so empty
+        # lines, which llhttp skips between requests, cannot keep a connection open.
         self.feeding = True
         try:
             self.parser.feed_data(data)
@@ -511,6 +518,24 @@ class Downstream(asyncio.Protocol):
             self.close_on_flush = False
             self.out = []
             self.transport.abort()
+
+    def overdue(
+        self, tick: int, period: float, limits: gwconfig.Limits
+    ) -> tuple[str, float] | None:
+        """(what is late, its limit) when this connection is past a timeout, else None."""
+        if self.lingering:
+            kind, limit = "linger", LINGER
+        elif self.reading_paused or self.closed:
+            return None  # held back by the gateway itself (back-pressure), or going
+        elif self.in_head:
+            kind, limit = "head", limits.header_timeout
+        elif self.parsing is not None:
+            kind, limit = "body", limits.body_timeout
+        elif self.current is None and not self.queue:
+            kind, limit = "idle", limits.idle_timeout
+        else:
+            return None
+        return (kind, limit) if (tick - self.mark) * period >= limit else None
 
     def timed_out(self, kind: str, limit: float) -> None:
         """The sweep's verdict: idle connections close; a late head or body gets 408."""
