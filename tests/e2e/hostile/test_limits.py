@@ -106,6 +106,32 @@ def test_idle_timeout_closes_a_connection_that_never_sends(small: Gateway) -> No
     assert waited >= T / 2, f"closed after {waited:.2f} s, before its {T} s timeout"
 
 
+def test_empty_lines_do_not_keep_an_idle_connection_open(small: Gateway) -> None:
+    """CRLF every T/5 after a request: the parser skips empty lines between requests, and
+    they must not restart the idle time (they did: such a client was never closed)."""
+    with raw.Conn(small.port) as conn:
+        conn.send(b"GET /open/idle HTTP/1.1\r\nHost: open.test\r\n\r\n")
+        assert conn.response().status == 200
+        stop = threading.Event()
+
+        def dribble() -> None:
+            while not stop.wait(T / 5):
+                try:
+                    conn.send(b"\r\n")
+                except OSError:
+                    return
+
+        sender = threading.Thread(target=dribble, daemon=True)
+        sender.start()
+        try:
+            waited, data = _timed_close(conn, T + SLACK)
+        finally:
+            stop.set()
+            sender.join(timeout=5)
+    _only_408(data)
+    assert waited >= T / 2, f"closed after {waited:.2f} s, before its {T} s timeout"
+
+
 def test_a_busy_keepalive_connection_stays_open(small: Gateway) -> None:
     """A request every T/4 for 2.5 T on one connection: the idle timeout never fires."""
     with raw.Conn(small.port) as conn:
