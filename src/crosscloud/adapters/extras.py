@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crosscloud import errors
+from crosscloud.domain import providers
 
 if TYPE_CHECKING:
     from crosscloud.adapters.kubernetes import client
@@ -153,7 +154,8 @@ def _body(node: Any) -> Iterator[ast.AST]:
 def kubernetes_target(**options: Any) -> client.KubernetesTarget:
     """The Kubernetes target, imported here and only here: the `k8s` extra is optional and
     only a manifest with a cluster placement needs it."""
-    require("k8s", why="a cluster placement (EKS, AKS, GKE)")
+    kinds = ", ".join(p.cluster_type for p in providers.CLUSTERS)
+    require("k8s", why=f"a cluster placement ({kinds})")
     from crosscloud.adapters.kubernetes import client  # here only: the optional extra
 
     return client.KubernetesTarget(**options)

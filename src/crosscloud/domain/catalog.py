@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from crosscloud import errors
-from crosscloud.domain import quantity
+from crosscloud.domain import providers, quantity
 
-PROVIDERS = ("aws", "azure", "gcp", "local")
-_PROVIDER_ALIASES = {"amazon": "aws", "google": "gcp", "microsoft": "azure"}
 REQUIRED_COLUMNS = (
     "provider",
     "region",
@@ -66,13 +64,13 @@ class CatalogRow:
 
 def normalize_provider(value: str) -> str:
     """`AWS`, `Google`, `GCP` -> the canonical lower-case name; ValueError if unknown."""
-    name = value.strip().lower()
-    name = _PROVIDER_ALIASES.get(name, name)
-    if name not in PROVIDERS:
-        near = quantity.did_you_mean(name, PROVIDERS)
+    found = providers.find(value)
+    if found is None:
+        allowed = providers.names()
+        near = quantity.did_you_mean(value.strip().lower(), allowed)
         hint = f"; did you mean {near!r}?" if near else ""
-        raise ValueError(f"unknown provider {value!r}{hint} (allowed: {', '.join(PROVIDERS)})")
-    return name
+        raise ValueError(f"unknown provider {value!r}{hint} (allowed: {', '.join(allowed)})")
+    return found.name
 
 
 def parse_catalog(text: str, filename: str) -> list[CatalogRow]:
@@ -121,7 +119,7 @@ def local_rows(
     """This machine as a free offering (one instance) in each local region."""
     return [
         CatalogRow(
-            provider="local",
+            provider=providers.LOCAL.name,
             region=region,
             instance_type="this-machine",
             accelerator=None,

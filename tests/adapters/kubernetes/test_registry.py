@@ -6,14 +6,15 @@ import pytest
 
 from crosscloud import errors
 from crosscloud.adapters.kubernetes import registry, units
+from crosscloud.domain.providers import aws, azure, gcp
 
 
 def test_builders() -> None:
-    assert registry.ecr("123456789012", "us-west-2", "crosscloud/my-model") == (
+    assert aws.ecr("123456789012", "us-west-2", "crosscloud/my-model") == (
         "123456789012.dkr.ecr.us-west-2.amazonaws.com/crosscloud/my-model"
     )
-    assert registry.acr("mycompanyacr", "my-model") == "mycompanyacr.azurecr.io/my-model"
-    assert registry.artifact_registry("us-central1", "my-project", "models", "my-model") == (
+    assert azure.acr("mycompanyacr", "my-model") == "mycompanyacr.azurecr.io/my-model"
+    assert gcp.artifact_registry("us-central1", "my-project", "models", "my-model") == (
         "us-central1-docker.pkg.dev/my-project/models/my-model"
     )
 
@@ -21,13 +22,13 @@ def test_builders() -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: registry.ecr("12345", "us-west-2", "r"), "account '12345'.*12 digits"),
-        (lambda: registry.ecr("123456789012", "westus", "r"), "region 'westus'"),
-        (lambda: registry.acr("ab", "r"), "name 'ab'.*5 to 50"),
-        (lambda: registry.acr("myacr01", "My_Model"), "repository 'My_Model'"),
-        (lambda: registry.artifact_registry("us-central1", "p", "models"), "project 'p'"),
+        (lambda: aws.ecr("12345", "us-west-2", "r"), "account '12345'.*12 digits"),
+        (lambda: aws.ecr("123456789012", "westus", "r"), "region 'westus'"),
+        (lambda: azure.acr("ab", "r"), "name 'ab'.*5 to 50"),
+        (lambda: azure.acr("myacr01", "My_Model"), "repository 'My_Model'"),
+        (lambda: gcp.artifact_registry("us-central1", "p", "models"), "project 'p'"),
         (
-            lambda: registry.artifact_registry("us-central1", "my-project", "Models"),
+            lambda: gcp.artifact_registry("us-central1", "my-project", "Models"),
             "repository 'Models'",
         ),
     ],

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from crosscloud import errors
 from crosscloud.adapters.kubernetes import clouds, model, render
+from crosscloud.domain import providers
 
 PLACEMENTS = {
     "EKS": model.RenderPlacement(
@@ -320,11 +321,7 @@ def test_duplicate_services_and_bad_names_are_refused() -> None:
 
 
 def _matrix() -> list[tuple[str, str | None]]:
-    offered = {
-        "EKS": clouds.EKS_GPU_NAMES,
-        "AKS": clouds.AKS_ACCELERATORS,
-        "GKE": clouds.GKE_ACCELERATORS,
-    }
+    offered = {p.cluster_type: clouds.kubernetes(p.cluster_type).gpus for p in providers.CLUSTERS}
     return [
         (cluster, name) for cluster, names in offered.items() for name in [None, *sorted(names)]
     ]

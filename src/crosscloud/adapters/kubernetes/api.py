@@ -18,17 +18,10 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
 from crosscloud import errors
-from crosscloud.adapters.kubernetes import model, resources
+from crosscloud.adapters.kubernetes import clouds, model, resources
 
 APPLY_PATCH = "application/apply-patch+yaml"
 _config: Any = k8s_config  # the loader functions carry no type hints
-
-#: How each cloud's CLI writes a fresh context into the kubeconfig.
-REFRESH_HINT = {
-    "EKS": "aws eks update-kubeconfig --name <cluster> --region {region}",
-    "AKS": "az aks get-credentials --resource-group <group> --name <cluster>",
-    "GKE": "gcloud container clusters get-credentials <cluster> --location {region}",
-}
 
 
 @dataclass(frozen=True)
@@ -37,7 +30,7 @@ class Where:
 
     placement: str  # provider/region
     context: str
-    cluster: str  # EKS, AKS or GKE
+    cluster: str  # its cluster type: EKS, AKS, GKE
     region: str
 
     @classmethod
@@ -69,7 +62,7 @@ def translate(exc: Exception, where: Where, *, path: str, server: str) -> errors
     if isinstance(exc, k8s_client.ApiException):
         status, message = int(exc.status or 0), _status_message(exc)
         if status == 401:
-            hint = REFRESH_HINT[where.cluster].format(region=where.region)
+            hint = clouds.kubernetes(where.cluster).credentials.format(region=where.region)
             return where.error(
                 "the cluster rejected the credentials (401 Unauthorized): they are missing or"
                 f" expired; refresh the context with `{hint}`",

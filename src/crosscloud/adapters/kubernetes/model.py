@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from crosscloud import errors
-from crosscloud.domain import policies
+from crosscloud.domain import policies, providers
 
 Provider = Literal["aws", "azure", "gcp"]
 ClusterType = Literal["EKS", "AKS", "GKE"]
@@ -21,7 +21,7 @@ Mesh = Literal["none", "istio"]
 Policy = policies.Policy
 
 #: Which managed Kubernetes each provider's placements use.
-CLUSTER_OF: Mapping[str, str] = {"aws": "EKS", "azure": "AKS", "gcp": "GKE"}
+CLUSTER_OF: Mapping[str, str] = {p.name: p.cluster_type for p in providers.CLUSTERS}
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -141,11 +141,11 @@ class RenderPlacement:
     registry: str | None = None
 
     def __post_init__(self) -> None:
-        expected = CLUSTER_OF.get(self.provider)
-        if expected is None or expected != self.type:
+        if CLUSTER_OF.get(self.provider) != self.type:
+            uses = ", ".join(f"{name} {kind}" for name, kind in CLUSTER_OF.items())
             raise errors.UserError(
                 f"placement {self.provider}/{self.region}: type {self.type!r} does not run on"
-                f" provider {self.provider!r} (aws uses EKS, azure AKS, gcp GKE)"
+                f" provider {self.provider!r} (by provider: {uses})"
             )
         check_name(self.namespace, what="namespace")
         if self.mesh not in ("none", "istio"):

@@ -20,7 +20,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from crosscloud.domain import quantity, regions
+from crosscloud.domain import providers, quantity, regions
 from crosscloud.domain.manifest import names
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -113,13 +113,13 @@ def _check_region_any(value: str) -> str:
         if not regions.is_valid(provider, region):
             raise ValueError(regions.describe(provider, region))
         return f"{provider}/{region}"
-    if not any(regions.is_valid(p, value) for p in regions.PROVIDERS if p != "local"):
-        every = [name for p in ("aws", "azure", "gcp") for name in regions.REGIONS[p]]
-        near = quantity.did_you_mean(value, every)
+    clouds = [p for p in providers.PROVIDERS if p.regions]
+    if not any(value in p.regions for p in clouds):
+        near = quantity.did_you_mean(value, [name for p in clouds for name in p.regions])
         hint = f"; did you mean {near!r}?" if near else ""
         raise ValueError(
-            f"{value!r} is not a region of aws, azure or gcp{hint} (for a local region write"
-            " local/NAME, like local/region-a)"
+            f"{value!r} is not a region of {providers.listed(p.name for p in clouds)}{hint}"
+            " (for a local region write local/NAME, like local/region-a)"
         )
     return value
 
@@ -139,12 +139,12 @@ SIZE_SCHEMA = {
 }
 
 Provider = Annotated[
-    names.ProviderName,
+    str,
     BeforeValidator(names.normalize_provider),
     WithJsonSchema({"enum": _spellings(list(names.PROVIDER_ALIASES))}),
 ]
 ClusterType = Annotated[
-    names.ClusterTypeName,
+    str,
     BeforeValidator(names.normalize_cluster_type),
     WithJsonSchema({"enum": _spellings(list(names.CLUSTER_TYPES))}),
 ]

@@ -4,7 +4,7 @@ wrong (an Azure name for `us-east-1`, a compute type instead of `Aurora`)."""
 
 from __future__ import annotations
 
-from crosscloud.domain import regions
+from crosscloud.domain import providers, regions
 from crosscloud.domain.manifest import names
 from crosscloud.domain.yamlpos import Duplicate
 
@@ -52,13 +52,14 @@ def _services(value: object) -> tuple[list[str], bool]:
 
 
 def _placement(provider_text: object, region: object, placed: list[str]) -> list[str]:
-    provider = names.PROVIDER_ALIASES.get(str(provider_text).strip().lower())
+    found = providers.find(str(provider_text))
+    provider = found.name if found else None
     lines = [f"    - provider: {provider or provider_text}"]
     if region is not None:
         lines.append(f"      region: {_region(provider, str(region))}")
-    kind = names.TYPE_OF_PROVIDER[provider] if provider else "EKS | AKS | GKE | Local"
+    kind = found.cluster_type if found else " | ".join(names.CLUSTER_TYPES.values())
     lines.append(f"      type: {kind}")
-    if provider != "local":
+    if found is None or found.kubernetes is not None:
         lines.append("      context: <kubeconfig context>")
     if placed:
         lines.append(f"      services: [{', '.join('{name: ' + n + '}' for n in placed)}]")

@@ -7,12 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from crosscloud.domain.manifest import fields, names, rules
+from crosscloud.domain import providers
+from crosscloud.domain.manifest import fields, rules
 from crosscloud.domain.manifest.base import Model
 from crosscloud.domain.manifest.traffic import OptimizerSpec, StateSpec, TrafficSpec
 
 API_VERSION = "crosscloud.dev/v1"
 KIND = "CloudDeployment"
+_TYPE_DEFAULT = "Default: the provider's ({}).".format(
+    ", ".join(f"{p.name} {p.cluster_type}" for p in providers.CLUSTERS)
+)
 
 
 class Metadata(Model):
@@ -90,9 +94,7 @@ class Placement(Model):
 
     provider: fields.Provider
     region: str | None = None
-    type: fields.ClusterType = Field(
-        "Local", description="Default: the provider's (aws EKS, azure AKS, gcp GKE)."
-    )
+    type: fields.ClusterType = Field(providers.LOCAL.cluster_type, description=_TYPE_DEFAULT)
     context: str | None = Field(None, min_length=1, description="kubeconfig context")
     namespace: str = Field("", description="Defaults to metadata.name.")
     mesh: Literal["none", "istio"] = "none"
@@ -110,11 +112,8 @@ class Placement(Model):
     @classmethod
     def _default_type(cls, data: Any) -> Any:
         if isinstance(data, dict) and "type" not in data:
-            try:
-                provider = names.PROVIDER_ALIASES[str(data.get("provider", "")).lower()]
-            except KeyError:
-                return data
-            return {**data, "type": names.TYPE_OF_PROVIDER[provider]}
+            found = providers.find(str(data.get("provider", "")))
+            return data if found is None else {**data, "type": found.cluster_type}
         return data
 
     @field_validator("namespace")

@@ -1,32 +1,26 @@
-"""Provider and placement-type names: canonical spellings, accepted aliases, and why
-a database or another compute service is not a placement type."""
+"""Provider and placement-type names as manifests accept them (from the provider registry,
+`domain/providers`), and why a database or another compute service is not a placement
+type."""
 
 from __future__ import annotations
 
-from typing import Literal
+from crosscloud.domain import providers, quantity
 
-from crosscloud.domain import quantity
-
-ProviderName = Literal["aws", "azure", "gcp", "local"]
-ClusterTypeName = Literal["EKS", "AKS", "GKE", "Local"]
-
-PROVIDER_ALIASES = {
-    "aws": "aws",
-    "azure": "azure",
-    "gcp": "gcp",
-    "google": "gcp",
-    "gce": "gcp",
-    "local": "local",
-}
-CLUSTER_TYPES = {"eks": "EKS", "aks": "AKS", "gke": "GKE", "local": "Local"}
+#: Every accepted provider name in lower case: aws, azure, gcp, google, gce, local.
+PROVIDER_ALIASES = {alias: p.name for p in providers.PROVIDERS for alias in p.aliases}
+#: Placement types by their lower-case spelling: eks -> EKS.
+CLUSTER_TYPES = {p.cluster_type.lower(): p.cluster_type for p in providers.PROVIDERS}
 #: The cluster type each provider runs.
-TYPE_OF_PROVIDER: dict[str, ClusterTypeName] = {
-    "aws": "EKS",
-    "azure": "AKS",
-    "gcp": "GKE",
-    "local": "Local",
-}
-_TYPES = "EKS (aws), AKS (azure), GKE (gcp) or Local"
+TYPE_OF_PROVIDER = {p.name: p.cluster_type for p in providers.PROVIDERS}
+_TYPES = providers.listed(
+    p.cluster_type if p.cluster_type.lower() == p.name else f"{p.cluster_type} ({p.name})"
+    for p in providers.PROVIDERS
+)
+_EXPECTED_PROVIDERS = (
+    f"expected {providers.listed(providers.names())};"
+    f" {providers.listed([s for p in providers.PROVIDERS for s in p.spellings], 'and')}"
+    " are accepted too"
+)
 _DATABASES = (
     "aurora",
     "rds",
@@ -57,21 +51,18 @@ _OTHER_COMPUTE = (
 
 
 def normalize_provider(value: object) -> str:
-    if isinstance(value, str) and value.strip().lower() in PROVIDER_ALIASES:
-        return PROVIDER_ALIASES[value.strip().lower()]
-    near = (
-        quantity.did_you_mean(str(value), list(PROVIDER_ALIASES))
-        if isinstance(value, str)
-        else None
-    )
+    """The canonical name of a provider written in any of its spellings, in any case."""
+    found = providers.find(value) if isinstance(value, str) else None
+    if found is not None:
+        return found.name
+    near = quantity.did_you_mean(value, list(PROVIDER_ALIASES)) if isinstance(value, str) else None
     hint = f"; did you mean {PROVIDER_ALIASES[near]!r}?" if near else ""
-    raise ValueError(
-        f"{value!r} is not a provider{hint} (expected aws, azure, gcp or local;"
-        " AWS, Azure, Google, GCP and GCE are accepted too)"
-    )
+    raise ValueError(f"{value!r} is not a provider{hint} ({_EXPECTED_PROVIDERS})")
 
 
 def normalize_cluster_type(value: object) -> str:
+    """The placement type in its own spelling (`gke` -> GKE); a database or another
+    compute service is refused with where it belongs."""
     word = value.strip().lower() if isinstance(value, str) else ""
     if word in CLUSTER_TYPES:
         return CLUSTER_TYPES[word]

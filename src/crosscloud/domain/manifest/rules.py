@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from crosscloud.domain import quantity, regions
+from crosscloud.domain import providers, quantity, regions
 from crosscloud.domain.yamlpos import Path, format_path
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from crosscloud.domain.manifest.traffic import OptimizerSpec, TrafficSpec
 
 Violation = tuple[Path, str]
-_TYPE_PROVIDER = {"EKS": "aws", "AKS": "azure", "GKE": "gcp", "Local": "local"}
 
 
 class RuleViolations(ValueError):
@@ -71,17 +70,17 @@ def check_service(service: ServiceSpec) -> list[Violation]:
 def check_placement(placement: Placement) -> list[Violation]:
     """Provider and type agree, clusters have a context, the region exists."""
     found: list[Violation] = []
-    runs_on = _TYPE_PROVIDER[placement.type]
-    if runs_on != placement.provider:
+    provider = providers.get(placement.provider)
+    runs_on = providers.of_cluster_type(placement.type) or provider
+    if runs_on is not provider:
         found.append(
             (
                 ("type",),
-                f"type {placement.type} runs on {runs_on}, but provider is"
-                f" {placement.provider}; use type {_type_of(placement.provider)} for"
-                f" {placement.provider}",
+                f"type {placement.type} runs on {runs_on.name}, but provider is"
+                f" {provider.name}; use type {provider.cluster_type} for {provider.name}",
             )
         )
-    if placement.type != "Local" and not placement.context:
+    if runs_on.kubernetes is not None and not placement.context:
         found.append(
             (
                 ("context",),
@@ -91,18 +90,25 @@ def check_placement(placement: Placement) -> list[Violation]:
         )
     if placement.region is not None and not regions.is_valid(placement.provider, placement.region):
         found.append((("region",), regions.describe(placement.provider, placement.region)))
-    if placement.provider == "local":
-        if placement.mesh != "none":
-            found.append((("mesh",), "local placements have no service mesh; use mesh: none"))
-        if placement.instance_type is not None:
-            found.append(
-                (
-                    ("instanceType",),
-                    "local placements run on this machine; remove"
-                    " instanceType (it is for aws, azure and gcp)",
-                )
-            )
+    if provider.kubernetes is None:
+        found += _check_machine(placement)
     found += _repeats([s.name for s in placement.services], ("services",), "service")
+    return found
+
+
+def _check_machine(placement: Placement) -> list[Violation]:
+    """A placement on this machine (local) has no mesh and no instance type."""
+    found: list[Violation] = []
+    if placement.mesh != "none":
+        found.append((("mesh",), "local placements have no service mesh; use mesh: none"))
+    if placement.instance_type is not None:
+        clouds = providers.listed((p.name for p in providers.CLUSTERS), "and")
+        found.append(
+            (
+                ("instanceType",),
+                f"local placements run on this machine; remove instanceType (it is for {clouds})",
+            )
+        )
     return found
 
 
@@ -224,7 +230,3 @@ def _unknown(what: str, name: str, known: list[str]) -> str:
     hint = f"; did you mean {near!r}?" if near else ""
     listed = ", ".join(known) if known else "none"
     return f"no {what} is named {name!r}{hint} (declared: {listed})"
-
-
-def _type_of(provider: str) -> str:
-    return {v: k for k, v in _TYPE_PROVIDER.items()}[provider]

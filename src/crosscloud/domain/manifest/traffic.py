@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from crosscloud.domain import policies
+from crosscloud.domain import policies, providers
 from crosscloud.domain.manifest import fields, rules
 from crosscloud.domain.manifest.base import Model
 
@@ -137,7 +137,7 @@ class StateSpec(Model):
 class Spread(Model):
     """`optimizer.spread`: redundancy the optimizer must keep."""
 
-    min_clouds: int = Field(1, ge=1, le=4)
+    min_clouds: int = Field(1, ge=1, le=len(providers.PROVIDERS))
 
 
 class OptimizerSpec(Model):
