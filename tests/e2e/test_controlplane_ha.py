@@ -222,6 +222,7 @@ def test_leader_killed_under_load_a_standby_takes_over_and_no_request_fails(
     assert _replica_processes(d) == {rid: [pid] for rid, pid in before.items()}
     status = d.status()
     assert status["controlplane"]["role"] == "leader" and status["controlplane"]["pid"] == standby
+    assert f"control plane: pid {standby} leads at" in d.run("status").stdout
     events = d.run("status", "--events", "20", "-o", "json").stdout
     assert f"control plane pid {standby} leads" in events
 
