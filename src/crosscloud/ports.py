@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
-from crosscloud.domain import lease, state, tokens
+from crosscloud.domain import lease, state, targets, tokens
+
+Where = TypeVar("Where", contravariant=True)
 
 
 class Clock(Protocol):
@@ -106,3 +110,60 @@ class LeaderLease(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class ProcessTarget(Protocol):
+    """Replicas as processes on this machine (the local target, adapters/local.py): each
+    started, observed and stopped on its own; they outlive the control plane that started
+    them, which adopts them again by their records. `targets.target_of` says which
+    placements it runs."""
+
+    def start(self, spec: targets.LaunchSpec) -> state.ReplicaRecord:
+        """Launch one replica; returns its record in state Starting."""
+        ...
+
+    def observe(self, records: Iterable[state.ReplicaRecord]) -> list[state.ReplicaObservation]:
+        """The live state of each recorded replica: running (and ready?), exited, or gone."""
+        ...
+
+    def stop(self, record: state.ReplicaRecord, *, grace: float | None = None) -> int | None:
+        """Drain and stop the replica (killed after `grace` seconds); its exit code when
+        known. A process that is not the recorded one is left alone."""
+        ...
+
+    def record_log_path(self, record: state.ReplicaRecord) -> Path:
+        """Where the replica's output goes."""
+        ...
+
+    def close(self) -> None:
+        """Release what the target holds; the replicas keep running."""
+        ...
+
+
+class ClusterTarget(Protocol[Where]):
+    """Placements on Kubernetes clusters (EKS, AKS, GKE: adapters/kubernetes/client.py,
+    loaded through adapters/extras.py, as the `k8s` extra is optional): each placement's
+    objects applied, observed and deleted as a whole. `Where` is the adapter's name for
+    one placement (its context, namespace, cloud: kubernetes.model.RenderPlacement)."""
+
+    def apply(self, where: Where, objects: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Server-side apply each object in order; `Kind ns/name` of each applied."""
+        ...
+
+    def report(self, where: Where, *, deployment: str, version: int = 0) -> targets.PlacementReport:
+        """The deployment's pods (as replica records), shortfalls and endpoints there."""
+        ...
+
+    def rollout(self, where: Where, *, services: Iterable[str]) -> list[targets.ServiceRollout]:
+        """One look at each service's progress."""
+        ...
+
+    def delete(self, where: Where, *, deployment: str) -> list[str]:
+        """Delete what is labelled as the deployment's; `Kind ns/name` of each deleted."""
+        ...
+
+    def pod_log(
+        self, where: Where, pod: str, *, tail: int | None = None, since: str | None = None
+    ) -> list[targets.LogLine]:
+        """A pod's log lines: the last `tail`, or those at or after `since`, or all."""
+        ...

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from crosscloud.adapters import local, procs
-from crosscloud.domain import state
+from crosscloud.domain import state, targets
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = str(ROOT / "examples" / "echo" / "service.py") + ":Echo"
@@ -41,7 +41,7 @@ def start(target: local.LocalTarget) -> Iterator[Start]:
         source: str = ECHO,
         cpus: float = 1.0,
     ) -> state.ReplicaRecord:
-        spec = local.LaunchSpec(
+        spec = targets.LaunchSpec(
             replica_id=replica_id,
             deployment="shop",
             service="echo",

@@ -15,37 +15,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import httpx
 
 from crosscloud import errors
 from crosscloud.adapters import paths, procs
-from crosscloud.domain import state
+from crosscloud.domain import state, targets
 
 HOST = "127.0.0.1"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-@dataclass(frozen=True)
-class LaunchSpec:
-    """What to run for one replica. `source` is `path.py[:Class]` or `module:Class`,
-    resolved against `cwd`; `env` is added to the replica's environment."""
-
-    replica_id: str
-    deployment: str
-    service: str
-    placement: str
-    version: int
-    source: str
-    cwd: str | None = None
-    cpus: float = 1.0
-    env: Mapping[str, str] = field(default_factory=dict)
-    restarts: int = 0
-    crash_count: int = 0
 
 
 def _safe(part: str) -> str:
@@ -53,7 +34,8 @@ def _safe(part: str) -> str:
 
 
 class LocalTarget:
-    """Starts, observes and stops replica processes on this machine."""
+    """Starts, observes and stops replica processes on this machine (a
+    `ports.ProcessTarget`)."""
 
     def __init__(
         self,
@@ -88,7 +70,7 @@ class LocalTarget:
             replica_id=record.id,
         )
 
-    def start(self, spec: LaunchSpec) -> state.ReplicaRecord:
+    def start(self, spec: targets.LaunchSpec) -> state.ReplicaRecord:
         """Launch the replica on a free port; returns its record in state Starting."""
         port = procs.free_port(HOST)
         log = self.log_path(
@@ -133,7 +115,7 @@ class LocalTarget:
             process_start_time=procs.process_start_time(child.pid),
         )
 
-    def _environment(self, spec: LaunchSpec) -> dict[str, str]:
+    def _environment(self, spec: targets.LaunchSpec) -> dict[str, str]:
         env = dict(os.environ)
         threads = str(max(1, round(spec.cpus)))
         for name in _THREAD_VARS:  # replicas share the machine: don't each take every core
@@ -257,7 +239,7 @@ def _exited(record: state.ReplicaRecord, code: int | None) -> state.ReplicaObser
     return state.ReplicaObservation(record.id, state.Liveness.EXITED, exit_code=code, detail=detail)
 
 
-def _banner(spec: LaunchSpec, port: int, now: float) -> bytes:
+def _banner(spec: targets.LaunchSpec, port: int, now: float) -> bytes:
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
     return (
         f"--- crosscloud: {when} starting replica {spec.replica_id} "

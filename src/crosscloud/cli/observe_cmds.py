@@ -14,6 +14,9 @@ from rich.console import Console
 from crosscloud import errors
 from crosscloud.adapters import procs
 from crosscloud.cli import controlplane_client, deploy_cmds, status_view
+from crosscloud.domain import targets
+
+CLUSTER = targets.Target.CLUSTER
 
 
 def _status(events: int = 0) -> dict[str, Any] | None:
@@ -76,11 +79,9 @@ def logs(service: str, placement: str | None, follow: bool, tail: int) -> None:
             f"no replica of {service!r}{' in ' + placement if placement else ''};"
             f" running: {', '.join(known) or 'nothing'}"
         )
-    cp = controlplane_client.connect(start=False) if any(r["pod"] for r in replicas) else None
-    sources = [
-        _PodLog(r["id"], cp) if r["pod"] and cp is not None else _FileLog(r["id"], Path(r["log"]))
-        for r in replicas
-    ]
+    pods = {r["id"] for r in replicas if targets.target_of(r["placement"]) is CLUSTER}
+    cp = controlplane_client.connect(start=False) if pods else None
+    sources = [_source(r, cp if r["id"] in pods else None) for r in replicas]
     prefix = len(sources) > 1
     for source in sources:
         source.echo(source.last(tail), prefix=prefix)
@@ -177,6 +178,15 @@ class _PodLog(_Log):
             return []
         self.error = ""
         return [(_stamp(line["at"]), line["text"]) for line in found["lines"]]
+
+
+def _source(
+    replica: dict[str, Any], cp: controlplane_client.ControlPlane | None
+) -> _PodLog | _FileLog:
+    """A pod's log read through the control plane `cp`; else the replica's log file."""
+    if cp is not None:
+        return _PodLog(replica["id"], cp)
+    return _FileLog(replica["id"], Path(replica["log"]))
 
 
 def _stamp(at: str) -> tuple[str, int]:

@@ -11,7 +11,7 @@ import click
 from crosscloud import errors
 from crosscloud.adapters.kubernetes import from_plan, render
 from crosscloud.cli import plan_inputs, plan_view
-from crosscloud.domain import manifest
+from crosscloud.domain import manifest, targets
 from crosscloud.planning import from_manifest, placement
 
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -114,7 +114,8 @@ def _render(
         raise errors.UserError(f"{into}: cannot write manifests: {exc.strerror}") from None
     notes = [f"wrote {into / f'{key}.yaml'}" for key in documents]
     notes += [note for cluster in found for note in cluster.notes]
-    local = sorted({a.placement for a in result.assignments if a.provider == "local"})
+    planned = {a.placement for a in result.assignments}
+    local = sorted(p for p in planned if targets.target_of(p) is targets.Target.LOCAL)
     if local:
         notes.append(
             f"{', '.join(local)}: local placements run on this machine (crosscloud up);"

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crosscloud.adapters import procs
+from crosscloud.domain import targets
 
 FAILING = ("Failed", "CrashLoop")
 
@@ -216,8 +217,9 @@ def leader_lines(status: dict[str, Any]) -> list[str]:
 def _endpoints_cell(dep: dict[str, Any], want: dict[str, Any], ready: list[dict[str, Any]]) -> str:
     """Local replicas' own addresses; a cluster placement's load balancer (its pods' IPs
     are not reachable from outside the cluster)."""
-    urls = [r["url"] for r in ready if not r.get("pod")]
-    if any(r.get("pod") for r in ready):
+    local = [r for r in ready if targets.target_of(r["placement"]) is targets.Target.LOCAL]
+    urls = [r["url"] for r in local]
+    if len(local) < len(ready):
         urls += [
             e["url"]
             for e in dep["endpoints"]

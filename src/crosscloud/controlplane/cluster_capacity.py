@@ -11,10 +11,9 @@ import dataclasses
 from collections.abc import Collection, Mapping
 from typing import Protocol
 
-from crosscloud.adapters.kubernetes import pods
 from crosscloud.controlplane import records
 from crosscloud.controlplane.shared import Shared
-from crosscloud.domain import manifest
+from crosscloud.domain import manifest, targets
 from crosscloud.planning import desired as desired_mod
 from crosscloud.planning import spill
 
@@ -27,7 +26,7 @@ class Observed(Protocol):
     """What the last pass saw of a cluster placement (clusters.Seen)."""
 
     error: str
-    shortfalls: tuple[pods.CapacityShortfall, ...]
+    shortfalls: tuple[targets.CapacityShortfall, ...]
 
 
 class Capacity:
@@ -71,7 +70,7 @@ class Capacity:
         shared: Shared,
         known: Mapping[Key, Observed],
         deployment: str,
-        short: pods.CapacityShortfall,
+        short: targets.CapacityShortfall,
         now: float,
     ) -> None:
         record = shared.store.get_deployment(deployment)  # fresh: an earlier move may have run

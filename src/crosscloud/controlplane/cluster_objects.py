@@ -26,9 +26,11 @@ import orjson
 
 from crosscloud import errors
 from crosscloud.adapters.kubernetes import from_plan, model, render
-from crosscloud.domain import manifest, state
+from crosscloud.domain import manifest, state, targets
 from crosscloud.planning import desired as desired_mod
 from crosscloud.planning import from_manifest, placement
+
+CLUSTER = targets.Target.CLUSTER
 
 
 @dataclass(frozen=True)
@@ -47,20 +49,10 @@ class Desired:
         return sorted(self.counts)
 
 
-def is_cluster(where: manifest.Placement) -> bool:
-    """EKS, AKS and GKE placements run on Kubernetes; `local` ones on this machine."""
-    return where.provider != "local"
-
-
-def is_local(placement_id: str) -> bool:
-    """Whether a `provider/region` id is a local placement (the local target's)."""
-    return placement_id.startswith("local/")
-
-
 def check(spec: manifest.Manifest, path: str) -> None:
     """Refuse, before anything is stored, cluster placements that `up` cannot run."""
     for i, where in enumerate(spec.placements()):
-        if not is_cluster(where):
+        if targets.target_of(where.id) is not CLUSTER:
             continue
         if where.region is None:
             raise errors.UserError(
@@ -131,7 +123,9 @@ def _plan(
     found: dict[str, list[placement.Assignment]] = defaultdict(list)
     for item in wanted:
         where = spec.placement(item.placement)
-        if not is_cluster(where) or item.replicas <= 0 or where.region is None:
+        if targets.target_of(item.placement) is not CLUSTER:
+            continue
+        if item.replicas <= 0 or where.region is None:
             continue
         needs = resources[item.service].accelerators
         found[item.service].append(

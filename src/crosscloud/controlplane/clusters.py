@@ -30,18 +30,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from crosscloud import errors
+from crosscloud import errors, ports
 from crosscloud.adapters import extras
-from crosscloud.adapters.kubernetes import model, pods
+from crosscloud.adapters.kubernetes import model
 from crosscloud.controlplane import cluster_capacity, cluster_objects, records
 from crosscloud.controlplane.shared import Shared
-from crosscloud.domain import manifest, state
+from crosscloud.domain import manifest, state, targets
 from crosscloud.planning import desired as desired_mod
-
-if TYPE_CHECKING:
-    from crosscloud.adapters.kubernetes import client  # the k8s extra: see `target`
 
 log = logging.getLogger("crosscloud.controlplane")
 UNSCHEDULABLE_ENV = "CROSSCLOUD_UNSCHEDULABLE_AFTER"
@@ -49,6 +46,8 @@ RESYNC = 30.0
 MAX_RETRY = 30.0  # an unreachable cluster is tried again at least this often
 Key = tuple[str, str]  # (deployment, placement)
 S = state.ReplicaState
+CLUSTER, LOCAL = targets.Target.CLUSTER, targets.Target.LOCAL
+Target = ports.ClusterTarget[model.RenderPlacement]
 
 
 @dataclass
@@ -62,8 +61,8 @@ class Seen:
     error: str = ""
     retry_at: float = 0.0
     endpoints: dict[str, str | None] = field(default_factory=dict)
-    shortfalls: tuple[pods.CapacityShortfall, ...] = ()
-    rollout: tuple[client.ServiceRollout, ...] = ()
+    shortfalls: tuple[targets.CapacityShortfall, ...] = ()
+    rollout: tuple[targets.ServiceRollout, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,8 @@ class Outcome:
 
     desired: cluster_objects.Desired
     applied: list[str] | None = None
-    report: client.PlacementReport | None = None
-    rollout: tuple[client.ServiceRollout, ...] = ()
+    report: targets.PlacementReport | None = None
+    rollout: tuple[targets.ServiceRollout, ...] = ()
     error: str = ""
     delay: float = MAX_RETRY
 
@@ -102,7 +101,7 @@ class ClusterSync:
     def __init__(
         self,
         *,
-        target: client.KubernetesTarget | None = None,
+        target: Target | None = None,
         clock: Callable[[], float] = time.time,
         resync: float = RESYNC,
     ) -> None:
@@ -116,7 +115,7 @@ class ClusterSync:
         self.generations: dict[str, int] = {}
 
     @property
-    def target(self) -> client.KubernetesTarget:
+    def target(self) -> Target:
         """The Kubernetes target, loaded on first use: a deployment without cluster
         placements never imports the Kubernetes client (the optional `k8s` extra)."""
         with self._loading:
@@ -255,8 +254,10 @@ class ClusterSync:
         """Local replicas' own addresses, and per cluster placement and service its load
         balancer once one of its pods is ready (the gateway's upstreams)."""
         replicas = list(replicas)
-        out = desired_mod.serving_endpoints(r for r in replicas if r.pod is None)
-        ready = {(r.service, r.placement) for r in replicas if r.pod and r.state is S.READY}
+        local = [r for r in replicas if targets.target_of(r.placement) is LOCAL]
+        pods = [r for r in replicas if targets.target_of(r.placement) is CLUSTER]
+        out = desired_mod.serving_endpoints(local)
+        ready = {(r.service, r.placement) for r in pods if r.state is S.READY}
         for (dep, placement), seen in self.known.items():
             for service, url in seen.endpoints.items() if dep == deployment else ():
                 if url and (service, placement) in ready:
@@ -275,10 +276,10 @@ class ClusterSync:
 
     def pod_log(
         self, record: state.ReplicaRecord, *, tail: int | None, since: str | None
-    ) -> list[client.LogLine]:
+    ) -> list[targets.LogLine]:
         """A pod replica's log from its cluster (TargetError when that cannot be read)."""
         seen = self.known.get((record.deployment, record.placement))
-        if seen is None or record.pod is None:
+        if seen is None or record.pod is None:  # the pod's name: what its log is asked by
             raise errors.TargetError(
                 f"replica {record.id}: its placement has not been reached yet; try again"
             )
@@ -354,7 +355,9 @@ class ClusterSync:
                 gone = cluster_objects.Desired(key[0], key[1], seen.target, {}, (), "")
                 shared.event(key[0], "ClusterDeleted", self._delete_one(gone))
         for r in shared.store.list_replicas():
-            if r.pod and (r.deployment, r.placement) not in wanted and r.deployment not in keep:
+            if targets.target_of(r.placement) is not CLUSTER or r.deployment in keep:
+                continue
+            if (r.deployment, r.placement) not in wanted:
                 shared.store.delete_replica(r.id)
 
     def _settle(self, keys: Iterable[Key]) -> None:
@@ -369,7 +372,7 @@ def _where(seen: Seen) -> str:
     )
 
 
-def _drifted(desired: cluster_objects.Desired, report: client.PlacementReport) -> bool:
+def _drifted(desired: cluster_objects.Desired, report: targets.PlacementReport) -> bool:
     """Something we applied is gone: a Service, or every pod of a service that wants some
     (its Deployment was deleted). Hand edits of fields wait for the resync."""
     if any(service not in report.endpoints for service in desired.services):
@@ -386,7 +389,7 @@ def _record(
     stored = {
         r.id: r
         for r in store.list_replicas(deployment=desired.deployment, placement=desired.placement)
-        if r.pod
+        if targets.target_of(r.placement) is CLUSTER
     }
     for record in seen:
         old = stored.pop(record.id, None)

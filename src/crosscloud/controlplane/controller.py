@@ -10,30 +10,31 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from crosscloud import errors
-from crosscloud.adapters import local
-from crosscloud.controlplane import cluster_objects, clusters, loop_health, records, traffic
+from crosscloud import errors, ports
+from crosscloud.controlplane import clusters, loop_health, records, traffic
 from crosscloud.controlplane.autoscaler import Autoscaler
 from crosscloud.controlplane.gatewaylink import GatewayLink, limits_config, service_config
 from crosscloud.controlplane.leadership import Leadership, alone
 from crosscloud.controlplane.shared import Shared
-from crosscloud.domain import actions, manifest, state
+from crosscloud.domain import actions, manifest, state, targets
 from crosscloud.planning import desired as desired_mod
 from crosscloud.planning import lifecycle, reconcile
 
 log = logging.getLogger("crosscloud.controlplane")
 S = state.ReplicaState
+LOCAL = targets.Target.LOCAL
 
 
 class Controller:
-    """Owns the local target and the gateway link, and acts on what `shared` holds (the
-    store, clock, lock and events its helpers share); one pass at a time."""
+    """Owns the local target (processes) and the gateway link, and acts on what `shared`
+    holds (the store, clock, lock and events its helpers share); one pass at a time.
+    Cluster placements are `self.clusters`'s (clusters.py)."""
 
     def __init__(
         self,
         *,
         shared: Shared,
-        target: local.LocalTarget,
+        target: ports.ProcessTarget,
         gateway: GatewayLink,
         policy: lifecycle.BackoffPolicy | None = None,
         leader: Leadership | None = None,
@@ -69,7 +70,7 @@ class Controller:
                 for d in desired_mod.desired_services(
                     dep.spec, version=dep.record.version, scale=dep.submitted.overrides()
                 )
-                if cluster_objects.is_local(d.placement)  # the rest: self.clusters
+                if targets.target_of(d.placement) is LOCAL  # the rest: self.clusters
             ]
             observed = self._observe()
             now = shared.clock()
@@ -84,7 +85,7 @@ class Controller:
 
     def _observe(self) -> list[state.ReplicaRecord]:
         store = self.shared.store
-        current = [r for r in store.list_replicas() if r.pod is None]  # pods: clusters.py
+        current = [r for r in store.list_replicas() if targets.target_of(r.placement) is LOCAL]
         active = [r for r in current if r.state in state.ACTIVE_STATES]
         seen = {o.replica_id: o for o in self.target.observe(active)}
         now = self.shared.clock()
@@ -131,13 +132,13 @@ class Controller:
         deps: Sequence[records.Deployed],
         *,
         restarts: int = 0,
-    ) -> local.LaunchSpec | None:
+    ) -> targets.LaunchSpec | None:
         dep = next((d for d in deps if d.name == record.deployment), None)
         if dep is None:
             return None
         service = dep.spec.service(record.service)
         cpus = service.resources.cpu if service.resources and service.resources.cpu else 1.0
-        return local.LaunchSpec(
+        return targets.LaunchSpec(
             replica_id=record.id,
             deployment=record.deployment,
             service=record.service,
@@ -195,7 +196,7 @@ class Controller:
         self._launch(spec, crash_count=record.crash_count)
         self.shared.event(record.deployment, "Restarted", f"{record.id}: {action.reason}")
 
-    def _launch(self, spec: local.LaunchSpec, *, crash_count: int | None = None) -> None:
+    def _launch(self, spec: targets.LaunchSpec, *, crash_count: int | None = None) -> None:
         """Start a replica process and record it; one that cannot be recorded (the store
         is down, or this process lost the lease meanwhile) is stopped, not left behind."""
         self.leader.require()

@@ -18,8 +18,10 @@ from crosscloud.controlplane import cluster_objects, records, token_ops, traffic
 from crosscloud.controlplane.clusters import ClusterSync
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.shared import Shared
-from crosscloud.domain import manifest, state
+from crosscloud.domain import manifest, state, targets
 from crosscloud.planning import desired as desired_mod
+
+LOCAL, CLUSTER = targets.Target.LOCAL, targets.Target.CLUSTER
 
 
 def apply(shared: Shared, *, cluster_sync: ClusterSync, text: str, path: str) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def check_runnable(spec: manifest.Manifest, submitted: records.Submitted) -> Non
         )
     extras.raise_if(_extras_needed(spec, submitted))
     cluster_objects.check(spec, submitted.path)  # EKS/AKS/GKE placements run images
-    local = {s.name for p in spec.placements() if p.provider == "local" for s in p.services}
+    local = _services_on(spec, LOCAL)
     for service in spec.spec.services:
         if service.name not in local:
             continue
@@ -85,14 +87,23 @@ def check_runnable(spec: manifest.Manifest, submitted: records.Submitted) -> Non
 
 def _extras_needed(spec: manifest.Manifest, submitted: records.Submitted) -> list[extras.Need]:
     """Cluster placements need the `k8s` extra; local services, the extras they import."""
-    clusters = [f"{p.id} ({p.type})" for p in spec.placements() if cluster_objects.is_cluster(p)]
+    clusters = [f"{p.id} ({p.type})" for p in spec.placements() if _target(p) is CLUSTER]
     needs = extras.cluster_needs(clusters)
-    local = {s.name for p in spec.placements() if p.provider == "local" for s in p.services}
+    local = _services_on(spec, LOCAL)
     for service in spec.spec.services:
         if service.name in local and service.source:
             file = records.source_file(submitted.folder, service.source)
             needs += extras.source_needs(file, label=f"service {service.name!r}")
     return needs
+
+
+def _target(where: manifest.Placement) -> targets.Target:
+    return targets.target_of(where.id)
+
+
+def _services_on(spec: manifest.Manifest, target: targets.Target) -> set[str]:
+    """The services that have a placement on `target`."""
+    return {s.name for p in spec.placements() if _target(p) is target for s in p.services}
 
 
 def _check_names(shared: Shared, spec: manifest.Manifest) -> None:
@@ -223,7 +234,7 @@ def pod_log(
         record = next((r for r in ctl.shared.store.list_replicas() if r.id == replica), None)
     if record is None:
         raise errors.UserError(f"no replica {replica!r}")
-    if record.pod is None:
+    if targets.target_of(record.placement) is LOCAL:
         path = ctl.target.record_log_path(record)
         raise errors.UserError(f"replica {replica!r} is a local process: its log is {path}")
     lines = ctl.clusters.pod_log(record, tail=tail, since=since)  # cluster I/O: not locked

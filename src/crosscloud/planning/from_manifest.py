@@ -31,12 +31,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from crosscloud import errors
-from crosscloud.domain import catalog, manifest, quantity
+from crosscloud.domain import catalog, manifest, quantity, targets
 from crosscloud.planning import placement
 
 #: What a replica gets when neither its class nor the manifest says (matches sdk.Resources).
 DEFAULT_CPU = 1.0
 DEFAULT_MEMORY_BYTES = 2 * 2**30
+LOCAL = targets.Target.LOCAL
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,10 @@ def constraints(doc: manifest.Manifest) -> placement.Constraints:
 def local_regions(doc: manifest.Manifest) -> tuple[str, ...]:
     """The local regions this plan may use: those declared, or with `placements: auto` and
     `local` among `optimizer.providers`, its local/NAME regions (default `local`)."""
-    names = [p.region or "local" for p in doc.placements() if p.provider == "local"]
+    names = [p.region or "local" for p in doc.placements() if targets.target_of(p.id) is LOCAL]
     options = doc.spec.optimizer
+    # the optimizer's options name providers and `provider/region`s: these are about the
+    # `local` provider's name as written there, not about which target runs a placement
     if doc.is_auto and "local" in options.providers:
         chosen = [r.partition("/")[2] for r in options.regions if r.startswith("local/")]
         names += chosen or ["local"]
@@ -153,7 +156,7 @@ def local_sharing(
     memory_bytes: int,
 ) -> str | None:
     """A note when the local regions' replicas together ask for more than this machine."""
-    local = [a for a in result.assignments if a.provider == "local"]
+    local = [a for a in result.assignments if targets.target_of(a.placement) is LOCAL]
     cpu = sum(a.replicas * resources[a.service].cpu for a in local)
     memory = sum(a.replicas * resources[a.service].memory_bytes for a in local)
     if cpu <= cpus + 1e-9 and memory <= memory_bytes:

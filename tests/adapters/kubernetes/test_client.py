@@ -21,7 +21,7 @@ import yaml
 
 from crosscloud import errors
 from crosscloud.adapters.kubernetes import client, model, render
-from crosscloud.domain import state
+from crosscloud.domain import state, targets
 from tests.adapters.kubernetes.fake_apiserver import FakeCluster
 
 DEPLOYMENT = "shop"
@@ -124,7 +124,7 @@ def test_three_clouds_apply_wait_report_delete(
         managers = {(m["manager"], m["operation"]) for m in deployed["metadata"]["managedFields"]}
         assert managers == {("crosscloud", "Apply")}
 
-    seen: list[client.ServiceRollout] = []
+    seen: list[targets.ServiceRollout] = []
     for where in places.values():
         rollout = target.wait_rollout(
             where,
@@ -146,7 +146,7 @@ def test_three_clouds_apply_wait_report_delete(
     reports = target.report_many(places.values(), deployment=DEPLOYMENT)
     for kind, where in places.items():
         report = reports[f"{where.provider}/{where.region}"]
-        assert isinstance(report, client.PlacementReport)
+        assert isinstance(report, targets.PlacementReport)
         assert [r.state for r in report.replicas] == [state.ReplicaState.READY] * 2
         assert all(r.pod and r.id.endswith(r.pod) and r.port == 8000 for r in report.replicas)
         assert report.endpoints == {"echo": f"http://{CLOUDS[kind][3]}:80"}
@@ -261,7 +261,7 @@ def test_unreachable_cluster_fails_alone(
     assert clusters["AKS"].names("apps/v1", "deployments", NAMESPACE) == ["echo"]
     reports = target.report_many([down, aks], deployment=DEPLOYMENT)
     assert isinstance(reports["aws/us-west-2"], errors.TargetError)
-    assert isinstance(reports["azure/eastus"], client.PlacementReport)
+    assert isinstance(reports["azure/eastus"], targets.PlacementReport)
 
 
 def test_expired_credentials_name_the_placement_and_how_to_refresh(
@@ -339,7 +339,7 @@ def test_rollout_waits_for_the_controller_to_observe_the_generation(
     where, cluster = placement("EKS"), clusters["EKS"]
     target.apply(where, objects(where))
     cluster.status_lag = 2
-    seen: list[client.ServiceRollout] = []
+    seen: list[targets.ServiceRollout] = []
     rollout = target.wait_rollout(
         where, deployment=DEPLOYMENT, services=["echo"], timeout=30, poll=0.01, progress=seen.append
     )

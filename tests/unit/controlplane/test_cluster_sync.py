@@ -4,16 +4,16 @@ are deleted even when this process never synced them, and a sync runs outside th
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pytest
 
 from crosscloud.adapters import memory_store
-from crosscloud.adapters.kubernetes import client, model
+from crosscloud.adapters.kubernetes import model
 from crosscloud.controlplane import clusters, records
 from crosscloud.controlplane.shared import Shared
-from crosscloud.domain import state
+from crosscloud.domain import state, targets
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -49,18 +49,30 @@ class FakeTarget:
 
     def report(
         self, where: model.RenderPlacement, *, deployment: str, version: int = 0
-    ) -> client.PlacementReport:
+    ) -> targets.PlacementReport:
         if self.hold is not None:
             self.hold.wait(timeout=20)
         self.calls.append(("report", where.context))
-        return client.PlacementReport(f"{where.provider}/{where.region}", (), (), {})
+        return targets.PlacementReport(f"{where.provider}/{where.region}", (), (), {})
 
-    def rollout(self, where: model.RenderPlacement, *, services: Sequence[str]) -> list[Any]:
+    def rollout(
+        self, where: model.RenderPlacement, *, services: Iterable[str]
+    ) -> list[targets.ServiceRollout]:
         return []
 
     def delete(self, where: model.RenderPlacement, *, deployment: str) -> list[str]:
         self.calls.append(("delete", where.context))
         return ["Deployment shop/echo"]
+
+    def pod_log(
+        self,
+        where: model.RenderPlacement,
+        pod: str,
+        *,
+        tail: int | None = None,
+        since: str | None = None,
+    ) -> list[targets.LogLine]:
+        return []
 
 
 def _shared(store: memory_store.MemoryStore) -> Shared:
@@ -92,7 +104,7 @@ def _settled(sync: clusters.ClusterSync) -> None:
 
 def test_a_placement_the_new_version_drops_is_deleted_without_an_earlier_sync() -> None:
     store, target = memory_store.MemoryStore(), FakeTarget()
-    sync = clusters.ClusterSync(target=target)  # type: ignore[arg-type]
+    sync = clusters.ClusterSync(target=target)
     shared = _shared(store)
     v1 = _deps(store, V1, 1)
     sync.remember(v1[0].spec, version=1)  # what `up` of version 2 does before storing it
@@ -107,7 +119,7 @@ def test_a_placement_the_new_version_drops_is_deleted_without_an_earlier_sync() 
 def test_step_does_not_wait_for_a_cluster_and_records_it_on_a_later_pass() -> None:
     store, target = memory_store.MemoryStore(), FakeTarget()
     target.hold = threading.Event()
-    sync = clusters.ClusterSync(target=target)  # type: ignore[arg-type]
+    sync = clusters.ClusterSync(target=target)
     shared = _shared(store)
     deps = _deps(store, V1, 1)
     sync.step(shared, deps)

@@ -14,38 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from crosscloud import errors
 from crosscloud.adapters.kubernetes import api, meta, model, pods, resources, workload
-from crosscloud.domain import state
+from crosscloud.domain import state, targets
 
 MANAGER = "crosscloud"
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One line of a pod's log and when the kubelet saw it (RFC 3339, nanoseconds)."""
-
-    at: str
-    text: str
-
-
-@dataclass(frozen=True)
-class ServiceRollout:
-    """One Deployment's progress: replicas wanted, updated and available."""
-
-    placement: str
-    service: str
-    desired: int
-    updated: int
-    available: int
-    observed: bool  # the controller has seen the latest generation
-
-    @property
-    def done(self) -> bool:
-        return self.observed and self.updated >= self.desired and self.available >= self.desired
 
 
 @dataclass(frozen=True)
@@ -53,8 +29,8 @@ class Rollout:
     """The outcome of `wait_rollout` for one placement."""
 
     placement: str
-    services: tuple[ServiceRollout, ...]
-    shortfalls: tuple[pods.CapacityShortfall, ...] = ()
+    services: tuple[targets.ServiceRollout, ...]
+    shortfalls: tuple[targets.CapacityShortfall, ...] = ()
     timed_out: bool = False
 
     @property
@@ -62,17 +38,7 @@ class Rollout:
         return all(item.done for item in self.services)
 
 
-@dataclass(frozen=True)
-class PlacementReport:
-    """A placement as observed: its replicas, capacity shortfalls and service endpoints."""
-
-    placement: str
-    replicas: tuple[state.ReplicaRecord, ...]
-    shortfalls: tuple[pods.CapacityShortfall, ...]
-    endpoints: Mapping[str, str | None] = field(default_factory=dict)
-
-
-Progress = Callable[[ServiceRollout], None]
+Progress = Callable[[targets.ServiceRollout], None]
 
 
 def _selector(deployment: str) -> str:
@@ -98,7 +64,8 @@ def endpoint_url(service: Mapping[str, Any]) -> str | None:
 
 
 class KubernetesTarget:
-    """Talks to each placement's cluster through its kubeconfig context."""
+    """Talks to each placement's cluster through its kubeconfig context (a
+    `ports.ClusterTarget`)."""
 
     def __init__(
         self,
@@ -149,7 +116,7 @@ class KubernetesTarget:
 
     def rollout(
         self, placement: model.RenderPlacement, *, services: Iterable[str]
-    ) -> list[ServiceRollout]:
+    ) -> list[targets.ServiceRollout]:
         """One look at each service's Deployment."""
         conn = self.connection(placement)
         where = api.Where.of(placement).placement
@@ -172,7 +139,7 @@ class KubernetesTarget:
         """Poll until all `services` are rolled out, some cannot be scheduled (a capacity
         shortfall, returned), or `timeout` seconds pass (`timed_out`)."""
         deadline = time.monotonic() + timeout
-        last: dict[str, ServiceRollout] = {}
+        last: dict[str, targets.ServiceRollout] = {}
         key = api.Where.of(placement).placement
         while True:
             seen = self.rollout(placement, services=services)
@@ -202,7 +169,7 @@ class KubernetesTarget:
 
     def shortfalls(
         self, placement: model.RenderPlacement, *, deployment: str
-    ) -> list[pods.CapacityShortfall]:
+    ) -> list[targets.CapacityShortfall]:
         """Services whose pods have been Unschedulable longer than `unschedulable_after`."""
         return pods.shortfalls(
             self.list_pods(placement, deployment=deployment),
@@ -244,7 +211,7 @@ class KubernetesTarget:
         *,
         tail: int | None = None,
         since: str | None = None,
-    ) -> list[LogLine]:
+    ) -> list[targets.LogLine]:
         """The pod's log lines with the kubelet's timestamps: the last `tail` lines, or
         those written at or after `since` (RFC 3339), or all of them."""
         query = [("timestamps", "true")]
@@ -254,7 +221,7 @@ class KubernetesTarget:
             query.append(("sinceTime", since))
         path = resources.POD.path(pod, placement.namespace) + "/log"
         text = self.connection(placement).text(path, query=query)
-        return [LogLine(*line.partition(" ")[::2]) for line in text.splitlines() if line]
+        return [targets.LogLine(*line.partition(" ")[::2]) for line in text.splitlines() if line]
 
     def endpoints(
         self, placement: model.RenderPlacement, *, deployment: str
@@ -273,9 +240,9 @@ class KubernetesTarget:
 
     def report(
         self, placement: model.RenderPlacement, *, deployment: str, version: int = 0
-    ) -> PlacementReport:
+    ) -> targets.PlacementReport:
         """Replicas, capacity shortfalls and endpoints of one placement in one look."""
-        return PlacementReport(
+        return targets.PlacementReport(
             placement=api.Where.of(placement).placement,
             replicas=tuple(self.replicas(placement, deployment=deployment, version=version)),
             shortfalls=tuple(self.shortfalls(placement, deployment=deployment)),
@@ -284,7 +251,7 @@ class KubernetesTarget:
 
     def report_many(
         self, placements: Iterable[model.RenderPlacement], *, deployment: str
-    ) -> dict[str, PlacementReport | errors.TargetError]:
+    ) -> dict[str, targets.PlacementReport | errors.TargetError]:
         """`report` for every placement at once; an unreachable one gives its error."""
         return _each(
             {placement: () for placement in placements},
@@ -344,12 +311,14 @@ def _port(pod: Mapping[str, Any]) -> int:
     return 8000
 
 
-def _progress(placement: str, name: str, body: Mapping[str, Any] | None) -> ServiceRollout:
+def _progress(placement: str, name: str, body: Mapping[str, Any] | None) -> targets.ServiceRollout:
     if body is None:
-        return ServiceRollout(placement, name, desired=1, updated=0, available=0, observed=False)
+        return targets.ServiceRollout(
+            placement, name, desired=1, updated=0, available=0, observed=False
+        )
     spec, status = body.get("spec", {}), body.get("status", {})
     generation = int(body.get("metadata", {}).get("generation", 0))
-    return ServiceRollout(
+    return targets.ServiceRollout(
         placement,
         name,
         desired=int(spec.get("replicas", 1)),

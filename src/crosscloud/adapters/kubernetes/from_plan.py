@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from crosscloud.adapters.kubernetes import model
-from crosscloud.domain import manifest
+from crosscloud.domain import manifest, targets
 from crosscloud.planning import from_manifest, placement
 
 #: The tag of images that `crosscloud build` has not produced yet (see `crosscloud build`).
 PLACEHOLDER_TAG = "unbuilt"
+CLUSTER = targets.Target.CLUSTER
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,10 @@ def clusters(
         lambda: defaultdict(list)
     )
     for item in result.assignments:
-        if item.provider != "local":
+        if targets.target_of(item.placement) is CLUSTER:
             planned[(item.provider, item.region)][item.service].append(item)
     for where in doc.placements():
-        if where.provider != "local" and where.region is not None:
+        if targets.target_of(where.id) is CLUSTER and where.region is not None:
             # Declared with replicas 0: still rendered, scaled to nothing.
             for entry in where.services:
                 planned[(where.provider, where.region)].setdefault(entry.name, [])

@@ -2,38 +2,20 @@
 
 Pure functions of pod objects (JSON as the API server returns them) and `now`. A pod that
 the scheduler has marked `Unschedulable` (no GPU node, quota) for longer than a limit is a
-`CapacityShortfall`: data for the optimizer, which may move those replicas elsewhere.
+`targets.CapacityShortfall`: data for the optimizer, which may move those replicas elsewhere.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from crosscloud.adapters.kubernetes import meta
-from crosscloud.domain import state
+from crosscloud.domain import state, targets
 
 _CRASHING = frozenset({"CrashLoopBackOff"})
 _BAD_IMAGE = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
-
-
-@dataclass(frozen=True)
-class CapacityShortfall:
-    """`pods` replicas of `service` that `placement` could not schedule since `since`."""
-
-    placement: str  # provider/region
-    service: str
-    pods: int
-    since: float  # epoch seconds of the oldest Unschedulable condition
-    reason: str  # the scheduler's message, e.g. "0/3 nodes are available: ..."
-
-    def message(self, now: float) -> str:
-        return (
-            f"{self.pods} replica(s) of {self.service} cannot be scheduled on {self.placement}"
-            f" for {now - self.since:.0f}s: {self.reason}"
-        )
 
 
 def timestamp(text: str | None) -> float | None:
@@ -147,7 +129,7 @@ def observation(replica_id: str, pod: Mapping[str, Any] | None) -> state.Replica
 
 def shortfalls(
     pods: Iterable[Mapping[str, Any]], *, placement: str, now: float, after: float
-) -> list[CapacityShortfall]:
+) -> list[targets.CapacityShortfall]:
     """Per service, the pods Unschedulable for more than `after` seconds at `now`."""
     found: dict[str, list[tuple[float, str]]] = {}
     for pod in pods:
@@ -158,6 +140,6 @@ def shortfalls(
         reason = str(_condition(pod, "PodScheduled").get("message") or "Unschedulable")
         found.setdefault(service, []).append((since, reason))
     return [
-        CapacityShortfall(placement, service, len(items), min(items)[0], min(items)[1])
+        targets.CapacityShortfall(placement, service, len(items), min(items)[0], min(items)[1])
         for service, items in sorted(found.items())
     ]
