@@ -19,9 +19,10 @@ import httpx
 import pytest
 
 from crosscloud.adapters.kubernetes import client, model, render
+from crosscloud.domain import providers
 
 pytestmark = pytest.mark.live
-CLUSTER_OF = {"aws": "EKS", "azure": "AKS", "gcp": "GKE"}
+CLUSTER_OF = {p.name: p.cluster_type for p in providers.CLUSTERS}
 
 
 def _required(name: str) -> str:
@@ -40,9 +41,9 @@ def _placements(namespace: str) -> list[model.RenderPlacement]:
             pytest.fail(f"CROSSCLOUD_LIVE_CONTEXTS item {item!r}: use provider/region=context")
         found.append(
             model.RenderPlacement(
-                provider=provider,  # type: ignore[arg-type]
+                provider=provider,
                 region=region,
-                type=CLUSTER_OF[provider],  # type: ignore[arg-type]
+                type=CLUSTER_OF[provider],
                 context=context,
                 namespace=namespace,
             )

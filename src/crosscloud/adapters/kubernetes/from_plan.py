@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from crosscloud.adapters.kubernetes import model
-from crosscloud.domain import manifest, targets
+from crosscloud.domain import manifest, providers, targets
 from crosscloud.planning import from_manifest, placement
 
 #: The tag of images that `crosscloud build` has not produced yet (see `crosscloud build`).
@@ -68,16 +68,16 @@ def _render_placement(doc: manifest.Manifest, provider: str, region: str) -> mod
     declared = _declared(doc, provider, region)
     if declared is None:  # placements: auto
         return model.RenderPlacement(
-            provider=provider,  # type: ignore[arg-type]
+            provider=provider,
             region=region,
-            type=model.CLUSTER_OF[provider],  # type: ignore[arg-type]
+            type=providers.get(provider).cluster_type,
             context="",
             namespace=doc.metadata.name,
         )
     return model.RenderPlacement(
-        provider=declared.provider,  # type: ignore[arg-type]
+        provider=declared.provider,
         region=region,
-        type=declared.type,  # type: ignore[arg-type]
+        type=declared.type,
         context=declared.context or "",
         namespace=declared.namespace or doc.metadata.name,
         mesh=declared.mesh,

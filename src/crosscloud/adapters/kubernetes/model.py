@@ -15,13 +15,8 @@ from typing import Literal
 from crosscloud import errors
 from crosscloud.domain import policies, providers
 
-Provider = Literal["aws", "azure", "gcp"]
-ClusterType = Literal["EKS", "AKS", "GKE"]
 Mesh = Literal["none", "istio"]
 Policy = policies.Policy
-
-#: Which managed Kubernetes each provider's placements use.
-CLUSTER_OF: Mapping[str, str] = {p.name: p.cluster_type for p in providers.CLUSTERS}
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -131,9 +126,9 @@ class RenderService:
 class RenderPlacement:
     """Where the services go: one cluster context and namespace in one cloud region."""
 
-    provider: Provider
+    provider: str  # a provider with a managed Kubernetes (`providers.CLUSTERS`)
     region: str
-    type: ClusterType
+    type: str  # the provider's cluster type: EKS, AKS, GKE
     context: str
     namespace: str
     mesh: Mesh = "none"
@@ -141,8 +136,9 @@ class RenderPlacement:
     registry: str | None = None
 
     def __post_init__(self) -> None:
-        if CLUSTER_OF.get(self.provider) != self.type:
-            uses = ", ".join(f"{name} {kind}" for name, kind in CLUSTER_OF.items())
+        types = {p.name: p.cluster_type for p in providers.CLUSTERS}
+        if types.get(self.provider) != self.type:
+            uses = ", ".join(f"{name} {kind}" for name, kind in types.items())
             raise errors.UserError(
                 f"placement {self.provider}/{self.region}: type {self.type!r} does not run on"
                 f" provider {self.provider!r} (by provider: {uses})"
