@@ -83,6 +83,13 @@ class TrafficLimits(Model):
     max_headers: int = Field(100, ge=1, description="Header lines in a request: 431.")
     max_body_size: fields.Memory = Field(64 * 1024 * 1024, description="A request body: 413.")
 
+    @field_validator("header_timeout", "body_timeout", "idle_timeout")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("a limit's timeout must be more than 0 (e.g. 10s)")
+        return value
+
     @field_validator("max_header_bytes", "max_url_bytes")
     @classmethod
     def _at_least(cls, value: int, info: ValidationInfo) -> int:
