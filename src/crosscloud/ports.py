@@ -113,7 +113,7 @@ class LeaderLease(Protocol):
 
 
 class ProcessTarget(Protocol):
-    """Replicas as processes on this machine (the local target, adapters/local.py): each
+    """Replicas as processes on this machine (the local target, adapters/local/target.py): each
     started, observed and stopped on its own; they outlive the control plane that started
     them, which adopts them again by their records. `targets.target_of` says which
     placements it runs."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from crosscloud import errors
-from crosscloud.adapters import catalog as catalog_files
+from crosscloud.adapters.clouds import catalog as catalog_files
 
 HEADER = "provider,region,instance_type,accelerator,accelerator_count,vcpus,memory_gib,price_hour"
 

@@ -19,7 +19,10 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 from crosscloud import errors
-from crosscloud.adapters import image, image_context, image_engine, image_lock
+from crosscloud.adapters.image import build as image
+from crosscloud.adapters.image import context as image_context
+from crosscloud.adapters.image import engine as image_engine
+from crosscloud.adapters.image import lock as image_lock
 from crosscloud.adapters.kubernetes import workload
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crosscloud.adapters import local, procs
+from crosscloud.adapters.local import procs
+from crosscloud.adapters.local import target as local
 from crosscloud.domain import state, targets
 
 ROOT = Path(__file__).resolve().parents[2]

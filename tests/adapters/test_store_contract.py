@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from crosscloud import ports
-from crosscloud.adapters import memory_store, store
+from crosscloud.adapters.store import memory as memory_store
+from crosscloud.adapters.store import sql_store as store
 from crosscloud.domain import state, tokens
 
 S = state.ReplicaState

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from crosscloud import errors
-from crosscloud.adapters import store, store_file
+from crosscloud.adapters.store import sql_store as store
+from crosscloud.adapters.store import sqlite_file as store_file
 from crosscloud.domain import state, tokens
 
 pytestmark = pytest.mark.timeout(60)

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from crosscloud import errors
-from crosscloud.adapters import store, store_lease
+from crosscloud.adapters.store import lease as store_lease
+from crosscloud.adapters.store import sql_store as store
 from crosscloud.domain import state
 from crosscloud.domain.lease import Holder
 

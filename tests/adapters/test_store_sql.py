@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from crosscloud import errors
-from crosscloud.adapters import store, store_schema
+from crosscloud.adapters.store import schema as store_schema
+from crosscloud.adapters.store import sql_store as store
 from crosscloud.domain import state
 
 V1_DUMP = Path(__file__).parent / "data" / "state_v1.sql"

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from crosscloud.adapters import image, image_context, image_engine
+from crosscloud.adapters.image import build as image
+from crosscloud.adapters.image import context as image_context
+from crosscloud.adapters.image import engine as image_engine
 
 
 @click.command()

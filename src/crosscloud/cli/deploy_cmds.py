@@ -10,7 +10,8 @@ from typing import Any
 import click
 
 from crosscloud import errors
-from crosscloud.adapters import paths, store_file
+from crosscloud.adapters import paths
+from crosscloud.adapters.store import sqlite_file as store_file
 from crosscloud.cli import controlplane_client, status_view
 from crosscloud.controlplane import operations, records, recovery
 from crosscloud.domain import manifest

@@ -12,7 +12,7 @@ import orjson
 from rich.console import Console
 
 from crosscloud import errors
-from crosscloud.adapters import procs
+from crosscloud.adapters.local import procs
 from crosscloud.cli import controlplane_client, deploy_cmds, status_view
 from crosscloud.domain import targets
 

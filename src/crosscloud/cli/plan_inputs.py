@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from crosscloud import errors
-from crosscloud.adapters import catalog as catalog_files
+from crosscloud.adapters.clouds import catalog as catalog_files
 from crosscloud.domain import catalog, manifest, yamlpos
 from crosscloud.planning import from_manifest
 from crosscloud.sdk import loader

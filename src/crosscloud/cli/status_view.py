@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from crosscloud.adapters import procs
+from crosscloud.adapters.local import procs
 from crosscloud.domain import targets
 
 FAILING = ("Failed", "CrashLoop")

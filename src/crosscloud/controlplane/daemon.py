@@ -16,8 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crosscloud import errors
-from crosscloud.adapters import local, paths, procs, store_file
-from crosscloud.adapters.store import SqlStore
+from crosscloud.adapters import paths
+from crosscloud.adapters.local import procs
+from crosscloud.adapters.local import target as local
+from crosscloud.adapters.store import sqlite_file as store_file
+from crosscloud.adapters.store.sql_store import SqlStore
 from crosscloud.controlplane import api, instances, leadership, takeover, traffic
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.gatewaylink import GatewayLink

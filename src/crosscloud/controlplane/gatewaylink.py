@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from crosscloud.adapters import procs
+from crosscloud.adapters.local import procs
 from crosscloud.domain import gatewayfile, manifest, state, tokens
 
 log = logging.getLogger("crosscloud.controlplane")

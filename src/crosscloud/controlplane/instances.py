@@ -19,7 +19,7 @@ from typing import IO, Any
 import orjson
 
 from crosscloud import errors
-from crosscloud.adapters import procs
+from crosscloud.adapters.local import procs
 
 PRIMARY = "controlplane.json"
 

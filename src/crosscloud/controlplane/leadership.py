@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from crosscloud import errors, ports
-from crosscloud.adapters import store_lease
-from crosscloud.adapters.store import SqlStore
+from crosscloud.adapters.store import lease as store_lease
+from crosscloud.adapters.store.sql_store import SqlStore
 from crosscloud.domain import lease
 from crosscloud.planning import leadership as plan
 

@@ -10,7 +10,8 @@ import signal
 from collections.abc import Mapping
 from pathlib import Path
 
-from crosscloud.adapters import paths, procs
+from crosscloud.adapters import paths
+from crosscloud.adapters.local import procs
 from crosscloud.domain import state
 
 

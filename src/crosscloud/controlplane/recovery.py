@@ -19,7 +19,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from crosscloud import errors
-from crosscloud.adapters import procs, store, store_file
+from crosscloud.adapters.local import procs
+from crosscloud.adapters.store import sql_store as store
+from crosscloud.adapters.store import sqlite_file as store_file
 from crosscloud.controlplane import daemon, gatewaylink, orphans
 
 POLL = 0.05

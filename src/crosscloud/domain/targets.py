@@ -2,7 +2,7 @@
 exchange (the ports are in ports.py).
 
 Two targets: the local one runs each replica as a process on this machine
-(`ports.ProcessTarget`, adapters/local.py); EKS, AKS and GKE placements run on a Kubernetes
+(`ports.ProcessTarget`, adapters/local/target.py); EKS, AKS and GKE placements run on a Kubernetes
 cluster (`ports.ClusterTarget`, adapters/kubernetes/client.py). `target_of` is the one
 place that tells them apart.
 """

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from crosscloud.adapters import catalog as catalog_files
+from crosscloud.adapters.clouds import catalog as catalog_files
 from crosscloud.adapters.kubernetes import from_plan, model, render
 from crosscloud.domain import manifest, quantity
 from crosscloud.planning import from_manifest, placement

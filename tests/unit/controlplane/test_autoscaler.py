@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from crosscloud.adapters.memory_store import MemoryStore
+from crosscloud.adapters.store.memory import MemoryStore
 from crosscloud.controlplane import autoscaler, records
 from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import manifest, state

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from crosscloud.adapters import memory_store
 from crosscloud.adapters.kubernetes import model
+from crosscloud.adapters.store import memory as memory_store
 from crosscloud.controlplane import clusters, records
 from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import state, targets

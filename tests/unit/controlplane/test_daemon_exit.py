@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from crosscloud.adapters.memory_store import MemoryStore
+from crosscloud.adapters.store.memory import MemoryStore
 from crosscloud.controlplane import daemon
 from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import state

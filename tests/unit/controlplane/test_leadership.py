@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from crosscloud import errors
-from crosscloud.adapters import store_lease
+from crosscloud.adapters.store import lease as store_lease
 from crosscloud.controlplane import leadership
 from crosscloud.domain.lease import Holder, Lease
 

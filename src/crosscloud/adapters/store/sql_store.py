@@ -16,8 +16,12 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crosscloud import errors
-from crosscloud.adapters import extras, paths, store_file, store_lease, store_sql, store_tokens
-from crosscloud.adapters import store_schema as schema
+from crosscloud.adapters import extras, paths
+from crosscloud.adapters.store import lease as store_lease
+from crosscloud.adapters.store import rows as store_sql
+from crosscloud.adapters.store import schema
+from crosscloud.adapters.store import sqlite_file as store_file
+from crosscloud.adapters.store import tokens as store_tokens
 from crosscloud.domain import state, tokens
 
 BUSY_TIMEOUT_MS = 10_000

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crosscloud import errors
-from crosscloud.adapters import image_context, image_engine, paths
+from crosscloud.adapters import paths
+from crosscloud.adapters.image import context as image_context
+from crosscloud.adapters.image import engine as image_engine
 from crosscloud.adapters.kubernetes import registry
 
 CONTEXT_LABEL = "crosscloud.dev/context-digest"

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crosscloud.adapters import store_schema as schema
+from crosscloud.adapters.store import schema
 from crosscloud.domain import tokens
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import httpx
 
 from crosscloud import errors
-from crosscloud.adapters import paths, procs
+from crosscloud.adapters import paths
+from crosscloud.adapters.local import procs
 from crosscloud.domain import state, targets
 
 HOST = "127.0.0.1"

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import crosscloud
 from crosscloud import errors
-from crosscloud.adapters import image_lock, image_wheel
+from crosscloud.adapters.image import lock as image_lock
+from crosscloud.adapters.image import wheel as image_wheel
 from crosscloud.adapters.kubernetes import workload
 from crosscloud.sdk import loader
 

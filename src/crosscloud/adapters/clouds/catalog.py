@@ -16,7 +16,8 @@ SHIPPED_NAME = "price_catalog.csv"
 
 def shipped_text() -> str:
     """The text of the catalog shipped with crosscloud."""
-    return (resources.files("crosscloud.adapters") / "data" / SHIPPED_NAME).read_text("utf-8")
+    shipped = resources.files("crosscloud.adapters.clouds") / "data" / SHIPPED_NAME
+    return shipped.read_text("utf-8")
 
 
 def shipped() -> list[catalog.CatalogRow]:

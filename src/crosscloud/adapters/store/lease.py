@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from crosscloud import errors
-from crosscloud.adapters import store_schema as schema
+from crosscloud.adapters.store import schema
 from crosscloud.domain import lease
 
 NAME = "controlplane"
