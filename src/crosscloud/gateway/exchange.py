@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 #: Request bodies up to this size are kept so a failed try can be replayed elsewhere.
 RETRY_BUFFER = 256 * 1024
+#: An answer with a Content-Length is held back until it is whole, up to this size: a
+#: replica that dies between its head and its body is then retried elsewhere rather than
+#: leaving the client with a cut-off answer (uvicorn writes the head and the body apart).
+HOLD_BUFFER = 64 * 1024
 LATENCY_BUCKETS = gwcluster.LATENCY_BUCKETS
 _SUCCESS, _5XX, _CONNECT = (
     outlier.Outcome.SUCCESS,
@@ -49,6 +53,8 @@ class Exchange:
         "failure",
         "head",
         "head_only",
+        "held",
+        "held_size",
         "host",
         "http10",
         "idempotent",
@@ -105,6 +111,9 @@ class Exchange:
         self.retries_done = 0
         self.is_retry = False
         self.response_started = False
+        #: The answer so far while it is held back (see HOLD_BUFFER), else None.
+        self.held: list[bytes] | None = None
+        self.held_size = 0
         self.resp_chunked = False
         self.interim = False
         self.done = False
@@ -225,8 +234,24 @@ class Exchange:
             host.ewma = routing.ewma(host.ewma, time.perf_counter() - self.started)
         self.status = status
         self.served_by = host
+        bodyless = status in (204, 304) or self.head_only
+        head = self._framed_head(conn, status, bodyless=bodyless) + host.id_line
+        if conn.content_length and not bodyless and self.replayable and self.request_complete:
+            self.held, self.held_size = [head], 0
+            return
+        self.response_started = True
+        self.client.write(head)
+        if self.head_only:
+            conn.exchange = None
+            conn.close()  # httptools cannot be told a HEAD answer has no body
+            self._end_try()
+            self._finish()
+
+    def _framed_head(self, conn: gwupstream.UpstreamConn, status: int, *, bodyless: bool) -> bytes:
+        """The answer's head for this client: re-chunked when the replica's body has no
+        length (close-delimited for an HTTP/1.0 client), with the Connection it needs."""
         head = status_line(status) + conn.head
-        if not conn.content_length and status not in (204, 304) and not self.head_only:
+        if not conn.content_length and not bodyless:
             if self.http10:
                 self.keep_alive = False  # no chunked in 1.0: the body ends where we close
             else:
@@ -234,15 +259,16 @@ class Exchange:
                 head += b"transfer-encoding: chunked\r\n"
         if not self.keep_alive or self.http10:
             head += connection_line(close=not self.keep_alive, http10=self.http10)
-        self.response_started = True
-        self.client.write(head + host.id_line)
-        if self.head_only:
-            conn.exchange = None
-            conn.close()  # httptools cannot be told a HEAD answer has no body
-            self._end_try()
-            self._finish()
+        return head
 
     def response_body(self, data: bytes) -> None:
+        held = self.held
+        if held is not None:
+            held.append(data)
+            self.held_size += len(data)
+            if self.held_size > HOLD_BUFFER:
+                self._release()
+            return
         if self.resp_chunked:
             self.client.write(b"%x\r\n%b\r\n" % (len(data), data))
         else:
@@ -253,6 +279,8 @@ class Exchange:
             self.interim = False
             conn.exchange = self
             return
+        if self.held is not None:
+            self._release()
         if self.resp_chunked:
             self.client.write(b"0\r\n\r\n")
         if not self.request_complete:
@@ -268,6 +296,13 @@ class Exchange:
         else:
             conn.close()
         self._finish(now)
+
+    def _release(self) -> None:
+        """Send what was held back; from now on the answer streams."""
+        held, self.held = self.held, None
+        self.response_started = True
+        if held:
+            self.client.write(held[0] if len(held) == 1 else b"".join(held))
 
     def upstream_lost(self, conn: gwupstream.UpstreamConn) -> None:
         if conn is not self.conn or self.done:
@@ -370,6 +405,7 @@ class Exchange:
             self.conn.abort()
 
     def _end_try(self) -> None:
+        self.held = None  # an answer held back from a failed try is never sent
         if self.host is not None:
             self.host.active -= 1
             self.host = None

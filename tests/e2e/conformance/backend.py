@@ -12,6 +12,7 @@ and half-way. Run as `python backend.py PORT`; it needs nothing but the standard
     /slow/N?ms=M      N chunks, M ms apart
     /die-mid-chunked  2 chunks, then the connection closes (no last chunk)
     /die-mid-length   100 of 1000 promised bytes, then the connection closes
+                      (/die-mid-length/N: N of 2N)
     /413-early        413 before the body is read (as a replica with a size limit does)
     /bad-response     two different Content-Length values (a proxy must answer 502)
 """
@@ -235,7 +236,10 @@ async def die_mid_chunked(req: Request, w: Writer) -> bool:
 
 
 async def die_mid_length(req: Request, w: Writer) -> bool:
-    w.write(head_bytes(200, [("content-length", "1000")]) + b"x" * 100)
+    tail = req.path.removeprefix("/die-mid-length").strip("/")
+    sent = int(tail) if tail.isdigit() else 100
+    promised = 1000 if sent == 100 else 2 * sent
+    w.write(head_bytes(200, [("content-length", str(promised))]) + b"x" * sent)
     await w.drain()
     await asyncio.sleep(0.05)
     return False
