@@ -7,11 +7,13 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import orjson
@@ -142,3 +144,68 @@ def isolated(tmp_path: Path) -> Iterator[Deployer]:
         yield deployer
     finally:
         deployer.kill_everything()
+
+
+class Answer(NamedTuple):
+    """One request of a `Load`: when it was sent and answered, its status (0: the client
+    failed) and the start of its body (or the client's error)."""
+
+    sent: float
+    done: float
+    status: int
+    body: str
+
+    @property
+    def seconds(self) -> float:
+        return self.done - self.sent
+
+
+class Load:
+    """Client threads POSTing `{"text": "x"}` to `url` in a loop until stopped (or until
+    `limit` requests in all); every answer kept."""
+
+    def __init__(
+        self, url: str, *, threads: int = 4, timeout: float = 30.0, limit: int | None = None
+    ) -> None:
+        self.url, self.timeout, self.limit = url, timeout, limit
+        self.answers: list[Answer] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self) -> None:
+        with httpx.Client(trust_env=False, timeout=self.timeout) as client:
+            while not self.stop.is_set():
+                with self.lock:
+                    if self.limit is not None and len(self.answers) >= self.limit:
+                        return
+                sent = time.monotonic()
+                try:
+                    response = client.post(self.url, json={"text": "x"})
+                    status, body = response.status_code, response.text[:80]
+                except httpx.HTTPError as exc:
+                    status, body = 0, repr(exc)
+                with self.lock:
+                    self.answers.append(Answer(sent, time.monotonic(), status, body))
+                if status != 200:
+                    time.sleep(0.005)  # refused at once while a gateway is down: do not spin
+
+    def since(self, moment: float = 0.0) -> list[Answer]:
+        with self.lock:
+            return [a for a in self.answers if a.sent >= moment]
+
+    def count(self, since: float = 0.0, status: int = 200) -> int:
+        return sum(1 for a in self.since(since) if a.status == status)
+
+    def statuses(self) -> Counter[int]:
+        return Counter(a.status for a in self.since())
+
+    def __enter__(self) -> Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=self.timeout + 30)

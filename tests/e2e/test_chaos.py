@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.deploy import Deployer, app_folder, isolated
+from tests.e2e.deploy import Deployer, Load, app_folder, isolated
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -52,54 +51,20 @@ def _by_placement(gateway: str, metric: str = "crosscloud_gateway_requests_total
     return counts
 
 
-class Load:
-    """Four client threads sending requests until stopped (at most `limit` in all)."""
-
-    def __init__(self, url: str, limit: int = 20_000) -> None:
-        self.url, self.limit = url, limit
-        self.statuses: Counter[int] = Counter()
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._run) for _ in range(4)]
-
-    def _run(self) -> None:
-        with httpx.Client(trust_env=False, timeout=30) as client:
-            while not self.stop.is_set():
-                with self.lock:
-                    if sum(self.statuses.values()) >= self.limit:
-                        return
-                try:
-                    status = client.post(self.url, json={"text": "x"}).status_code
-                except httpx.HTTPError:
-                    status = 0
-                with self.lock:
-                    self.statuses[status] += 1
-
-    def __enter__(self) -> Load:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(timeout=60)
-
-
 def test_killing_a_whole_region_under_load_fails_no_request(deployed: Deployer) -> None:
     d = deployed
     gateway = d.gateway()
     victims = [r for r in d.replicas() if r["placement"] == "local/region-b"]
     assert len(victims) == 2
     control = d.processes()["controlplane"][0]
-    with Load(f"{gateway}/echo/echo") as load:
-        d.wait(lambda: sum(load.statuses.values()) > 300, what="steady load")
+    with Load(f"{gateway}/echo/echo", limit=20_000) as load:
+        d.wait(lambda: len(load.since()) > 300, what="steady load")
         # Freeze the control plane so nothing restarts region-b while we watch the gateway.
         os.kill(control, signal.SIGSTOP)
         try:
             for r in victims:
                 os.kill(r["pid"], signal.SIGKILL)
-            d.wait(lambda: sum(load.statuses.values()) > 1500, what="load after the kill")
+            d.wait(lambda: len(load.since()) > 1500, what="load after the kill")
             # Out of rotation soon: outlier ejection takes one host at once (10% cap, at
             # least one), active health checks the other after 2 failed checks 1 s apart;
             # wait until the gateway says both are out before watching.
@@ -111,8 +76,8 @@ def test_killing_a_whole_region_under_load_fails_no_request(deployed: Deployer) 
             )
             tried = "crosscloud_gateway_upstream_connect_errors_total"
             seen = _by_placement(gateway)["local/region-b"], _by_placement(gateway, tried)
-            done = sum(load.statuses.values())
-            d.wait(lambda: sum(load.statuses.values()) > done + 1000, what="1,000 more requests")
+            done = len(load.since())
+            d.wait(lambda: len(load.since()) > done + 1000, what="1,000 more requests")
             # Ejected: region-b is neither answered by nor even tried any more.
             now = _by_placement(gateway)["local/region-b"], _by_placement(gateway, tried)
             assert now[0] == seen[0]
@@ -132,5 +97,5 @@ def test_killing_a_whole_region_under_load_fails_no_request(deployed: Deployer) 
             timeout=60,
             what="region-b taking traffic again",
         )
-    assert set(load.statuses) == {200}, load.statuses
-    assert sum(load.statuses.values()) > 2500
+    assert set(load.statuses()) == {200}, load.statuses()
+    assert len(load.since()) > 2500

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +26,8 @@ import pytest
 
 from crosscloud.controlplane import instances
 from tests.conftest import CROSSCLOUD, ROOT
-from tests.e2e.deploy import Deployer, app_folder
+from tests.e2e.deploy import Deployer, Load, app_folder
 from tests.e2e.pg import PgServer
-from tests.e2e.test_gateway_supervised import Load
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -202,7 +200,7 @@ def test_leader_killed_under_load_a_standby_takes_over_and_no_request_fails(
     [standby] = [pid for pid in d.planes() if pid != old]
     before, [gateway] = _recorded(d), d.processes()["gateway"]
     url = d.gateway()
-    with Load(f"{url}/echo/echo") as load:
+    with Load(f"{url}/echo/echo", timeout=10) as load:
         d.wait(lambda: load.count() > 200, what="steady load")
         killed = time.monotonic()
         os.kill(old, signal.SIGKILL)
@@ -219,7 +217,7 @@ def test_leader_killed_under_load_a_standby_takes_over_and_no_request_fails(
         d.wait(lambda: load.count(since=after) > 300, timeout=60, what="load after the takeover")
     print(f"\nnew leader {takeover:.2f} s after SIGKILL of the old one (health polled every 50 ms)")
     assert takeover < TAKEOVER_BOUND
-    codes = Counter(code for _sent, _done, code in load.answers)
+    codes = load.statuses()
     assert set(codes) == {200}, f"requests through the gateway: {codes}"
 
     # adopted, not replaced: the same replica processes and gateway, nothing else running
@@ -307,7 +305,7 @@ def test_a_frozen_leader_that_resumes_never_acts_beside_the_new_one(
     assert old is not None
     [new] = [pid for pid in d.planes() if pid != old]
     url = d.gateway()
-    with Census(d) as census, Load(f"{url}/echo/echo", threads=2) as load:
+    with Census(d) as census, Load(f"{url}/echo/echo", threads=2, timeout=10) as load:
         d.wait(lambda: load.count() > 100, what="steady load")
         os.kill(old, signal.SIGSTOP)
         d.stopped.append(old)
@@ -400,7 +398,7 @@ def test_postgresql_restarted_mid_scale_the_scale_is_done_or_refused_never_half(
     planes = set(d.planes())
     url = d.gateway()
     seen = []
-    with Load(f"{url}/echo/echo", threads=2) as load:
+    with Load(f"{url}/echo/echo", threads=2, timeout=10) as load:
         began = time.monotonic()
         first = _scale(d, 3)
         took = time.monotonic() - began  # the stops below land near its end: the request
@@ -435,7 +433,7 @@ def test_postgresql_restarted_mid_scale_the_scale_is_done_or_refused_never_half(
     for mid, during, after in seen:
         print(f"\nscale: {took:.2f} s; mid-scale to {mid.replicas}: exit {mid.code} {mid.stderr!r}")
         print(f"while down, scale to {during.replicas}: {during.stderr.strip()!r}; then {after}")
-    codes = Counter(code for _sent, _done, code in load.answers)
+    codes = load.statuses()
     assert set(codes) == {200}, f"the deployment kept serving through the restarts: {codes}"
     assert set(d.planes()) == planes  # the same processes: nothing restarted them
     d.wait(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.deploy import Deployer, app_folder, isolated
+from tests.e2e.deploy import Deployer, Load, app_folder, isolated
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -41,44 +40,6 @@ def deployed(tmp_path: Path) -> Iterator[Deployer]:
         yield d
 
 
-class Load:
-    """Client threads sending requests in a loop; each answer kept with when it was sent."""
-
-    def __init__(self, url: str, threads: int = 4) -> None:
-        self.url = url
-        self.answers: list[tuple[float, float, int]] = []  # (sent, answered, status; 0: error)
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._run) for _ in range(threads)]
-
-    def _run(self) -> None:
-        with httpx.Client(trust_env=False, timeout=10) as client:
-            while not self.stop.is_set():
-                sent = time.monotonic()
-                try:
-                    status = client.post(self.url, json={"text": "x"}).status_code
-                except httpx.HTTPError:
-                    status = 0
-                with self.lock:
-                    self.answers.append((sent, time.monotonic(), status))
-                if status != 200:
-                    time.sleep(0.005)  # refused at once while it is down: do not spin
-
-    def count(self, since: float = 0.0, status: int = 200) -> int:
-        with self.lock:
-            return sum(1 for s, _, code in self.answers if s >= since and code == status)
-
-    def __enter__(self) -> Load:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(timeout=30)
-
-
 def _events(d: Deployer, kind: str) -> list[dict[str, object]]:
     out = d.run("status", "--events", "50", "-o", "json").stdout
     found = httpx.Response(200, content=out).json().get("events", [])
@@ -90,17 +51,17 @@ def _kill_under_load(d: Deployer) -> int:
     every request sent once it is back; print the outage; the killed pid."""
     url = d.gateway()
     [old] = d.processes()["gateway"]
-    with Load(f"{url}/echo/echo") as load:
+    with Load(f"{url}/echo/echo", timeout=10) as load:
         d.wait(lambda: load.count() > 200, what="steady load")
         killed = time.monotonic()
         os.kill(old, signal.SIGKILL)
         d.wait(lambda: load.count(since=killed) > 0, timeout=60, what="a 200 after the kill")
         with load.lock:
-            first = min(done for sent, done, code in load.answers if sent >= killed and code == 200)
+            first = min(a.done for a in load.answers if a.sent >= killed and a.status == 200)
         back = time.monotonic()
         d.wait(lambda: load.count(since=back) >= 500, timeout=60, what="500 requests after")
     print(f"\ngateway outage after SIGKILL: {(first - killed) * 1000:.0f} ms (kill to first 200)")
-    after = Counter(code for sent, _, code in load.answers if sent >= back)
+    after = Counter(a.status for a in load.since(back))
     assert set(after) == {200}, f"requests sent once it was back: {after}"
     assert d.gateway() == url  # same address: clients need no new URL
     [new] = d.processes()["gateway"]

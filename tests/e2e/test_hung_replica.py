@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.deploy import Deployer, app_folder, isolated
+from tests.e2e.deploy import Deployer, Load, app_folder, isolated
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -75,44 +74,6 @@ def stopped(pids: list[int]) -> Iterator[None]:
                     os.kill(pid, signal.SIGCONT)
 
 
-class Load:
-    """Concurrent clients in a loop; every answer kept: (sent, seconds, status, body)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.answers: list[tuple[float, float, int, str]] = []
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._run) for _ in range(CLIENTS)]
-
-    def _run(self) -> None:
-        # The client's own timeout is past the service's 30 s: the gateway must answer.
-        with httpx.Client(trust_env=False, timeout=60) as client:
-            while not self.stop.is_set():
-                sent = time.monotonic()
-                try:
-                    response = client.post(self.url, json={"text": "x"})
-                    status, body = response.status_code, response.text[:80]
-                except httpx.HTTPError as exc:
-                    status, body = 0, repr(exc)
-                with self.lock:
-                    self.answers.append((sent, time.monotonic() - sent, status, body))
-
-    def since(self, moment: float) -> list[tuple[float, float, int, str]]:
-        with self.lock:
-            return [a for a in self.answers if a[0] >= moment]
-
-    def __enter__(self) -> Load:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(timeout=90)
-
-
 def _ejections(gateway: str, upstream: str) -> int:
     text = httpx.get(f"{gateway}/metrics", trust_env=False, timeout=5).text
     for line in text.splitlines():
@@ -140,23 +101,24 @@ def test_a_hung_replica_costs_one_per_try_timeout_and_is_ejected(deployed: Deplo
     # replica out of the gateway's endpoints within a second or two, and this test is about
     # what the gateway itself does with a replica that accepts connections but never answers.
     frozen = [*d.processes()["controlplane"], *d.processes()[victim["id"]]]
-    with Load(f"{gateway}/echo/echo") as load:
-        d.wait(lambda: sum(a[2] == 200 for a in load.since(0)) > 200, what="steady load")
+    # The clients' own timeout is past the service's 30 s: the gateway must answer.
+    with Load(f"{gateway}/echo/echo", threads=CLIENTS, timeout=60) as load:
+        d.wait(lambda: load.count() > 200, what="steady load")
         with stopped(frozen):
             hung = time.monotonic()
             ejected = _wait_ejected(gateway, victim["id"], timeout=20)
             after = time.monotonic()
             d.wait(lambda: len(load.since(after)) > 200, timeout=30, what="load after")
     answers = load.since(hung - 0.5)  # the requests already in flight when it stopped count
-    failed = [(round(s, 2), code, body) for _, s, code, body in answers if code != 200]
+    failed = [(round(a.seconds, 2), a.status, a.body) for a in answers if a.status != 200]
     # The first try gives up after the per-try timeout; the one retry is bounded by it too.
     bound = PER_TRY * 2
-    slow = sorted(round(s, 2) for _, s, _, _ in answers if s > bound)
-    waited = sum(1 for _, s, _, _ in answers if s > PER_TRY)
+    slow = sorted(round(a.seconds, 2) for a in answers if a.seconds > bound)
+    waited = sum(1 for a in answers if a.seconds > PER_TRY)
     summary = (
         f"{len(answers)} requests from {CLIENTS} clients while replica {victim['id']} was"
         f" stopped; {waited} paid the {PER_TRY:g} s per-try timeout; failed {len(failed)};"
-        f" slower than {bound:g} s: {len(slow)}; slowest {max(s for _, s, _, _ in answers):.2f} s;"
+        f" slower than {bound:g} s: {len(slow)}; slowest {max(a.seconds for a in answers):.2f} s;"
         f" ejected: {ejected}"
     )
     print(f"\n{summary}")
