@@ -9,7 +9,6 @@ import itertools
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import pytest
 import yaml
 
 from crosscloud.domain import tokens
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, stop
 from tests.e2e.hostile import raw
 
 HERE = Path(__file__).resolve().parent
@@ -165,16 +164,6 @@ def gateway_config(backend: Backend, limits: dict[str, Any] | None = None) -> di
     return config
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
 def _start_backend(folder: Path) -> Backend:
     log, ready = folder / "backend.jsonl", folder / "backend.ready"
     log.touch()
@@ -197,7 +186,7 @@ def _start_backend(folder: Path) -> Backend:
     deadline = time.monotonic() + 20
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
+            stop(proc)
             raise AssertionError(f"recorder did not start: {(folder / 'backend.out').read_text()}")
         time.sleep(0.02)
     return Backend(proc, json.loads(ready.read_text())["ports"], log)
@@ -235,7 +224,7 @@ def start_gateway(
     deadline = time.monotonic() + 30
     while not gw.healthy():
         if not gw.alive() or time.monotonic() > deadline:
-            _stop(proc)
+            stop(proc)
             raise AssertionError(f"gateway did not start ({path}):\n{gw.output()}")
         time.sleep(0.05)
     return gw
@@ -245,7 +234,7 @@ def start_gateway(
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     found = _start_backend(tmp_path_factory.mktemp("backend"))
     yield found
-    _stop(found.proc)
+    stop(found.proc)
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +252,7 @@ def gateways(
 
     yield start
     for gw in started:
-        _stop(gw.proc)
+        stop(gw.proc)
 
 
 @pytest.fixture(scope="module")
