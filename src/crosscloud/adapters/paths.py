@@ -18,3 +18,13 @@ def home() -> Path:
 def logs_dir() -> Path:
     """Replica log files live under here."""
     return home() / "logs"
+
+
+def ca_dir() -> Path:
+    """The certificate authority's roots and keys (0700; see adapters/security/ca.py)."""
+    return home() / "ca"
+
+
+def tls_dir() -> Path:
+    """Issued certificates and the trust bundle, as processes read them (0700)."""
+    return home() / "tls"

@@ -29,6 +29,7 @@ _COMMANDS = {
     "logs": "crosscloud.cli.observe_cmds:logs",
     "token": "crosscloud.cli.token_cmds:token",
     "controlplane": "crosscloud.cli.controlplane_cmd:controlplane",
+    "ca": "crosscloud.cli.ca_cmds:ca",
 }
 
 
