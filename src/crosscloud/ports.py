@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from crosscloud.domain import lease, state, targets, tokens
+from crosscloud.domain import cost, lease, state, targets, tokens
 
 Where = TypeVar("Where", contravariant=True)
 
@@ -83,6 +83,30 @@ class StateStore(Protocol):
 
     def revoke_token(self, token_id: str, *, at: float) -> bool:
         """Mark an active token revoked at `at`; False when missing or already revoked."""
+        ...
+
+    def set_quota(self, token_id: str, quota: tokens.Quota) -> bool:
+        """Replace a token's quota; False when there is no such token."""
+        ...
+
+    def list_intervals(self, *, since: float | None = None) -> list[cost.Interval]:
+        """The open billing intervals, and with `since` those that ended after it too,
+        ordered by start and replica id."""
+        ...
+
+    def record_intervals(
+        self, *, closed: Iterable[cost.Interval], opened: Iterable[cost.Interval]
+    ) -> None:
+        """In one transaction: set the `end` of each of `closed` (by replica id and start)
+        that is still open, and add each of `opened` not already there (idempotent)."""
+        ...
+
+    def add_usage(self, rows: Iterable[cost.Usage]) -> None:
+        """Add each row's requests and tokens to its bucket (one transaction)."""
+        ...
+
+    def list_usage(self, *, since: float) -> list[cost.Usage]:
+        """The usage buckets that end after `since`, oldest first."""
         ...
 
     def close(self) -> None: ...

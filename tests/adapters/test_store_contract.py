@@ -12,7 +12,7 @@ import pytest
 from crosscloud import ports
 from crosscloud.adapters.store import memory as memory_store
 from crosscloud.adapters.store import sql_store as store
-from crosscloud.domain import state, tokens
+from crosscloud.domain import cost, state, tokens
 
 S = state.ReplicaState
 
@@ -207,3 +207,52 @@ def test_delete_deployment_keeps_its_tokens_for_the_next_one_of_that_name(
     assert db.get_deployment("shop") is None
     assert [t.id for t in db.list_tokens(deployment="shop")] == ["shop-t"]
     assert db.get_token("shop-t") == token("shop-t", deployment="shop")
+
+
+def test_token_quota_round_trip(db: ports.StateStore) -> None:
+    db.add_token(token("a", quota=tokens.Quota(rps=5.0, burst=10, tokens_per_minute=1000)))
+    assert db.get_token("a") == token(
+        "a", quota=tokens.Quota(rps=5.0, burst=10, tokens_per_minute=1000)
+    )
+    assert db.set_quota("a", tokens.Quota(concurrency=2)) is True
+    assert db.set_quota("missing", tokens.Quota()) is False
+    found = db.get_token("a")
+    assert found is not None and found.quota == tokens.Quota(concurrency=2)
+    db.set_quota("a", tokens.Quota())
+    assert db.get_token("a") == token("a")
+
+
+def _interval(rid: str, start: float, end: float | None = None) -> cost.Interval:
+    return cost.Interval(rid, "shop", "api", "aws/us-east-1", "spot", 0.125, start, end)
+
+
+def test_intervals_open_close_and_are_written_once(db: ports.StateStore) -> None:
+    db.record_intervals(closed=[], opened=[_interval("r1", 10.0), _interval("r2", 20.5)])
+    db.record_intervals(closed=[], opened=[_interval("r1", 10.0)])  # again: no second row
+    assert db.list_intervals() == [_interval("r1", 10.0), _interval("r2", 20.5)]
+    db.record_intervals(closed=[_interval("r1", 10.0, 50.0)], opened=[_interval("r3", 50.0)])
+    db.record_intervals(closed=[_interval("r1", 10.0, 99.0)], opened=[])  # closed: stays
+    assert db.list_intervals() == [_interval("r2", 20.5), _interval("r3", 50.0)]
+    assert db.list_intervals(since=49.0) == [
+        _interval("r1", 10.0, 50.0),
+        _interval("r2", 20.5),
+        _interval("r3", 50.0),
+    ]
+    assert db.list_intervals(since=50.0) == [_interval("r2", 20.5), _interval("r3", 50.0)]
+
+
+def test_usage_adds_up_per_bucket(db: ports.StateStore) -> None:
+    db.add_usage([cost.Usage(600.0, "shop", "api", "t1", requests=3, tokens=100)])
+    db.add_usage(
+        [
+            cost.Usage(600.0, "shop", "api", "t1", requests=2, tokens=50),
+            cost.Usage(600.0, "shop", "api", "", requests=7),
+            cost.Usage(900.0, "shop", "api", "t1", requests=1),
+        ]
+    )
+    assert sorted(db.list_usage(since=0.0), key=lambda u: (u.bucket, u.token)) == [
+        cost.Usage(600.0, "shop", "api", "", requests=7),
+        cost.Usage(600.0, "shop", "api", "t1", requests=5, tokens=150),
+        cost.Usage(900.0, "shop", "api", "t1", requests=1),
+    ]
+    assert db.list_usage(since=900.0) == [cost.Usage(900.0, "shop", "api", "t1", requests=1)]

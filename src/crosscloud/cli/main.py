@@ -28,6 +28,7 @@ _COMMANDS = {
     "status": "crosscloud.cli.observe_cmds:status",
     "logs": "crosscloud.cli.observe_cmds:logs",
     "token": "crosscloud.cli.token_cmds:token",
+    "cost": "crosscloud.cli.cost_cmd:cost",
     "controlplane": "crosscloud.cli.controlplane_cmd:controlplane",
     "ca": "crosscloud.cli.ca_cmds:ca",
 }

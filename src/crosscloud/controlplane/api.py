@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from crosscloud import errors
-from crosscloud.controlplane import operations, token_ops
+from crosscloud.controlplane import cost_ops, operations, token_ops
 from crosscloud.controlplane.controller import Controller
 
 log = logging.getLogger("crosscloud.controlplane")
@@ -90,6 +90,21 @@ POST.update({"/v1/tokens": _token_create, "/v1/tokens/revoke": _token_revoke})
 GET.update({"/v1/tokens": _token_list, "/v1/logs": _logs})
 
 
+def _cost(ctl: Controller, query: dict[str, Any]) -> dict[str, Any]:
+    return cost_ops.report(ctl.shared, query)
+
+
+def _quotas(ctl: Controller, query: dict[str, Any]) -> dict[str, Any]:
+    return cost_ops.quotas(ctl.shared, ctl.usage, query)
+
+
+GET.update({"/v1/cost": _cost, "/v1/quotas": _quotas})
+# Prometheus text, not JSON (scrape it with the API's bearer token)
+TEXT: dict[str, Callable[[Controller], bytes]] = {
+    "/v1/metrics": lambda ctl: cost_ops.metrics(ctl.shared)
+}
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: ApiServer
 
@@ -117,6 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        text = TEXT.get(url.path)
+        if text is not None:
+            self._handle(lambda ctl, _q: {"text": text(ctl)}, {})
+            return
         self._handle(GET.get(url.path), query)
 
     def do_POST(self) -> None:
@@ -205,9 +224,11 @@ class _Handler(BaseHTTPRequestHandler):
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token)
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = orjson.dumps(body)
+        text = body.get("text") if status == 200 and urlsplit(self.path).path in TEXT else None
+        data = text if isinstance(text, bytes) else orjson.dumps(body)
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        kind = "text/plain; version=0.0.4" if text is not None else "application/json"
+        self.send_header("content-type", kind)
         self.send_header("content-length", str(len(data)))
         if self.close_connection:
             self.send_header("connection", "close")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from crosscloud import errors, ports
-from crosscloud.controlplane import clusters, loop_health, records, traffic
+from crosscloud.controlplane import clusters, costs, loop_health, records, traffic, usage
 from crosscloud.controlplane.autoscaler import Autoscaler
 from crosscloud.controlplane.gatewaylink import GatewayLink, limits_config, service_config
 from crosscloud.controlplane.leadership import Leadership, alone
@@ -52,6 +52,7 @@ class Controller:
         self.autoscaler = Autoscaler()  # replica counts from the gateway's load (autoscaler.py)
         self.clusters = clusters.ClusterSync()  # EKS/AKS/GKE placements (clusters.py)
         self.health = loop_health.LoopHealth()  # whether passes complete, for `status`
+        self.usage = usage.UsageMeter()  # requests per service and token (usage.py)
         self._unrecorded: list[str] = []  # gateway restarts whose event the store refused
 
     # -- one pass --------------------------------------------------------------------------
@@ -77,6 +78,7 @@ class Controller:
             for action in reconcile.reconcile(want, observed, now=now, policy=self.policy):
                 self._act(action, deps)
             self._publish(deps)
+            costs.settle(shared, deps)  # the cost ledger (costs.py)
 
     def publish(self) -> None:
         """Push the current endpoints to the store and the gateway."""

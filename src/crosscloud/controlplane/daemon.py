@@ -21,7 +21,7 @@ from crosscloud.adapters.local import procs
 from crosscloud.adapters.local import target as local
 from crosscloud.adapters.store import sqlite_file as store_file
 from crosscloud.adapters.store.sql_store import SqlStore
-from crosscloud.controlplane import api, instances, leadership, takeover, traffic
+from crosscloud.controlplane import api, instances, leadership, takeover, traffic, usage
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.gatewaylink import GatewayLink
 from crosscloud.controlplane.shared import Shared
@@ -131,11 +131,32 @@ def _loop(
         if follower.leads():  # a standby runs no pass (takeover.py)
             _pass(ctl)
         traffic.sample(ctl.traffic, ctl.gateway.url, now=shared.clock())
+        if follower.leads():  # the leader alone adds to the usage buckets
+            _meter(ctl)
         if not stay and _finished(shared, busy=busy, started=started):
             log.info("nothing deployed; the control plane exits")
             return
         shared.wake.wait(TICK)
         shared.wake.clear()
+
+
+def _meter(ctl: Controller) -> None:
+    """Requests per service and token into the store's usage buckets (usage.py)."""
+    shared = ctl.shared
+
+    def owners() -> dict[str, str]:
+        return {s.name: d.name for d in shared.deployments() for s in d.spec.spec.services}
+
+    try:
+        usage.sample(
+            ctl.usage,
+            ctl.gateway.url,
+            now=shared.clock(),
+            deployment_of=owners,
+            store_usage=shared.store.add_usage,
+        )
+    except errors.CrossCloudError as exc:  # a store it cannot write: the next pass tries
+        log.warning("usage not recorded: %s", exc)
 
 
 def _finished(shared: Shared, *, busy: Callable[[], bool], started: float) -> bool:

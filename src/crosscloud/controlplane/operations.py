@@ -14,7 +14,7 @@ from typing import Any
 
 from crosscloud import errors
 from crosscloud.adapters import extras
-from crosscloud.controlplane import cluster_objects, records, token_ops, traffic
+from crosscloud.controlplane import cluster_objects, costs, records, token_ops, traffic
 from crosscloud.controlplane.clusters import ClusterSync
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.shared import Shared
@@ -171,6 +171,7 @@ def down(ctl: Controller, *, deployment: str | None) -> dict[str, Any]:
         in_clusters = ctl.clusters.delete(shared, going)  # labelled objects in EKS/AKS/GKE
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(ctl.target.stop, replicas))
+        costs.settle(shared)  # their billing ends now, not at the next pass
         for name in names:
             shared.event(name, "Deleted", f"{len(replicas)} replica(s) stopped")
         if not store.list_deployments():

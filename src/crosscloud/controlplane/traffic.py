@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from prometheus_client import parser
@@ -24,6 +24,7 @@ EVERY = 5.0
 FAMILY = "crosscloud_gateway_requests"
 Key = tuple[str, str, int]  # service, placement ("" when no replica answered), status
 Counts = dict[Key, float]
+K = TypeVar("K", bound=tuple[Any, ...])
 
 
 def scrape(gateway_url: str, *, timeout: float = 1.0) -> Counts | None:
@@ -54,9 +55,9 @@ def parse(text: str) -> Counts:
     return counts
 
 
-def increase(old: Mapping[Key, float], new: Mapping[Key, float]) -> Counts:
+def increase(old: Mapping[K, float], new: Mapping[K, float]) -> dict[K, float]:
     """Per key, how much each counter grew (a reset counts from zero)."""
-    out: Counts = {}
+    out: dict[K, float] = {}
     for key, value in new.items():
         before = old.get(key, 0.0)
         grew = value - before if value >= before else value

@@ -22,6 +22,44 @@ _ID = re.compile(rb"^cc_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
 
 
 @dataclass(frozen=True)
+class Quota:
+    """What one token may send (None: no limit): requests per second with a burst (a token
+    bucket, planning/quota.py), requests in flight at once, and model tokens per minute
+    (counted by the gateway from answers' `usage`, where it counts them)."""
+
+    rps: float | None = None
+    burst: int | None = None
+    concurrency: int | None = None
+    tokens_per_minute: int | None = None
+
+    @property
+    def limited(self) -> bool:
+        return any(v is not None for v in (self.rps, self.concurrency, self.tokens_per_minute))
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The limits that are set, with the names the API and the gateway file use."""
+        found = {
+            "rps": self.rps,
+            "burst": self.burst,
+            "concurrency": self.concurrency,
+            "tokensPerMinute": self.tokens_per_minute,
+        }
+        return {k: v for k, v in found.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, float | int] | None) -> Quota:
+        data = data or {}
+        rps, burst = data.get("rps"), data.get("burst")
+        concurrency, tpm = data.get("concurrency"), data.get("tokensPerMinute")
+        return cls(
+            rps=None if rps is None else float(rps),
+            burst=None if burst is None else int(burst),
+            concurrency=None if concurrency is None else int(concurrency),
+            tokens_per_minute=None if tpm is None else int(tpm),
+        )
+
+
+@dataclass(frozen=True)
 class TokenRecord:
     """One API token of a deployment, as stored (never the token itself).
 
@@ -35,6 +73,7 @@ class TokenRecord:
     created_at: float
     services: tuple[str, ...] = ()
     revoked_at: float | None = None
+    quota: Quota = Quota()
 
     @property
     def active(self) -> bool:
@@ -59,7 +98,14 @@ def digest(token: bytes) -> bytes:
 
 
 def record_for(
-    token: str, *, token_id: str, deployment: str, name: str, services: tuple[str, ...], now: float
+    token: str,
+    *,
+    token_id: str,
+    deployment: str,
+    name: str,
+    services: tuple[str, ...],
+    now: float,
+    quota: Quota = Quota(),
 ) -> TokenRecord:
     """The stored form of a freshly made token."""
     return TokenRecord(
@@ -70,6 +116,7 @@ def record_for(
         last4=token[-4:],
         created_at=now,
         services=services,
+        quota=quota,
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterable
 
-from crosscloud.domain import state, tokens
+from crosscloud.domain import cost, state, tokens
 
 
 class MemoryStore:
@@ -18,6 +19,8 @@ class MemoryStore:
         self._endpoints: dict[str, list[state.EndpointRecord]] = {}
         self._events: list[state.Event] = []
         self._tokens: dict[str, tokens.TokenRecord] = {}
+        self._intervals: dict[tuple[str, float], cost.Interval] = {}
+        self._usage: dict[tuple[float, str, str, str], cost.Usage] = {}
 
     def put_deployment(self, record: state.DeploymentRecord) -> None:
         with self._lock:
@@ -124,6 +127,50 @@ class MemoryStore:
                 return False
             self._tokens[token_id] = dataclasses.replace(found, revoked_at=at)
             return True
+
+    def set_quota(self, token_id: str, quota: tokens.Quota) -> bool:
+        with self._lock:
+            found = self._tokens.get(token_id)
+            if found is None:
+                return False
+            self._tokens[token_id] = dataclasses.replace(found, quota=quota)
+            return True
+
+    def list_intervals(self, *, since: float | None = None) -> list[cost.Interval]:
+        with self._lock:
+            found = [
+                i
+                for i in self._intervals.values()
+                if i.end is None or (since is not None and i.end > since)
+            ]
+        return sorted(found, key=lambda i: (i.start, i.replica_id))
+
+    def record_intervals(
+        self, *, closed: Iterable[cost.Interval], opened: Iterable[cost.Interval]
+    ) -> None:
+        with self._lock:
+            for item in closed:
+                old = self._intervals.get((item.replica_id, item.start))
+                if old is not None and old.end is None:
+                    self._intervals[(item.replica_id, item.start)] = item
+            for item in opened:
+                self._intervals.setdefault((item.replica_id, item.start), item)
+
+    def add_usage(self, rows: Iterable[cost.Usage]) -> None:
+        with self._lock:
+            for item in rows:
+                key = (item.bucket, item.deployment, item.service, item.token)
+                old = self._usage.get(key)
+                if old is not None:
+                    item = dataclasses.replace(
+                        old, requests=old.requests + item.requests, tokens=old.tokens + item.tokens
+                    )
+                self._usage[key] = item
+
+    def list_usage(self, *, since: float) -> list[cost.Usage]:
+        with self._lock:
+            found = [u for u in self._usage.values() if u.bucket > since - cost.BUCKET]
+        return sorted(found, key=lambda u: u.bucket)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -68,6 +68,29 @@ tokens = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("revoked_at", sa.Double, nullable=True),
     sa.Column("services", sa.JSON, nullable=False),
+    sa.Column("quota", sa.JSON, nullable=True),
+)
+cost_intervals = sa.Table(
+    "cost_intervals",
+    metadata,
+    sa.Column("replica_id", sa.String(128), primary_key=True),
+    sa.Column("start", sa.Double, primary_key=True),
+    sa.Column("deployment", sa.String(253), nullable=False),
+    sa.Column("service", sa.String(253), nullable=False),
+    sa.Column("placement", sa.String(253), nullable=False),
+    sa.Column("capacity", sa.String(16), nullable=False),
+    sa.Column("price_hour", sa.Double, nullable=False),
+    sa.Column("end", sa.Double, nullable=True, index=True),
+)
+usage = sa.Table(
+    "usage",
+    metadata,
+    sa.Column("bucket", sa.Double, primary_key=True),
+    sa.Column("deployment", sa.String(253), primary_key=True),
+    sa.Column("service", sa.String(253), primary_key=True),
+    sa.Column("token", sa.String(32), primary_key=True),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("tokens", sa.BigInteger, nullable=False),
 )
 leases = sa.Table(
     "leases",
@@ -174,8 +197,46 @@ def _v3_to_v4(conn: sa.Connection) -> None:
     v4.create_all(conn)
 
 
+def _v4_to_v5(conn: sa.Connection) -> None:
+    """The cost ledger (a billing interval per replica and price), usage per service and
+    API token in 5-minute buckets, and each token's quota (JSON, NULL: unlimited)."""
+    json_type = sa.JSON().compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE tokens ADD COLUMN quota {json_type}")
+    v5 = sa.MetaData()
+    name = sa.String(253)
+    sa.Table(
+        "cost_intervals",
+        v5,
+        sa.Column("replica_id", sa.String(128), primary_key=True),
+        sa.Column("start", sa.Double, primary_key=True),
+        sa.Column("deployment", name, nullable=False),
+        sa.Column("service", name, nullable=False),
+        sa.Column("placement", name, nullable=False),
+        sa.Column("capacity", sa.String(16), nullable=False),
+        sa.Column("price_hour", sa.Double, nullable=False),
+        sa.Column("end", sa.Double, nullable=True, index=True),
+    )
+    sa.Table(
+        "usage",
+        v5,
+        sa.Column("bucket", sa.Double, primary_key=True),
+        sa.Column("deployment", name, primary_key=True),
+        sa.Column("service", name, primary_key=True),
+        sa.Column("token", sa.String(32), primary_key=True),
+        sa.Column("requests", sa.BigInteger, nullable=False),
+        sa.Column("tokens", sa.BigInteger, nullable=False),
+    )
+    v5.create_all(conn)
+
+
 # MIGRATIONS[n] upgrades schema n to n + 1.
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3, _v3_to_v4]
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [
+    _v0_to_v1,
+    _v1_to_v2,
+    _v2_to_v3,
+    _v3_to_v4,
+    _v4_to_v5,
+]
 LATEST = len(MIGRATIONS)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crosscloud import errors
 from crosscloud.adapters import extras, paths
 from crosscloud.adapters.store import lease as store_lease
+from crosscloud.adapters.store import ledger as store_ledger
 from crosscloud.adapters.store import rows as store_sql
 from crosscloud.adapters.store import schema
 from crosscloud.adapters.store import sqlite_file as store_file
@@ -102,7 +103,7 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
-class SqlStore(store_tokens.TokenMethods):
+class SqlStore(store_tokens.TokenMethods, store_ledger.LedgerMethods):
     """A StateStore in a SQL database; opening it upgrades an older schema."""
 
     def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:

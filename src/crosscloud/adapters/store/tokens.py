@@ -1,5 +1,5 @@
-"""The SQL store's API-token rows (schema 3): kept apart from store.py so each file stays
-small; `SqlStore` inherits these methods."""
+"""The SQL store's API-token rows (schema 3; their quotas since 5): kept apart from store.py
+so each file stays small; `SqlStore` inherits these methods."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def _row(record: tokens.TokenRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "revoked_at": record.revoked_at,
         "services": list(record.services),
+        "quota": record.quota.as_dict() or None,
     }
 
 
@@ -35,6 +36,7 @@ def _record(row: sa.RowMapping) -> tokens.TokenRecord:
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
         services=tuple(row["services"] or ()),
+        quota=tokens.Quota.from_dict(row["quota"]),
     )
 
 
@@ -64,6 +66,12 @@ class TokenMethods:
             query = query.where(table.c.deployment == deployment)
         with self._read() as conn:
             return [_record(row) for row in conn.execute(query).mappings()]
+
+    def set_quota(self, token_id: str, quota: tokens.Quota) -> bool:
+        table = schema.tokens
+        query = sa.update(table).where(table.c.id == token_id).values(quota=quota.as_dict() or None)
+        with self._write() as conn:
+            return conn.execute(query).rowcount > 0
 
     def revoke_token(self, token_id: str, *, at: float) -> bool:
         table = schema.tokens

@@ -100,6 +100,13 @@ class Placement(Model):
     mesh: Literal["none", "istio"] = "none"
     instance_type: str | None = Field(None, min_length=1)
     spot: bool | None = None
+    price_per_hour: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="USD per replica-hour here, for `crosscloud cost`. Default: the price"
+        " catalog's (clouds), 0 (local).",
+    )
     registry: str | None = Field(None, pattern=r"^\S+$")
     services: tuple[PlacementService, ...] = Field((), description="Default: every service.")
 

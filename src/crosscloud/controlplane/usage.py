@@ -1,0 +1,123 @@
+"""Requests per service and API token, read from the gateway's counters into the store's
+usage buckets (for cost per 1,000 requests and cost by token), and the last rates seen
+(for `GET /v1/quotas`).
+
+Every few seconds the control plane scrapes the gateway's /metrics: requests by service
+(`crosscloud_gateway_requests`) and by token (`crosscloud_gateway_token_requests`); what
+grew since the previous scrape is added to the current 5-minute bucket. A service's
+requests that no token accounts for are kept under token "" (an open service). The first
+scrape after a control-plane start is a baseline only: the requests since the previous
+control plane's last scrape (a few seconds' worth) are not counted, never counted twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+from prometheus_client import parser
+
+from crosscloud.controlplane import local_http, traffic
+from crosscloud.domain import cost
+
+EVERY = 5.0
+TOKEN_FAMILY = "crosscloud_gateway_token_requests"  # noqa: S105 (a metric's name)
+THROTTLED_FAMILY = "crosscloud_gateway_token_throttled"
+Key = tuple[str, str]  # service, token ("": requests no token accounts for)
+Counts = dict[Key, float]
+
+
+def parse(text: str) -> tuple[Counts, Counts]:
+    """(requests, throttled) by (service, token) from the gateway's /metrics text."""
+    totals: dict[str, float] = {}
+    requests: Counts = {}
+    throttled: Counts = {}
+    for family in parser.text_string_to_metric_families(text):
+        for sample in family.samples:
+            if not sample.name.endswith("_total"):
+                continue
+            labels = sample.labels
+            if family.name == traffic.FAMILY:
+                totals[labels["service"]] = totals.get(labels["service"], 0.0) + sample.value
+            elif family.name == TOKEN_FAMILY:
+                requests[(labels["service"], labels["token"])] = sample.value
+            elif family.name == THROTTLED_FAMILY:
+                throttled[(labels["service"], labels["token"])] = sample.value
+    for service, n in totals.items():
+        by_tokens = sum(v for (s, _), v in requests.items() if s == service)
+        requests[(service, "")] = max(0.0, n - by_tokens)
+    return requests, throttled
+
+
+class UsageMeter:
+    """The previous scrape, and the rates between the last two; thread-safe."""
+
+    def __init__(self, *, every: float = EVERY) -> None:
+        self.every = every
+        self._lock = threading.Lock()
+        self._at: float | None = None
+        self._last: tuple[Counts, Counts] | None = None
+        self._rates: dict[Key, dict[str, float]] = {}
+
+    def due(self, now: float) -> bool:
+        with self._lock:
+            return self._at is None or now - self._at >= self.every
+
+    def add(
+        self, now: float, seen: tuple[Counts, Counts], *, deployment_of: Mapping[str, str]
+    ) -> list[cost.Usage]:
+        """Keep the sample; the usage rows it adds to the store (none for the first)."""
+        with self._lock:
+            before, at = self._last, self._at
+            self._last, self._at = seen, now
+            if before is None or at is None or now <= at:
+                return []
+            grown = traffic.increase(before[0], seen[0])
+            dropped = traffic.increase(before[1], seen[1])
+            span = now - at
+            self._rates = {
+                key: {
+                    "rps": grown.get(key, 0.0) / span,
+                    "throttled_rps": dropped.get(key, 0.0) / span,
+                }
+                for key in set(grown) | set(dropped)
+            }
+        bucket = cost.bucket_of(now)
+        return [
+            cost.Usage(bucket, deployment_of[service], service, token, requests=round(n))
+            for (service, token), n in sorted(grown.items())
+            if service in deployment_of and round(n) > 0
+        ]
+
+    def rates(self) -> dict[Key, dict[str, float]]:
+        with self._lock:
+            return dict(self._rates)
+
+
+def scrape(gateway_url: str, *, timeout: float = 1.0) -> tuple[Counts, Counts] | None:
+    try:
+        response = local_http.client().get(f"{gateway_url}/metrics", timeout=timeout)
+    except httpx.HTTPError:
+        return None
+    return parse(response.text) if response.status_code == 200 else None
+
+
+def sample(
+    meter: UsageMeter,
+    gateway_url: str,
+    *,
+    now: float,
+    deployment_of: Callable[[], Mapping[str, str]],
+    store_usage: Callable[[list[cost.Usage]], Any],
+) -> None:
+    """Scrape when due and store what grew (the daemon's loop calls this every pass)."""
+    if not meter.due(now):
+        return
+    seen = scrape(gateway_url)
+    if seen is None:
+        return
+    rows = meter.add(now, seen, deployment_of=deployment_of())
+    if rows:
+        store_usage(rows)
