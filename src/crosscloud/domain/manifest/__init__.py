@@ -18,6 +18,7 @@ from crosscloud.domain.manifest.model import (
     Spec,
 )
 from crosscloud.domain.manifest.schema import json_schema
+from crosscloud.domain.manifest.spot import SpotSpec, domain_of
 from crosscloud.domain.manifest.traffic import (
     OptimizerSpec,
     OutlierDetection,
@@ -43,10 +44,12 @@ __all__ = [
     "SecretRef",
     "ServiceSpec",
     "Spec",
+    "SpotSpec",
     "Spread",
     "StateSpec",
     "TrafficLimits",
     "TrafficSpec",
+    "domain_of",
     "json_schema",
     "load_manifest",
 ]

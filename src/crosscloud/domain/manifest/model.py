@@ -10,6 +10,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from crosscloud.domain import providers
 from crosscloud.domain.manifest import fields, rules
 from crosscloud.domain.manifest.base import Model
+from crosscloud.domain.manifest.spot import SpotSpec
 from crosscloud.domain.manifest.traffic import OptimizerSpec, StateSpec, TrafficSpec
 
 API_VERSION = "crosscloud.dev/v1"
@@ -33,6 +34,12 @@ class Scaling(Model):
     target_concurrency: float | None = Field(None, gt=0)
     target_qps: float | None = Field(None, gt=0, alias="targetQPS")
     scale_to_zero_after: fields.Duration | None = None
+    min_failure_domains: int | None = Field(
+        None,
+        ge=1,
+        description="Scale-down keeps replicas in this many placements at least."
+        " Default: 2 when the service has two placements or more.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -74,6 +81,7 @@ class ServiceSpec(Model):
     resources: ResourceOverrides | None = None
     env: dict[fields.EnvName, fields.EnvValue] = Field(default_factory=dict)
     secret_env: dict[fields.EnvName, SecretRef] = Field(default_factory=dict)
+    spot: SpotSpec | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ServiceSpec:

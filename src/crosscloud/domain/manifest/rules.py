@@ -8,6 +8,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from crosscloud.domain import providers, quantity, regions
+from crosscloud.domain.manifest import spot
 from crosscloud.domain.yamlpos import Path, format_path
 
 if TYPE_CHECKING:
@@ -165,6 +166,7 @@ def check_manifest(manifest: Manifest) -> list[Violation]:
     found += _check_weights(spec)
     if spec.placements != "auto":
         found += _check_placement_refs(spec, ids)
+        found += spot.check(spec.services, spec.placements)
     return found
 
 
