@@ -165,6 +165,34 @@ def test_quickstart_local_regions_plan_for_free() -> None:
     assert data["hourly"] == 0
     placed = {a["placement"]: a["replicas"] for a in data["assignments"]}
     assert placed == {"local/region-a": 2, "local/region-b": 1, "local/region-c": 1}
+    # 2 + 1 + 1 replicas for maxReplicas 2: plan says what the autoscaler will do
+    assert data["warnings"] == [
+        "embedder: the placements ask for 4 replicas, more than scaling.maxReplicas 2; the"
+        " autoscaler brings it down to at most 2 (kept in 2 placement(s):"
+        " scaling.minFailureDomains)"
+    ]
+    assert f"warning: {data['warnings'][0]}" in result.stderr
+
+
+def test_spot_service_shows_its_mix_beside_all_on_demand(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("../", str(EXAMPLES) + "/")
+    text = text.replace(
+        "accelerators: T4:1}", "accelerators: T4:1}\n      spot: {baseOnDemand: 1}", 1
+    )
+    path = tmp_path / "crosscloud.yaml"
+    path.write_text(text)
+    result = plan(path, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    [mix] = json.loads(result.stdout)["spot"]
+    # 4 embedder replicas: 1 stays on-demand, 3 + 1 extra on spot over the three clouds
+    assert mix["service"] == "embedder"
+    assert sum(mix["on_demand"].values()) == 1
+    assert sum(mix["spot"].values()) == 4 and len(mix["spot"]) == 3
+    assert 0 < mix["hourly"] < mix["all_on_demand_hourly"]
+    table = plan(path)
+    ratio = mix["hourly"] / mix["all_on_demand_hourly"]
+    assert "spot embedder: 4 spot (" in table.stdout
+    assert f"all on-demand ${mix['all_on_demand_hourly']:.4f}/h ({ratio:.2f}x)" in table.stdout
 
 
 def _manifest(tmp_path: Path, body: str) -> Path:

@@ -12,7 +12,7 @@ from crosscloud import errors
 from crosscloud.adapters.kubernetes import from_plan, render
 from crosscloud.cli import plan_inputs, plan_view
 from crosscloud.domain import manifest, targets
-from crosscloud.planning import from_manifest, placement
+from crosscloud.planning import from_manifest, placement, plan_checks
 
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
@@ -76,6 +76,14 @@ def plan(
     data = plan_view.as_data(
         doc.metadata.name, result, prices={r.key: r for r in rows}, notes=notes
     )
+    warnings = plan_checks.replica_bounds(doc)
+    data["warnings"] = warnings
+    data["spot"] = [
+        plan_view.mix_data(m)
+        for m in plan_checks.spot_mix(
+            doc, result, spot_prices={r.key: r.spot_price_hour for r in rows}
+        )
+    ]
     if output == "json":
         click.echo(plan_view.to_json(data))
     elif output == "yaml":
@@ -84,6 +92,8 @@ def plan(
         plan_view.print_table(data)
     for note in notes:
         click.echo(f"note: {note}", err=True)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _render(

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crosscloud.domain import catalog
-from crosscloud.planning import placement
+from crosscloud.planning import placement, plan_checks
 
 Prices = Mapping[tuple[str, str, str], catalog.CatalogRow]
 
@@ -96,3 +96,34 @@ def print_table(data: Mapping[str, Any]) -> None:
     if not console.is_terminal:
         console = Console(width=160)
     console.print(table(data))
+    for mix in data.get("spot", ()):
+        console.print(spot_line(mix), highlight=False, soft_wrap=True)
+
+
+def mix_data(mix: plan_checks.SpotMix) -> dict[str, Any]:
+    """A spot service's steady mix as plain data (USD per hour)."""
+    return {
+        "service": mix.service,
+        "spot": mix.spot,
+        "on_demand": mix.on_demand,
+        "hourly": mix.hourly,
+        "all_on_demand_hourly": mix.all_on_demand,
+    }
+
+
+def spot_line(mix: Mapping[str, Any]) -> str:
+    """`spot embedder: 3 spot (a 1, b 1, c 1) + 1 on-demand (a 1): $1.23/h, all on-demand
+    $3.45/h (0.36x)`."""
+
+    def where(counts: Mapping[str, int]) -> str:
+        return ", ".join(f"{k} {n}" for k, n in counts.items())
+
+    spot_n, od_n = sum(mix["spot"].values()), sum(mix["on_demand"].values())
+    ratio = mix["hourly"] / mix["all_on_demand_hourly"] if mix["all_on_demand_hourly"] else None
+    shown = f" ({ratio:.2f}x)" if ratio is not None else ""
+    demand = f" ({where(mix['on_demand'])})" if od_n else ""
+    return (
+        f"spot {mix['service']}: {spot_n} spot ({where(mix['spot'])}) + {od_n} on-demand{demand}:"
+        f" ${mix['hourly']:.4f}/h expected once spot is ready,"
+        f" all on-demand ${mix['all_on_demand_hourly']:.4f}/h{shown}"
+    )

@@ -104,8 +104,8 @@ class Autoscaler:
         for dep in deps:
             self._deployment(shared, dep, stats=stats, now=now)
 
-    def settings(self, scaling: manifest.Scaling) -> autoscale.Settings:
-        return autoscale.settings_of(scaling, down_window=self.down_window)
+    def settings(self, scaling: manifest.Scaling, *, placements: int = 1) -> autoscale.Settings:
+        return autoscale.settings_of(scaling, down_window=self.down_window, placements=placements)
 
     def _deployment(
         self, shared: Shared, dep: records.Deployed, *, stats: Stats | None, now: float
@@ -114,15 +114,17 @@ class Autoscaler:
         counts: dict[str, int] = {}
         decisions = []
         for service in spec.spec.services:
-            settings = self.settings(service.scaling)
+            given, mode = slots(spec, submitted, service.name)
+            settings = self.settings(service.scaling, placements=len(given))
             if not settings.autoscaled:
                 continue
             found = stats.get(service.name) if stats is not None else None
             decision = self._decide(service.name, settings, found, spec, submitted, now=now)
             if decision is None:
                 continue
-            given, mode = slots(spec, submitted, service.name)
-            moved = _spread(service.name, decision.desired_total, given, mode=mode)
+            moved = _spread(
+                service.name, decision.desired_total, given, mode=mode, spread=settings.min_domains
+            )
             if moved:
                 counts.update(moved)
                 decisions.append(decision)
@@ -165,17 +167,22 @@ class Autoscaler:
 
 
 def _spread(
-    service: str, total: int, given: list[distribute.Slot], *, mode: distribute.Mode
+    service: str,
+    total: int,
+    given: list[distribute.Slot],
+    *,
+    mode: distribute.Mode,
+    spread: int,
 ) -> dict[str, int]:
     """The new counts of the unpinned placements by `service@placement`; {} when the
     spread leaves every count as it is (pinned placements can hold a total up)."""
-    spread = distribute.distribute(total, given, mode=mode)
-    if all(spread[s.placement] == s.current for s in given):
+    spread_out = distribute.distribute(total, given, mode=mode, min_spread=spread)
+    if all(spread_out[s.placement] == s.current for s in given):
         return {}
     out = {}
     for slot in given:
         if not slot.pinned:
-            out[desired_mod.scale_key(service, slot.placement)] = spread[slot.placement]
+            out[desired_mod.scale_key(service, slot.placement)] = spread_out[slot.placement]
     return out
 
 

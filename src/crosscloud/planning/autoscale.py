@@ -35,6 +35,7 @@ class Settings:
     target_concurrency: float | None = None
     target_qps: float | None = None
     scale_to_zero_after: float | None = None
+    min_domains: int = 1  # replicas kept in at least this many placements (when above 0)
     down_window: float = DOWN_WINDOW
     tolerance: float = TOLERANCE
     metric_window: float = METRIC_WINDOW
@@ -54,13 +55,23 @@ class Settings:
         return self.down_window if self.scale_to_zero_after is None else self.scale_to_zero_after
 
 
-def settings_of(scaling: manifest.Scaling, *, down_window: float = DOWN_WINDOW) -> Settings:
+def min_domains(scaling: manifest.Scaling, *, placements: int) -> int:
+    """How many placements keep a replica: `minFailureDomains`, else 2 for a service with
+    two placements or more; never more than the placements or `maxReplicas`."""
+    wanted = scaling.min_failure_domains or (2 if placements >= 2 else 1)
+    return max(1, min(wanted, placements, scaling.max_replicas))
+
+
+def settings_of(
+    scaling: manifest.Scaling, *, down_window: float = DOWN_WINDOW, placements: int = 1
+) -> Settings:
     return Settings(
         min_replicas=scaling.min_replicas,
         max_replicas=scaling.max_replicas,
         target_concurrency=scaling.target_concurrency,
         target_qps=scaling.target_qps,
         scale_to_zero_after=scaling.scale_to_zero_after,
+        min_domains=min_domains(scaling, placements=placements),
         down_window=down_window,
     )
 
@@ -202,8 +213,9 @@ def _capped(total: int, wanted: int) -> str:
 def _recommend(
     concurrency: float, qps: float, *, current: int, settings: Settings
 ) -> tuple[int, str]:
-    """The HPA's recommendation (largest over the targets), clamped, with a reason."""
-    floor = max(settings.min_replicas, 1)
+    """The HPA's recommendation (largest over the targets), clamped, with a reason; the
+    floor keeps one replica in each of `min_domains` placements."""
+    floor = max(settings.min_replicas, 1, settings.min_domains)
     candidates: list[tuple[int, str]] = []
     for load_value, target, unit in (
         (concurrency, settings.target_concurrency, "concurrent requests"),

@@ -17,6 +17,7 @@ Time and observed facts are arguments; the control plane and `bench/spot.py` bot
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,7 +29,8 @@ _Price = Callable[["Location"], tuple[float, int]]
 
 @dataclass(frozen=True)
 class Location:
-    """A placement a spot service may run in: its failure domain and $/h per replica."""
+    """A placement a spot service may run in: its failure domain and $/h per replica
+    (an infinite spot price: no spot offering there)."""
 
     id: str
     domain: str
@@ -101,7 +103,7 @@ def plan(
     spot = _fill(
         {loc.id: seen.get(loc.id, Seen()).spot for loc in locations},
         spot_target,
-        open_=[loc for loc in locations if loc.id not in cold],
+        open_=[loc for loc in locations if loc.id not in cold and math.isfinite(loc.spot_price)],
         price=lambda loc: (loc.spot_price, rank[loc.id]),
         leave_first=cold,
     )
@@ -164,9 +166,7 @@ def _two_domains(
     moving_spot = sum(spot.values()) > 0
     counts = spot if moving_spot else on_demand
     warm = [loc for loc in others if loc.id not in cold] if moving_spot else others
-    price = {
-        loc.id: loc.spot_price if moving_spot else loc.on_demand_price for loc in locations
-    }
+    price = {loc.id: loc.spot_price if moving_spot else loc.on_demand_price for loc in locations}
     # min() is stable: earlier locations win ties
     target = min(warm or others, key=lambda loc: price[loc.id])
     # from the fullest location, the most expensive of those

@@ -4,7 +4,10 @@ stats: what it stores, which placements it moves, and the events it records."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from crosscloud.adapters.store.memory import MemoryStore
 from crosscloud.controlplane import autoscaler, records
@@ -133,3 +136,27 @@ def test_settings_come_from_the_manifest() -> None:
     settings = scaler.settings(spec.service("echo").scaling)
     assert (settings.target_concurrency, settings.down_window) == (2, 60)
     assert not scaler.settings(spec.service("fixed").scaling).autoscaled
+
+
+QUICKSTART = (Path(__file__).parents[3] / "examples/quickstart/crosscloud.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        # the quickstart's 2 + 1 + 1 idles down to maxReplicas 2, kept in two regions
+        ("", {"embedder@local/region-a": 1, "embedder@local/region-b": 1}),
+        # minFailureDomains: 1 gives the old behaviour: one replica in one region
+        (", minFailureDomains: 1", {"embedder@local/region-a": 1}),
+    ],
+)
+def test_idle_scale_down_keeps_two_failure_domains(extra: str, expected: dict[str, int]) -> None:
+    text = QUICKSTART.replace("targetConcurrency: 4}", f"targetConcurrency: 4{extra}}}")
+    ctl = Loop(text)
+    scaler = autoscaler.Autoscaler(down_window=5)
+    for _ in range(10):  # idle past the scale-down window
+        scaler.fetch = lambda _url: {"embedder": {"in_flight": 0, "requests": 0}}
+        scaler.step(ctl.shared, ctl.gateway)
+        ctl.now += 1
+    counts = {k: v for k, v in ctl.submitted().autoscale.items() if v}
+    assert counts == expected

@@ -43,7 +43,7 @@ def test_defaults() -> None:
 
 def test_values_are_read() -> None:
     spot = {"baseOnDemand": 1, "dynamicFallback": False, "overprovision": 2, "spreadOver": "cloud"}
-    spec = _load(spot, TWO_CLOUDS, minFailureDomains=3).service("svc")
+    spec = _load(spot, TWO_CLOUDS, minFailureDomains=3, maxReplicas=4).service("svc")
     assert spec.spot == manifest.SpotSpec(
         base_on_demand=1, dynamic_fallback=False, overprovision=2, spread_over="cloud"
     )
@@ -86,6 +86,13 @@ def test_values_are_read() -> None:
             TWO_LOCAL,
             {"minFailureDomains": 0},
             "scaling.minFailureDomains: 0 should be greater than or equal to 1",
+        ),
+        (
+            {},
+            TWO_LOCAL,
+            {"minFailureDomains": 3, "maxReplicas": 2},
+            "scaling.minFailureDomains: minFailureDomains 3 needs a replica in each of 3"
+            " placements, more than maxReplicas 2",
         ),
     ],
 )

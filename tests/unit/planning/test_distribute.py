@@ -39,3 +39,32 @@ def slots(
 )
 def test_distribute(total: int, given: list[Slot], mode: Mode, expected: dict[str, int]) -> None:
     assert distribute(total, given, mode=mode) == expected
+
+
+@pytest.mark.parametrize(
+    ("total", "given", "mode", "spread", "expected"),
+    [
+        # The quickstart idling down from 2 + 1 + 1 to 2: one region keeps one replica
+        # each in two placements, never both in region-a.
+        (2, slots(2, 1, 1), "fill", 2, {A: 1, B: 1, C: 0}),
+        (2, slots(2, 1, 1), "even", 2, {A: 1, B: 1, C: 0}),
+        # Without spread, fill mode leaves from the last placements: both in A.
+        (2, slots(2, 1, 1), "fill", 1, {A: 2, B: 0, C: 0}),
+        # Up from zero in fill mode: the second replica opens a second placement.
+        (2, slots(0, 0, 0), "fill", 2, {A: 1, B: 1, C: 0}),
+        (4, slots(0, 0, 0), "fill", 2, {A: 3, B: 1, C: 0}),
+        # Already crowded in one placement at the same total: one moves out.
+        (2, slots(2, 0, 0), "fill", 2, {A: 1, B: 1, C: 0}),
+        (3, slots(3, 0, 0), "even", 3, {A: 1, B: 1, C: 1}),
+        # A total of 1 cannot be spread: it stays where it is.
+        (1, slots(2, 1, 1), "fill", 2, {A: 1, B: 0, C: 0}),
+        # A pinned placement counts as one of the spread.
+        (2, slots(1, 2, 0, pinned=(A,)), "fill", 2, {A: 1, B: 1, C: 0}),
+        # An empty placement with no capacity left cannot take one.
+        (2, slots(2, 0, caps={B: 0}), "fill", 2, {A: 2, B: 0}),
+    ],
+)
+def test_distribute_keeps_spread(
+    total: int, given: list[Slot], mode: Mode, spread: int, expected: dict[str, int]
+) -> None:
+    assert distribute(total, given, mode=mode, min_spread=spread) == expected

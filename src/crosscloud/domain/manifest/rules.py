@@ -39,16 +39,26 @@ def raise_if(violations: list[Violation]) -> None:
 
 
 def check_scaling(scaling: Scaling) -> list[Violation]:
-    """minReplicas <= maxReplicas."""
+    """minReplicas <= maxReplicas; minFailureDomains <= maxReplicas."""
+    found: list[Violation] = []
     if scaling.min_replicas > scaling.max_replicas:
-        return [
+        found.append(
             (
                 ("minReplicas",),
                 f"minReplicas {scaling.min_replicas} is more than maxReplicas"
                 f" {scaling.max_replicas}",
             )
-        ]
-    return []
+        )
+    domains = scaling.min_failure_domains
+    if domains is not None and domains > scaling.max_replicas:
+        found.append(
+            (
+                ("minFailureDomains",),
+                f"minFailureDomains {domains} needs a replica in each of {domains} placements,"
+                f" more than maxReplicas {scaling.max_replicas}",
+            )
+        )
+    return found
 
 
 def check_service(service: ServiceSpec) -> list[Violation]:
