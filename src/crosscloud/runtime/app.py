@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from crosscloud import errors
-from crosscloud.runtime import asgi, invoke, openapi, parsing, streaming
+from crosscloud.runtime import asgi, invoke, openai_api, openapi, parsing, streaming
 from crosscloud.runtime.batching import Batcher
 from crosscloud.runtime.metrics import Metrics
 from crosscloud.sdk.definition import EndpointDefinition, ServiceDefinition
@@ -74,6 +74,11 @@ class ServiceApp:
         self._token = token.encode() if token else None
         self._on_fatal = on_fatal
         self._routes = {f"/{ep.name}": Route(self, ep) for ep in definition.endpoints}
+        self.openai = (
+            openai_api.OpenAIRoutes(definition, self.instance, pool=self.pool, metrics=self.metrics)
+            if definition.llm
+            else None
+        )
         self._openapi: bytes | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -121,7 +126,10 @@ class ServiceApp:
         path: str = scope["path"]
         route = self._routes.get(path)
         if route is None:
-            await self._builtin(path, scope, send)
+            if self.openai is not None and self.openai.serves(path):
+                await self._openai(path, scope, receive, send)
+            else:
+                await self._builtin(path, scope, send)
             return
         headers = _headers(scope)
         if self._token is not None and not self._authorized(headers):
@@ -137,6 +145,26 @@ class ServiceApp:
             await asgi.respond_error(send, 503, "unavailable", reason, _RETRY_AFTER)
             return
         await self._endpoint(route, scope, receive, send, headers)
+
+    async def _openai(
+        self, path: str, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send
+    ) -> None:
+        """The /v1 routes: the same token and readiness rules, in OpenAI's error shape."""
+        assert self.openai is not None
+        headers = _headers(scope)
+        if self._token is not None and not self._authorized(headers):
+            challenge = [(b"www-authenticate", b'Bearer realm="crosscloud"')]
+            await openai_api.respond_error(send, 401, "a valid bearer token is required", challenge)
+            return
+        if not self.ready or self.draining:
+            reason = "draining" if self.draining else "not ready: setup() has not finished"
+            await openai_api.respond_error(send, 503, reason, _RETRY_AFTER)
+            return
+
+        async def read_body() -> bytes | None:
+            return await self._read_body(receive, headers)
+
+        await self.openai.handle(path, scope, read_body, send, receive)
 
     def _authorized(self, headers: dict[bytes, bytes]) -> bool:
         assert self._token is not None
@@ -245,7 +273,7 @@ class ServiceApp:
                 self._openapi = asgi.dumps(openapi.document(self.definition))
             await asgi.respond(send, 200, self._openapi)
         else:
-            known = ", ".join(sorted(self._routes))
+            known = ", ".join(sorted([*self._routes, *(self.openai.paths if self.openai else ())]))
             await asgi.respond_error(send, 404, "not found", f"no endpoint {path}; known: {known}")
 
     async def _readyz(self, send: asgi.Send) -> None:

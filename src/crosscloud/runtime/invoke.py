@@ -67,10 +67,11 @@ def stream(
     """The handler's items as an async iterator; a sync generator advances in the pool."""
     if ep.is_async_generator:
         return bound(**kwargs)  # type: ignore[no-any-return]
-    return _iterate_in_pool(bound(**kwargs), pool)
+    return iterate_in_pool(bound(**kwargs), pool)
 
 
-async def _iterate_in_pool(items: Iterator[Any], pool: ThreadPoolExecutor) -> AsyncIterator[Any]:
+async def iterate_in_pool(items: Iterator[Any], pool: ThreadPoolExecutor) -> AsyncIterator[Any]:
+    """A sync iterator advanced in the pool, one item per hop; closed when left early."""
     loop = asyncio.get_running_loop()
     try:
         while True:

@@ -35,7 +35,7 @@ LATENCY_BUCKETS = (
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
-class _Histogram:
+class Histogram:
     """Bucket counts and a sum; `observe` is one bisect and two additions."""
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
@@ -64,8 +64,8 @@ class EndpointMetrics:
         self.by_status: dict[int, int] = {}
         self.in_flight = 0
         self.queue_items = 0
-        self.latency = _Histogram(LATENCY_BUCKETS)
-        self.batch_size = _Histogram(BATCH_BUCKETS)
+        self.latency = Histogram(LATENCY_BUCKETS)
+        self.batch_size = Histogram(BATCH_BUCKETS)
 
     def done(self, status: int, seconds: float) -> None:
         self.by_status[status] = self.by_status.get(status, 0) + 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,13 @@ async def send_stream(
             "headers": [(b"content-type", content_type), (b"cache-control", b"no-cache")],
         }
     )
-    pump = asyncio.ensure_future(_pump(items, encode, send, sse))
+    return await until_disconnect(_pump(items, encode, send, sse), receive)
+
+
+async def until_disconnect(work: Coroutine[Any, Any, int], receive: asgi.Receive) -> int:
+    """Run `work` (which sends an answer and returns its status); cancel it, and return
+    499, when the client disconnects first."""
+    pump = asyncio.ensure_future(work)
     watch = asyncio.ensure_future(_wait_disconnect(receive))
     done, _ = await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
     if pump not in done:

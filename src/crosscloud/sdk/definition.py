@@ -14,10 +14,11 @@ from typing import Any
 import pydantic
 
 from crosscloud import errors
+from crosscloud.sdk.llm_definition import LLMHandler, define_llm
 from crosscloud.sdk.resources import Resources
 from crosscloud.sdk.service import ENDPOINT_ATTR, EndpointOptions, Service
 
-RESERVED_PATHS = frozenset({"healthz", "readyz", "metrics", "openapi.json", "docs", "static"})
+RESERVED_PATHS = frozenset({"healthz", "readyz", "metrics", "openapi.json", "docs", "static", "v1"})
 _STREAM_ORIGINS = (
     collections.abc.Iterator,
     collections.abc.Iterable,
@@ -70,6 +71,8 @@ class ServiceDefinition:
     requirements: tuple[str, ...]
     endpoints: tuple[EndpointDefinition, ...]
     doc: str
+    llm: tuple[LLMHandler, ...] = ()
+    models: tuple[str, ...] = ()  # the names OpenAI requests may give as `model`
 
     def endpoint(self, name: str) -> EndpointDefinition:
         for ep in self.endpoints:
@@ -92,9 +95,11 @@ def define(cls: type[Service]) -> ServiceDefinition:
         for attr, member in inspect.getmembers(cls)
         if hasattr(member, ENDPOINT_ATTR)
     )
-    if not endpoints:
+    llm_handlers = define_llm(cls)
+    if not endpoints and not llm_handlers:
         raise errors.ServiceDefinitionError(
-            f"{cls.__name__} has no endpoints; mark a method with @endpoint"
+            f"{cls.__name__} has no endpoints; mark a method with @endpoint (or with"
+            " @llm.chat, @llm.completions, @llm.embeddings)"
         )
     names = [e.name for e in endpoints]
     if dup := sorted({n for n in names if names.count(n) > 1}):
@@ -106,7 +111,26 @@ def define(cls: type[Service]) -> ServiceDefinition:
         requirements=tuple(cls.requirements),
         endpoints=endpoints,
         doc=inspect.getdoc(cls) or "",
+        llm=llm_handlers,
+        models=_models(cls, llm_handlers),
     )
+
+
+def _models(cls: type[Service], handlers: tuple[LLMHandler, ...]) -> tuple[str, ...]:
+    """`models` of the class; default: the service's name, when it has LLM handlers."""
+    declared = cls.models
+    if isinstance(declared, str) or not all(isinstance(m, str) and m for m in declared):
+        raise errors.ServiceDefinitionError(
+            f"{cls.__name__}.models must be a list of non-empty model names, got {declared!r}"
+        )
+    if declared and not handlers:
+        raise errors.ServiceDefinitionError(
+            f"{cls.__name__}.models names models, but no method is marked @llm.chat,"
+            " @llm.completions or @llm.embeddings"
+        )
+    if len(set(declared)) != len(declared):
+        raise errors.ServiceDefinitionError(f"{cls.__name__}.models repeats a name: {declared}")
+    return tuple(declared) or ((cls.name or cls.__name__,) if handlers else ())
 
 
 def _define_endpoint(cls: type[Service], attr: str, options: EndpointOptions) -> EndpointDefinition:

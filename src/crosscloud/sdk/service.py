@@ -90,6 +90,8 @@ class Service:
     resources: ClassVar[Resources] = Resources()
     requirements: ClassVar[list[str]] = []
     name: ClassVar[str | None] = None
+    #: The model names OpenAI requests to this service may give (`/v1/models` lists them).
+    models: ClassVar[list[str]] = []
 
     def setup(self) -> None:
         """Load models and warm caches; runs once per replica, before /readyz says ready."""
