@@ -1,7 +1,8 @@
 """`make demo`: the real embeddings model in three local regions behind the gateway.
 
 Runs `crosscloud up examples/quickstart/crosscloud.yaml`, sends a burst of real requests
-through the gateway, shows how the traffic spread over the regions, and says how to stop.
+through the gateway, shows how the traffic spread over the regions, says how to stop, and
+ends with the dashboard's URL (`crosscloud dashboard`).
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def main() -> int:
           " -d '{\"texts\": [\"hello\"]}'")  # fmt: skip
     print("  .venv/bin/crosscloud status | logs embedder --placement local/region-b")
     print("Stop everything with:  .venv/bin/crosscloud down")
+    print("\nWatch it in a browser (the control plane serves a dashboard on 127.0.0.1):")
+    _crosscloud("dashboard")
     return 0 if ok == BURST and all(n == 40 for n in plain.values()) else 1
 
 

@@ -2,7 +2,8 @@
 # Installs the system packages the tests use when they are missing (CI is a fresh machine):
 # Java for Spark, PostgreSQL's server binaries for the store tests, buildah for image builds,
 # nginx (the gateway's reference in the conformance suite) and the HTTP clients users use
-# (curl, ab, wrk) for the client matrix.
+# (curl, ab, wrk) for the client matrix, and Debian's Chromium for the dashboard's browser
+# tests (Playwright drives it by its path; no browser is ever downloaded).
 set -euo pipefail
 need=()
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
@@ -14,6 +15,7 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v curl >/dev/null || need+=(curl)
 command -v ab >/dev/null || need+=(apache2-utils)
 command -v wrk >/dev/null || need+=(wrk)
+command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -139,6 +139,11 @@ def test_up_status_down_of_a_local_manifest(venv: Path, tmp_path: Path) -> None:
             "through the gateway"
         )
         assert set(deployer.processes()) >= {"controlplane", "gateway"}
+        # the dashboard's files are in the wheel (package data), served by its control plane
+        url = deployer.run("dashboard", timeout=60).stdout.split()[1]
+        for path in ("", "app.js", "app.css"):
+            answer = httpx.get(url + path, timeout=10)
+            assert answer.status_code == 200 and len(answer.content) > 1000, path
         deployer.run("down", timeout=120)
         deployer.wait(lambda: not deployer.processes(), timeout=60, what="nothing left running")
         with pytest.raises(httpx.ConnectError):

@@ -31,6 +31,7 @@ _COMMANDS = {
     "cost": "crosscloud.cli.cost_cmd:cost",
     "controlplane": "crosscloud.cli.controlplane_cmd:controlplane",
     "ca": "crosscloud.cli.ca_cmds:ca",
+    "dashboard": "crosscloud.cli.dashboard_cmd:dashboard",
 }
 
 

@@ -6,7 +6,10 @@ port is not trusted before the token is checked: the token is compared (in const
 before any byte of a body is read; a body must have a valid Content-Length of at most
 `MAX_BODY` (else 400/411/413, and the connection is closed unread); a request must arrive
 whole within `CROSSCLOUD_API_TIMEOUT` (10 s), and each socket read and write within it;
-at most `MAX_CONNECTIONS` are open (more are closed at once)."""
+at most `MAX_CONNECTIONS` are open (more are closed at once).
+
+It also serves the dashboard's static files (web.py: no data in them, so no token) at
+`/dashboard/`; the page then calls this API with the token like the CLI does."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from crosscloud import errors
-from crosscloud.controlplane import cost_ops, operations, token_ops
+from crosscloud.controlplane import cost_ops, operations, regions_view, token_ops, web
 from crosscloud.controlplane.controller import Controller
 
 log = logging.getLogger("crosscloud.controlplane")
@@ -105,6 +108,14 @@ TEXT: dict[str, Callable[[Controller], bytes]] = {
 }
 
 
+def _dashboard(_ctl: Controller, _query: dict[str, Any]) -> dict[str, Any]:
+    """What this control plane's API offers the dashboard beyond status and traffic."""
+    return {"features": {"cost": "/v1/cost" in GET, "quotas": "/v1/quotas" in GET}}
+
+
+GET.update({"/v1/traffic": lambda ctl, _q: regions_view.report(ctl), "/v1/dashboard": _dashboard})
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: ApiServer
 
@@ -128,9 +139,12 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug(format, *args)  # never the headers: they carry the token
 
     def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path in ("/", "/dashboard") or web.asset(url.path) is not None:
+            self._page(url.path)
+            return
         if self._admitted(body=False) is None:
             return
-        url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         text = TEXT.get(url.path)
         if text is not None:
@@ -162,6 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _check(self, *, body: bool) -> int | tuple[int, str, str]:
+        if not web.same_origin(self.headers, self.server.port):
+            return 403, "forbidden", "requests from another origin are refused"
         if not self._authorized():
             return 401, "unauthorized", "a valid bearer token is required"
         if "transfer-encoding" in self.headers:
@@ -223,13 +239,32 @@ class _Handler(BaseHTTPRequestHandler):
         token = self.server.token.encode()
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token)
 
+    def _page(self, path: str) -> None:
+        """A dashboard file (no token: it holds no data), only to a loopback Host."""
+        self._deadline.cancel()
+        found = web.asset(path)
+        if not web.local_host(self.headers, self.server.port):
+            self._refuse(421, "misdirected request", "the dashboard answers only on 127.0.0.1")
+        elif found is None:  # `/`: where the page is
+            self.send_response(308)
+            self.send_header("location", web.PAGE)
+            self.send_header("content-length", "0")
+            self.end_headers()
+        else:
+            self._write(200, found[0], found[1], web.PAGE_HEADERS)
+
     def _send(self, status: int, body: dict[str, Any]) -> None:
         text = body.get("text") if status == 200 and urlsplit(self.path).path in TEXT else None
         data = text if isinstance(text, bytes) else orjson.dumps(body)
-        self.send_response(status)
         kind = "text/plain; version=0.0.4" if text is not None else "application/json"
+        self._write(status, data, kind, web.API_HEADERS)
+
+    def _write(self, status: int, data: bytes, kind: str, headers: dict[str, str]) -> None:
+        self.send_response(status)
         self.send_header("content-type", kind)
         self.send_header("content-length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
         if self.close_connection:
             self.send_header("connection", "close")
         self.end_headers()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from crosscloud import errors, ports
-from crosscloud.controlplane import clusters, costs, loop_health, records, traffic, usage
+from crosscloud.controlplane import clusters, costs, live, loop_health, records, traffic, usage
 from crosscloud.controlplane.autoscaler import Autoscaler
 from crosscloud.controlplane.gatewaylink import GatewayLink, limits_config, service_config
 from crosscloud.controlplane.leadership import Leadership, alone
@@ -49,6 +49,7 @@ class Controller:
         self._stops = ThreadPoolExecutor(4, thread_name_prefix="stop")
         self._stopping: set[str] = set()
         self.traffic = traffic.TrafficWindow()  # the gateway's counters, for `status`
+        self.live = live.LiveTraffic()  # the same, over seconds, for the dashboard (live.py)
         self.autoscaler = Autoscaler()  # replica counts from the gateway's load (autoscaler.py)
         self.clusters = clusters.ClusterSync()  # EKS/AKS/GKE placements (clusters.py)
         self.health = loop_health.LoopHealth()  # whether passes complete, for `status`

@@ -67,7 +67,8 @@ def withdraw(info: Path) -> None:
 
 
 def live(home: Path) -> list[dict[str, Any]]:
-    """The running control planes of `home` (the first one first), each with its `token`;
+    """The running control planes of `home` (the first one first), each with its `token`
+    (and `token_file`);
     files left by one that died are removed."""
     found = []
     for path in sorted(home.glob("controlplane*.json"), key=lambda p: (p.name != PRIMARY, p.name)):
@@ -84,5 +85,6 @@ def live(home: Path) -> list[dict[str, Any]]:
             info["token"] = token_path(path).read_text().strip()
         except OSError:
             continue
+        info["token_file"] = str(token_path(path))  # where `crosscloud dashboard` points
         found.append(info)
     return found

@@ -30,15 +30,19 @@ K = TypeVar("K", bound=tuple[Any, ...])
 def scrape(gateway_url: str, *, timeout: float = 1.0) -> Counts | None:
     """The gateway's request counters; {} when no gateway listens (it served nothing
     since it will start from zero), None when it could not be read (keep no sample)."""
+    text = metrics_text(gateway_url, timeout=timeout)
+    return None if text is None else parse(text)
+
+
+def metrics_text(gateway_url: str, *, timeout: float = 1.0) -> str | None:
+    """The gateway's /metrics; "" when no gateway listens, None when unreadable."""
     try:
         response = local_http.client().get(f"{gateway_url}/metrics", timeout=timeout)
     except httpx.ConnectError:
-        return {}
+        return ""
     except httpx.HTTPError:
         return None
-    if response.status_code != 200:
-        return None
-    return parse(response.text)
+    return response.text if response.status_code == 200 else None
 
 
 def parse(text: str) -> Counts:

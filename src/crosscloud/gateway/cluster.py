@@ -134,8 +134,9 @@ class Cluster:
         self.retries_overflow = 0
         #: Metrics, updated in place on the hot path and read by the /metrics collector.
         self.by_key: dict[tuple[str, int], int] = {}
-        self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.latency_sum = 0.0
+        #: Per placement that answered ("" when none did): a count per latency bucket
+        #: (+Inf last) and then the summed seconds; see `latency_of`.
+        self.latency: dict[str, list[float]] = {}
         self.groups: list[_Group] = []
         self.group_weights: list[float] = []
         self.on_change: Callable[[], None] | None = None
@@ -145,6 +146,16 @@ class Cluster:
         #: Requests waiting while the service has no replica (scale from zero).
         self.held = gwhold.HoldQueue(self, service.hold)
         self.set_endpoints(service.upstreams)
+
+    def latency_of(self, placement: str) -> list[float]:
+        """The histogram of `placement`, made on its first request."""
+        counts = self.latency[placement] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        return counts
+
+    @property
+    def latency_sum(self) -> float:
+        """Seconds spent on finished requests, every placement together."""
+        return sum(counts[-1] for counts in list(self.latency.values()))
 
     def reconfigure(self, service: gwconfig.ServiceConfig) -> None:
         """New policies for the same service; hosts keep their state and connections."""

@@ -466,10 +466,12 @@ class Exchange:
         server = self.client.server
         server.inflight.discard(self)
         elapsed = (now or time.perf_counter()) - self.started
-        cluster.latency_counts[bisect.bisect_left(LATENCY_BUCKETS, elapsed)] += 1
-        cluster.latency_sum += elapsed
         served = self.served_by
-        key = (served.placement if served is not None else "", self.status)
+        placement = served.placement if served is not None else ""
+        latency = cluster.latency.get(placement) or cluster.latency_of(placement)
+        latency[bisect.bisect_left(LATENCY_BUCKETS, elapsed)] += 1
+        latency[-1] += elapsed
+        key = (placement, self.status)
         counts = cluster.by_key
         counts[key] = counts.get(key, 0) + 1
         self.client.exchange_done(self)

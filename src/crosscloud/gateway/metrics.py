@@ -36,8 +36,9 @@ class GatewayCollector:
         )
         latency = HistogramMetricFamily(
             "crosscloud_gateway_request_duration_seconds",
-            "Time from request to the end of the response, retries included.",
-            labels=["service"],
+            "Time from request to the end of the response, retries included, by the"
+            " placement that answered.",
+            labels=["service", "placement"],
         )
         retries = CounterMetricFamily(
             "crosscloud_gateway_retries", "Retries sent.", labels=["service"]
@@ -58,7 +59,8 @@ class GatewayCollector:
         for c in clusters:
             for (placement, status), n in list(c.by_key.items()):
                 requests.add_metric([c.name, placement, str(status)], n)
-            latency.add_metric([c.name], _buckets(c), c.latency_sum)
+            for placement, counts in list(c.latency.items()):
+                latency.add_metric([c.name, placement], _buckets(counts), counts[-1])
             retries.add_metric([c.name], c.retries)
             overflow.add_metric([c.name], c.retries_overflow)
             in_flight.add_metric([c.name], c.active)
@@ -67,10 +69,11 @@ class GatewayCollector:
         yield from _host_metrics(clusters)
 
 
-def _buckets(c: gwcluster.Cluster) -> list[tuple[str, float]]:
-    out, total = [], 0
+def _buckets(counts: list[float]) -> list[tuple[str, float]]:
+    """Cumulative buckets from one placement's counts (its summed seconds last)."""
+    out, total = [], 0.0
     bounds = [*map(str, gwcluster.LATENCY_BUCKETS), "+Inf"]
-    for bound, count in zip(bounds, c.latency_counts, strict=True):
+    for bound, count in zip(bounds, counts[:-1], strict=True):
         total += count
         out.append((bound, float(total)))
     return out

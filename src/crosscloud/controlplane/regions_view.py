@@ -1,0 +1,85 @@
+"""`GET /v1/traffic`: every region (a service in one placement) with its ready and
+desired replicas, their versions, the gateway's live figures for it (live.py) and a
+health level (planning/regions.py): what the dashboard's traffic table shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crosscloud.controlplane.controller import Controller
+from crosscloud.domain import state
+from crosscloud.planning import desired as desired_mod
+from crosscloud.planning import regions
+
+READY = state.ReplicaState.READY
+
+
+def report(ctl: Controller) -> dict[str, Any]:
+    """Regions of every deployment, in manifest order, and requests no replica answered."""
+    shared = ctl.shared
+    seen = ctl.live.report(ctl.gateway.url, now=shared.clock())  # gateway I/O: not locked
+    stale = bool(ctl.health.report(shared.clock())["stale"])
+    gateway = {(r["service"], r["placement"]): r for r in seen["rows"]}
+    with shared.lock:
+        deps = shared.deployments()
+        replicas = shared.store.list_replicas()
+    out = []
+    for dep in deps:
+        wanted = desired_mod.desired_services(
+            dep.spec, version=dep.record.version, scale=dep.submitted.overrides()
+        )
+        for want in wanted:
+            where = (want.deployment, want.service, want.placement)
+            mine = [r for r in replicas if (r.deployment, r.service, r.placement) == where]
+            row = gateway.get((want.service, want.placement))
+            out.append(_region(want, mine, row, stale=stale or "error" in seen))
+    unrouted = {
+        r["service"]: {"requests": r["requests"], "errors": r["errors"]}
+        for r in seen["rows"]
+        if not r["placement"] and r["requests"]
+    }
+    return {
+        "window_s": seen["window_s"],
+        "gateway_error": seen.get("error"),
+        "regions": out,
+        "unrouted": unrouted,
+    }
+
+
+def _region(
+    want: state.DesiredService,
+    mine: list[state.ReplicaRecord],
+    row: dict[str, Any] | None,
+    *,
+    stale: bool,
+) -> dict[str, Any]:
+    ready = [r for r in mine if r.state is READY]
+    gateway = row or {}
+    seen = regions.Seen(
+        desired=want.replicas,
+        ready=len(ready),
+        upstreams=gateway.get("upstreams", 0),
+        available=gateway.get("available", 0),
+        requests=gateway.get("requests", 0),
+        errors=gateway.get("errors", 0),
+        ejections=gateway.get("ejections", 0),
+        connect_errors=gateway.get("connect_errors", 0),
+    )
+    level, reason = regions.health(seen)
+    if stale and level is regions.Health.OK:
+        level, reason = regions.Health.DEGRADED, "not current: the control loop or gateway lags"
+    return {
+        "deployment": want.deployment,
+        "service": want.service,
+        "placement": want.placement,
+        "desired": want.replicas,
+        "ready": len(ready),
+        "version": want.version,
+        "versions": sorted({r.version for r in mine if r.state in state.ACTIVE_STATES}),
+        "states": {s: sum(r.state.value == s for r in mine) for s in {r.state.value for r in mine}},
+        "health": level.value,
+        "reason": reason,
+        **{k: gateway.get(k) for k in ("rps", "p50_ms", "p99_ms")},
+        **{k: gateway.get(k, 0) for k in ("requests", "errors", "ejections", "connect_errors")},
+        **{k: gateway.get(k, 0) for k in ("upstreams", "available")},
+    }
