@@ -1,7 +1,8 @@
 """The control plane's web dashboard in a real browser: Debian's Chromium, headless,
 driven by Playwright (never a downloaded browser). Three local regions of a service,
-real traffic through the gateway; the page takes the token, shows the deployment and
-each region live, follows `crosscloud scale`, and turns a region red when its replicas
+real traffic through the gateway with an API token; the page takes the control plane's
+token, shows the deployment, each region live, the ledger's cost and the token in use,
+follows `crosscloud scale`, and turns a region red when its replicas
 are SIGKILLed (only pids of this test's own state directory).
 
 The README's screenshot is taken here: `CROSSCLOUD_UPDATE_SCREENSHOT=1` writes
@@ -62,18 +63,19 @@ spec:
     - name: echo
       source: service.py:Echo
   placements:
-    - {provider: local, region: region-a, services: [{name: echo, replicas: 1}]}
-    - {provider: local, region: region-b, services: [{name: echo}]}
-    - {provider: local, region: region-c, services: [{name: echo}]}
+    - {provider: local, region: region-a, pricePerHour: 0.5, services: [{name: echo, replicas: 1}]}
+    - {provider: local, region: region-b, pricePerHour: 0.4, services: [{name: echo}]}
+    - {provider: local, region: region-c, pricePerHour: 0.3, services: [{name: echo}]}
 """
 
 
 class Traffic:
     """About 40 requests a second through the gateway from one thread (paced: the
-    machine is shared), so the page has live figures to show."""
+    machine is shared) with an API token, so the page has live figures to show."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str) -> None:
         self.url = url
+        self.headers = {"authorization": f"Bearer {token}"}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -81,7 +83,7 @@ class Traffic:
         with httpx.Client(trust_env=False, timeout=10) as client:
             while not self.stop.wait(0.025):
                 with contextlib.suppress(httpx.HTTPError):  # a killed region: retried or 502
-                    client.post(self.url, json={"text": "hi"})
+                    client.post(self.url, json={"text": "hi"}, headers=self.headers)
 
     def __enter__(self) -> Traffic:
         self.thread.start()
@@ -99,7 +101,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deploye
     folder = app_folder(tmp, MANIFEST, SERVICE)
     try:
         deployer.run("up", str(folder / "crosscloud.yaml"))
-        with Traffic(f"{deployer.gateway()}/echo/echo"):
+        token = deployer.run("token", "create", "shop", "--name", "storefront").stdout.strip()
+        with Traffic(f"{deployer.gateway()}/echo/echo", token):
             yield deployer, folder
     finally:
         deployer.kill_everything()
@@ -155,6 +158,12 @@ def test_the_page_loads_without_a_console_error_and_shows_the_deployment(page: A
     # live traffic: a request rate appears for each region (the paced load reaches all three)
     expect(_region(page, "local/region-a").locator(".rps")).not_to_have_text("—", timeout=30_000)
     expect(page.locator("#events")).to_contain_text("Ready")
+    # cost from the ledger at the manifest's prices: 0.5 + 0.4 + 0.3 per hour
+    expect(page.locator("#cost-hour")).to_have_text("$1.20", timeout=30_000)
+    # the API token the traffic uses, with its quota (none set)
+    used = page.locator('#quotas tr[data-token="storefront"]')
+    expect(used).to_contain_text("shop")
+    expect(used).to_contain_text("no limit")
     assert "token" not in page.url and "#" not in page.url
     assert page.problems == []
 
@@ -168,6 +177,7 @@ def test_a_replica_count_change_after_crosscloud_scale(
     deployer.run("scale", "echo", "2", "--placement", "local/region-a")
     playwright.expect(cell).to_have_text("2/2", timeout=60_000)
     playwright.expect(page.locator("#events")).to_contain_text("echo in local/region-a to 2")
+    playwright.expect(page.locator("#cost-hour")).to_have_text("$1.70")  # 2 x 0.5 + 0.4 + 0.3
     assert page.problems == []
 
 
