@@ -1,0 +1,1 @@
+"""Stand-ins for third-party servers, for benchmarks and tests (never imported by the product)."""

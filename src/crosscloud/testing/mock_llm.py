@@ -1,0 +1,340 @@
+"""A mock OpenAI-compatible language-model engine for benchmarks and tests.
+
+    python -m crosscloud.testing.mock_llm --port 9001 --model tiny [--model other]
+
+Sleeps instead of computing, but keeps what routing cares about: a paged prefix cache
+(chain hashes of 16-token blocks, LRU, a capacity in blocks), a time to first token that
+grows with the *uncached* prompt length (prefill is serialized, as on one GPU), a decode
+rate, a cap on concurrent sequences (queueing beyond it), vLLM-named metrics at /metrics,
+/health, `GET /v1/models`, and chat and text completions, streamed as server-sent events
+(with `usage` in a last chunk when `stream_options.include_usage` asks) or whole. A token
+is 4 bytes of the templated prompt. `POST /-/reset` empties the cache and the counters
+(between benchmark rounds). One process per replica, a few MB of CPU time per second
+while busy: 8 or more fit on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import uvicorn
+
+from crosscloud.testing import mock_metrics
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+BYTES_PER_TOKEN = 4
+BLOCK_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How fast the pretend GPU is and how much it holds."""
+
+    models: tuple[str, ...] = ("mock",)
+    prefill_tokens_per_s: float = 50_000.0
+    decode_tokens_per_s: float = 200.0
+    base_latency: float = 0.002
+    max_seqs: int = 8
+    cache_blocks: int = 4096
+    max_tokens: int = 16
+
+
+class Engine:
+    """The cache, the queue and the counters of one replica."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.cache: OrderedDict[int, None] = OrderedDict()
+        self.seqs = asyncio.Semaphore(config.max_seqs)
+        self.prefill = asyncio.Lock()
+        self.stats = mock_metrics.Stats(time.monotonic())
+
+    def reset(self) -> None:
+        self.cache.clear()
+        self.stats = mock_metrics.Stats(time.monotonic(), running=self.stats.running)
+
+    def lookup(self, prompt: bytes) -> tuple[int, int, list[int]]:
+        """(prompt tokens, tokens found in the cache, block hashes of the prompt)."""
+        tokens = -(-len(prompt) // BYTES_PER_TOKEN)
+        size = BLOCK_TOKENS * BYTES_PER_TOKEN
+        hashes, h = [], 0
+        for start in range(0, len(prompt) - size + 1, size):
+            h = hash((h, prompt[start : start + size]))
+            hashes.append(h)
+        cached = 0
+        for h in hashes:
+            if h not in self.cache:
+                break
+            cached += 1
+        return tokens, cached * BLOCK_TOKENS, hashes
+
+    def remember(self, hashes: list[int]) -> None:
+        for h in hashes:
+            self.cache[h] = None
+            self.cache.move_to_end(h)
+        while len(self.cache) > self.config.cache_blocks:
+            self.cache.popitem(last=False)
+
+    async def run_prefill(self, prompt: bytes) -> tuple[int, int]:
+        """Wait for a sequence slot, then prefill what is not cached; (prompt, cached)."""
+        stats = self.stats
+        stats.change(time.monotonic(), waiting=1)
+        await self.seqs.acquire()
+        stats.change(time.monotonic(), waiting=-1, running=1)
+        async with self.prefill:
+            tokens, cached, hashes = self.lookup(prompt)
+            uncached = tokens - cached
+            await asyncio.sleep(
+                self.config.base_latency + uncached / self.config.prefill_tokens_per_s
+            )
+            self.remember(hashes)
+        stats.prompt_tokens += tokens
+        stats.cache_queries += tokens
+        stats.cache_hits += cached
+        return tokens, cached
+
+    def finish(self, generated: int) -> None:
+        self.stats.generation_tokens += generated
+        self.stats.requests += 1
+        self.stats.change(time.monotonic(), running=-1)
+        self.seqs.release()
+
+
+def prompt_of(body: dict[str, Any]) -> bytes:
+    """The templated prompt: every message's role and content, or the prompt."""
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        return "".join(
+            f"<|{m.get('role', '')}|>{m.get('content', '')}"
+            for m in messages
+            if isinstance(m, dict)
+        ).encode()
+    prompt = body.get("prompt", "")
+    return (prompt if isinstance(prompt, str) else str(prompt)).encode()
+
+
+def error(
+    status: int, message: str, *, param: str | None = None, code: str | None = None
+) -> tuple[int, bytes]:
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return status, orjson.dumps(body)
+
+
+class App:
+    """The ASGI app of one mock replica."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/health" or path == "/readyz":
+            await _reply(send, 200, b"{}")
+        elif path == "/metrics":
+            body = mock_metrics.render(self.engine.stats, time.monotonic())
+            await _reply(send, 200, body, b"text/plain; version=0.0.4")
+        elif path == "/v1/models":
+            data = [
+                {"id": m, "object": "model", "created": 0, "owned_by": "mock"}
+                for m in self.engine.config.models
+            ]
+            await _reply(send, 200, orjson.dumps({"object": "list", "data": data}))
+        elif path == "/-/reset" and method == "POST":
+            self.engine.reset()
+            await _reply(send, 200, b"{}")
+        elif path in ("/v1/chat/completions", "/v1/completions") and method == "POST":
+            await self._complete(scope, receive, send, chat=path.endswith("chat/completions"))
+        else:
+            await _reply(send, *error(404, f"no route {method} {path}"))
+
+    async def _complete(self, scope: Scope, receive: Receive, send: Send, *, chat: bool) -> None:
+        raw = b""
+        while True:
+            msg = await receive()
+            raw += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            await _reply(send, *error(400, "the body is not valid JSON"))
+            return
+        if not isinstance(body, dict):
+            await _reply(send, *error(400, "the body must be a JSON object"))
+            return
+        model = body.get("model")
+        if model not in self.engine.config.models:
+            text = f"The model `{model}` does not exist."
+            await _reply(send, *error(404, text, param="model", code="model_not_found"))
+            return
+        out_tokens = int(
+            body.get("max_tokens")
+            or body.get("max_completion_tokens")
+            or self.engine.config.max_tokens
+        )
+        stream = bool(body.get("stream"))
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        reply = _Reply(send, model=str(model), chat=chat)
+        tokens, cached = await self.engine.run_prefill(prompt_of(body))
+        try:
+            if stream:
+                await reply.stream(out_tokens, self.engine.config.decode_tokens_per_s)
+            else:
+                await asyncio.sleep(out_tokens / self.engine.config.decode_tokens_per_s)
+            usage = {
+                "prompt_tokens": tokens,
+                "completion_tokens": out_tokens,
+                "total_tokens": tokens + out_tokens,
+                "prompt_tokens_details": {"cached_tokens": cached},
+            }
+            if stream:
+                await reply.end_stream(usage if include_usage else None)
+            else:
+                await reply.whole(out_tokens, usage)
+        finally:
+            self.engine.finish(out_tokens)
+
+
+class _Reply:
+    """The OpenAI shapes of one answer."""
+
+    def __init__(self, send: Send, *, model: str, chat: bool) -> None:
+        self.send, self.model, self.chat = send, model, chat
+        self.id = f"cmpl-{id(self):x}"
+        self.kind = "chat.completion" if chat else "text_completion"
+
+    def _choice(self, text: str, finish: str | None, *, delta: bool) -> dict[str, Any]:
+        if not self.chat:
+            return {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
+        key = "delta" if delta else "message"
+        return {"index": 0, key: {"role": "assistant", "content": text}, "finish_reason": finish}
+
+    def _event(self, obj: dict[str, Any]) -> bytes:
+        return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        kind = self.kind + (".chunk" if self.chat else "")
+        return self._event(
+            {
+                "id": self.id,
+                "object": kind,
+                "created": 0,
+                "model": self.model,
+                "choices": choices,
+                **extra,
+            }
+        )
+
+    async def stream(self, tokens: int, rate: float) -> None:
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        for i in range(tokens):
+            finish = "length" if i == tokens - 1 else None
+            data = self._chunk([self._choice(f"t{i} ", finish, delta=True)])
+            await self.send({"type": "http.response.body", "body": data, "more_body": True})
+            if i < tokens - 1:
+                await asyncio.sleep(1 / rate)
+
+    async def end_stream(self, usage: dict[str, Any] | None) -> None:
+        tail = self._chunk([], usage=usage) if usage is not None else b""
+        await self.send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n"})
+
+    async def whole(self, tokens: int, usage: dict[str, Any]) -> None:
+        text = "".join(f"t{i} " for i in range(tokens))
+        body = {
+            "id": self.id,
+            "object": self.kind,
+            "created": 0,
+            "model": self.model,
+            "choices": [self._choice(text, "length", delta=False)],
+            "usage": usage,
+        }
+        await _reply(self.send, 200, orjson.dumps(body))
+
+
+async def _reply(
+    send: Send, status: int, body: bytes, content_type: bytes = b"application/json"
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m crosscloud.testing.mock_llm", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--model", action="append", dest="models", help="a model name it serves (repeatable)"
+    )
+    parser.add_argument(
+        "--prefill-rate",
+        type=float,
+        default=EngineConfig.prefill_tokens_per_s,
+        help="prompt tokens per second",
+    )
+    parser.add_argument(
+        "--decode-rate",
+        type=float,
+        default=EngineConfig.decode_tokens_per_s,
+        help="tokens per second per sequence",
+    )
+    parser.add_argument(
+        "--max-seqs", type=int, default=EngineConfig.max_seqs, help="sequences at once; more queue"
+    )
+    parser.add_argument(
+        "--cache-blocks",
+        type=int,
+        default=EngineConfig.cache_blocks,
+        help="prefix cache capacity (16-token blocks)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=EngineConfig.max_tokens,
+        help="tokens generated when the request does not say",
+    )
+    args = parser.parse_args(argv)
+    config = EngineConfig(
+        models=tuple(args.models or ["mock"]),
+        prefill_tokens_per_s=args.prefill_rate,
+        decode_tokens_per_s=args.decode_rate,
+        max_seqs=args.max_seqs,
+        cache_blocks=args.cache_blocks,
+        max_tokens=args.max_tokens,
+    )
+
+    uvicorn.run(
+        App(Engine(config)),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+
+
+if __name__ == "__main__":
+    main()
