@@ -56,6 +56,8 @@ def sample_of(stats: dict[str, Any], now: float) -> autoscale.Sample:
         held=int(stats.get("held", 0)),
         requests=int(stats.get("requests", 0)),
         busy_seconds=float(stats.get("busy_seconds", 0.0)),
+        tokens=int(stats.get("prompt_tokens", 0)) + int(stats.get("completion_tokens", 0)),
+        waiting=int(stats.get("waiting", -1)),
     )
 
 

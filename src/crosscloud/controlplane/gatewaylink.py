@@ -246,9 +246,13 @@ def service_config(
     and the deployment's API tokens (`api_tokens`: every one, revoked included)."""
     traffic = spec.spec.traffic
     outlier = traffic.outlier_detection
+    declared = next((s for s in spec.spec.services if s.name == service), None)
     return gatewayfile.ServiceFile(
         name=service,
-        policy=traffic.policy,
+        policy=declared.policy if declared and declared.policy else traffic.policy,
+        models=list(declared.models) if declared else [],
+        # Services that declare no models may still serve some: asked every 30 s.
+        discover_models=not (declared and declared.models),
         failover=list(traffic.failover),
         split=dict(traffic.split),
         timeout=traffic.timeout,

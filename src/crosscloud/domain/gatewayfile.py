@@ -7,7 +7,10 @@ refused. Durations as in manifests (250ms, 10s, 5m), sizes as 32Ki or bytes.
     services:
       - name: echo
         hosts: [echo.example.com]          # optional: route by Host header too
-        policy: least-request              # round-robin | least-request | latency
+        policy: least-request              # round-robin | least-request | latency | prefix-affinity
+        models: [tiny-chat]                # OpenAI models: /v1/* routed by the body's model
+        discoverModels: false              # or learn them from the replicas' GET /v1/models
+        affinity: {cacheThreshold: 0.5, balanceAbsThreshold: 2, balanceRelThreshold: 1.0001}
         failover: [local/a, local/b]       # placement order for locality failover
         split: {v1: 90, v2: 10}            # optional canary split by version
         timeout: 30s
@@ -121,6 +124,23 @@ class HoldFile(FileModel):
     retry_after: Duration = pydantic.Field(default=5.0, alias="retryAfter")
 
 
+class AffinityFile(FileModel):
+    """`services[].affinity`: the thresholds of `policy: prefix-affinity` (SGLang's router's
+    names): a request goes to the replica holding the longest prefix of its prompt when
+    that covers `cacheThreshold` of it and that replica has at most `balanceAbsThreshold`
+    requests more than the least loaded (or at most `balanceRelThreshold` times as many)."""
+
+    cache_threshold: float = pydantic.Field(default=0.5, ge=0, le=1, alias="cacheThreshold")
+    balance_abs: int = pydantic.Field(default=2, ge=0, alias="balanceAbsThreshold")
+    balance_rel: float = pydantic.Field(default=1.0001, ge=1, alias="balanceRelThreshold")
+    capacity: int = pydantic.Field(default=16_384, ge=1, le=1_048_576, alias="blocksPerReplica")
+
+
+ModelName = Annotated[
+    str, pydantic.Field(min_length=1, max_length=256, pattern=r"^[^\s\x00-\x1f]+$")
+]
+
+
 class ServiceFile(FileModel):
     """`services[]`: one routed service, its replicas and how traffic reaches them."""
 
@@ -137,6 +157,9 @@ class ServiceFile(FileModel):
     upstreams: list[UpstreamFile] = []
     hold: HoldFile = HoldFile()
     auth: AuthFile | None = None
+    models: list[ModelName] = []
+    discover_models: bool = pydantic.Field(default=False, alias="discoverModels")
+    affinity: AffinityFile = AffinityFile()
 
 
 class ListenFile(FileModel):

@@ -9,7 +9,7 @@ from typing import Literal
 
 from crosscloud.domain import quantity
 
-Policy = Literal["round-robin", "least-request", "latency"]
+Policy = Literal["round-robin", "least-request", "latency", "prefix-affinity"]
 #: Every policy, in the order they are documented.
 POLICIES: tuple[Policy, ...] = typing.get_args(Policy)
 DEFAULT: Policy = "least-request"

@@ -16,7 +16,7 @@ from crosscloud import errors
 from crosscloud.domain import policies
 from crosscloud.gateway import config as gwconfig
 from crosscloud.gateway import hold as gwhold
-from crosscloud.planning import outlier, routing
+from crosscloud.planning import affinity, outlier, prefix, routing
 
 if TYPE_CHECKING:
     from crosscloud.gateway.upstream import UpstreamConn
@@ -33,6 +33,7 @@ class Host:
 
     __slots__ = (
         "active",
+        "completion_tokens",
         "connect_errors",
         "ejected",
         "ejections",
@@ -43,8 +44,12 @@ class Host:
         "id",
         "id_line",
         "idle",
+        "models",
         "placement",
+        "prompt_tokens",
+        "running",
         "upstream",
+        "waiting",
         "weight",
     )
 
@@ -67,6 +72,14 @@ class Host:
         self.idle: list[tuple[UpstreamConn, float]] = []
         self.connect_errors = 0
         self.ejections = 0
+        #: From `usage` in its answers (gateway/llm.py).
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        #: What its `GET /v1/models` listed (health.py), and its engine's queue as its
+        #: /metrics last said (vLLM's num_requests_waiting and _running); -1: not read.
+        self.models: tuple[str, ...] = ()
+        self.waiting = -1
+        self.running = -1
 
     @property
     def available(self) -> bool:
@@ -145,6 +158,12 @@ class Cluster:
         self.tracks_latency = service.policy == "latency"
         #: Requests waiting while the service has no replica (scale from zero).
         self.held = gwhold.HoldQueue(self, service.hold)
+        #: Prefix-affinity: recent prompts per replica, and the request being routed.
+        self.prefixes = prefix.PrefixIndex(capacity=service.affinity_capacity)
+        self.prefix_key: list[int] | None = None
+        self.affinity_counts = dict.fromkeys(affinity.Reason, 0)
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
         self.set_endpoints(service.upstreams)
 
     def latency_of(self, placement: str) -> list[float]:
@@ -164,8 +183,34 @@ class Cluster:
         self._pick_in_level = self._policy(service.policy)
         self.tracks_latency = service.policy == "latency"
         self.held.config = service.hold
+        if service.affinity_capacity != self.prefixes.capacity:
+            self.prefixes = prefix.PrefixIndex(capacity=service.affinity_capacity)
         for host in self.set_endpoints(service.upstreams):
             host.close_idle()
+
+    def served_models(self) -> set[str]:
+        """The models declared for it, else the ones its replicas list."""
+        if self.config.models:
+            return set(self.config.models)
+        return {m for h in self.hosts.values() for m in h.models}
+
+    def _prefix_affinity(self, level: _Level) -> Host:
+        """Prefix-affinity within a level the locality filters left (planning/affinity.py);
+        the chosen replica is noted as holding the prompt at once, as SGLang's router does,
+        so that the next request with the same prefix follows it while this one runs."""
+        hashes, hosts = self.prefix_key, level.hosts
+        if not hashes:
+            return hosts[routing.pick_least_request(hosts, self.rng)]
+        found = self.prefixes.match(hashes)
+        matched = [found.get(h.id, 0) for h in hosts]
+        sizes = [self.prefixes.blocks(h.id) for h in hosts]
+        i, reason = affinity.pick(
+            hosts, matched, len(hashes), self.rng, self.config.affinity, sizes
+        )
+        self.affinity_counts[reason] += 1
+        host = hosts[i]
+        self.prefixes.insert(host.id, hashes)
+        return host
 
     def _policy(self, name: policies.Policy) -> Callable[[_Level], Host]:
         """The picker of policy `name`, chosen when the service is configured. Every name of
@@ -186,6 +231,7 @@ class Cluster:
             "round-robin": round_robin,
             "least-request": least_request,
             "latency": latency,
+            "prefix-affinity": self._prefix_affinity,
         }
         picker = pickers.get(name)
         if picker is None:
@@ -204,6 +250,7 @@ class Cluster:
             new[up.id] = host
         removed = [h for i, h in self.hosts.items() if new.get(i) is not h]
         self.hosts = new
+        self.prefixes.forget(h.id for h in removed if h.id not in new)
         self.detector.set_hosts(list(new))
         for host in new.values():
             host.ejected = self.detector.is_ejected(host.id)
@@ -219,6 +266,12 @@ class Cluster:
             members = [h for h in live if key is None or key in (h.upstream.version, h.placement)]
             groups.append(self._group(members, dict(self.config.split).get(key or "", 1.0)))
         self.groups = groups
+        #: Whether `/v1/*` requests to it have their body read (models, prefixes, tokens).
+        self.llm = (
+            bool(self.config.models)
+            or self.config.policy == "prefix-affinity"
+            or any(h.models for h in self.hosts.values())
+        )
         self.group_weights = [g.weight if any(lv.hosts for lv in g.levels) else 0 for g in groups]
         if self.on_change is not None:
             self.on_change()

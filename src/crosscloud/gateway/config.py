@@ -18,6 +18,7 @@ import yaml
 from crosscloud import errors
 from crosscloud.domain import gatewayfile, policies
 from crosscloud.gateway import hold as gwhold
+from crosscloud.planning import affinity as pa
 from crosscloud.planning import outlier, retry
 
 DEFAULT_MAX_BODY = gatewayfile.DEFAULT_MAX_BODY
@@ -76,6 +77,13 @@ class ServiceConfig:
     hold: gwhold.HoldConfig = field(default_factory=gwhold.HoldConfig)
     #: None: open; else a bearer token with one of these hashes is required.
     auth: tuple[TokenHash, ...] | None = None
+    #: OpenAI model names it serves: `/v1/*` requests for them come here (gateway/llm.py).
+    models: tuple[str, ...] = ()
+    #: Without `models`: ask the replicas (`GET /v1/models`, gateway/engines.py).
+    discover_models: bool = False
+    affinity: pa.AffinityConfig = field(default_factory=pa.AffinityConfig)
+    #: Prompt prefix blocks remembered per replica for prefix-affinity (planning/prefix.py).
+    affinity_capacity: int = 16_384
 
     def __post_init__(self) -> None:
         # Refused here, once per configuration: a policy never falls back to another.
@@ -132,6 +140,14 @@ def _service(file: gatewayfile.ServiceFile) -> ServiceConfig:
         auth=None
         if file.auth is None
         else tuple(TokenHash(t.id, t.sha256) for t in file.auth.tokens),
+        models=tuple(file.models),
+        discover_models=file.discover_models,
+        affinity=pa.AffinityConfig(
+            cache_threshold=file.affinity.cache_threshold,
+            balance_abs=file.affinity.balance_abs,
+            balance_rel=file.affinity.balance_rel,
+        ),
+        affinity_capacity=file.affinity.capacity,
     )
 
 

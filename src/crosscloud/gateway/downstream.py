@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
+from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
 from crosscloud.gateway import exchange as gwexchange
 from crosscloud.gateway import head as gwhead
+from crosscloud.gateway import llm as gwllm
 from crosscloud.gateway import target as gwtarget
 from crosscloud.gateway import upstream as gwupstream
 from crosscloud.gateway.framing import error_bytes
@@ -352,20 +354,17 @@ class Downstream(asyncio.Protocol):
             url, authority = gwtarget.origin_form(url)  # 0.6 us: only for unusual targets
             url = gwtarget.normalize(url)
         if url in server.own_paths:  # one set lookup, not a call, for proxied requests
-            own = server.own_route(url)
+            own = self._own(url, keep_alive=keep_alive, http10=http10)
             if own is not None:
-                if http10:  # own answers are written for HTTP/1.1 keep-alive clients
-                    keep_alive = False
-                    own = own.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1)
-                return _Local(self, own, keep_alive=keep_alive)
+                return own
         cluster, path = server.route(authority or self.host_header, url)
         if cluster is None:
-            return self._local(
-                404, server.unknown_service(url), keep_alive=keep_alive, http10=http10
-            )
+            return self._unrouted(url, keep_alive=keep_alive, http10=http10)
         denied = self._authorize(cluster.name)
         if denied is not None:
             return self._local(denied[0], denied[1], keep_alive=keep_alive, http10=http10)
+        if cluster.llm and path[:4] == b"/v1/":
+            return self._body_read(cluster, path, keep_alive=keep_alive, http10=http10)
         method = parser.get_method()
         te = b"transfer-encoding: chunked\r\n" if self.chunked else b""
         head = b"%b %b HTTP/1.1\r\n%b%b\r\n" % (method, path, b"".join(self.headers), te)
@@ -378,6 +377,43 @@ class Downstream(asyncio.Protocol):
             keep_alive=keep_alive,
             http10=http10,
             expect=self.expect,
+        )
+
+    def _own(self, url: bytes, *, keep_alive: bool, http10: bool) -> _Local | None:
+        own = self.server.own_route(url)
+        if own is None:
+            return None
+        if http10:  # own answers are written for HTTP/1.1 keep-alive clients
+            keep_alive = False
+            own = own.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1)
+        return _Local(self, own, keep_alive=keep_alive)
+
+    def _unrouted(self, url: bytes, *, keep_alive: bool, http10: bool) -> _Pending:
+        """No service by that name: an OpenAI route goes by the body's model, else 404."""
+        server = self.server
+        if url[:4] == b"/v1/" and server.models:
+            return self._body_read(None, url, keep_alive=keep_alive, http10=http10)
+        return self._local(404, server.unknown_service(url), keep_alive=keep_alive, http10=http10)
+
+    def _body_read(
+        self, cluster: gwcluster.Cluster | None, path: bytes, *, keep_alive: bool, http10: bool
+    ) -> gwllm.BodyRead:
+        """An OpenAI request, read before it is routed (gateway/llm.py); `cluster` None:
+        routed by its model, and the token check waits until the service is known."""
+        parser = self.parser
+        method = parser.get_method()
+        te = b"transfer-encoding: chunked\r\n" if self.chunked else b""
+        head = b"%b %b HTTP/1.1\r\n%b%b\r\n" % (method, path, b"".join(self.headers), te)
+        return gwllm.BodyRead(
+            self,
+            cluster,
+            head=head,
+            method=method,
+            chunked=self.chunked,
+            keep_alive=keep_alive,
+            http10=http10,
+            expect=self.expect,
+            auth=self.auth if cluster is None else None,
         )
 
     def _refusal(self, version: str) -> tuple[int, str] | None:
@@ -399,14 +435,21 @@ class Downstream(asyncio.Protocol):
     def _authorize(self, service: str) -> tuple[int, str] | None:
         """A refusal, or None. The Authorization header goes on to the replica only when
         the gateway did not check it: a token stays with the gateway."""
-        authorizer, auth = self.server.authorizer, self.auth
+        denied, line = self.authorize_for(service, self.auth)
+        if line:
+            self.headers.append(line)
+        return denied
+
+    def authorize_for(
+        self, service: str, auth: bytes | None
+    ) -> tuple[tuple[int, str] | None, bytes]:
+        """(refusal or None, the Authorization line to pass on or b"")."""
+        authorizer = self.server.authorizer
         if authorizer is not None:
             denied = authorizer(service, auth)
             if denied is not None or authorizer.guards(service):
-                return denied
-        if auth is not None:
-            self.headers.append(b"authorization: %b\r\n" % auth)
-        return None
+                return denied, b""
+        return None, (b"authorization: %b\r\n" % auth if auth is not None else b"")
 
     def _local(self, status: int, message: str, *, keep_alive: bool, http10: bool) -> _Local:
         if not keep_alive:
@@ -425,7 +468,7 @@ class Downstream(asyncio.Protocol):
         answer = _Local(self, error_bytes(status, message, close=True), keep_alive=False)
         if parsing is None:  # the head itself was refused
             self._enqueue(answer)
-        elif parsing is self.current and isinstance(parsing, gwexchange.Exchange):
+        elif parsing is self.current and isinstance(parsing, gwexchange.Exchange | gwllm.BodyRead):
             parsing.reject(status, message.encode())
         elif parsing in self.queue:  # not started: nothing of it went anywhere
             self.queue[self.queue.index(parsing)] = answer

@@ -14,6 +14,7 @@ import contextlib
 
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
+from crosscloud.gateway import engines
 
 
 async def probe(upstream: gwconfig.Upstream, check: gwconfig.HealthCheck) -> bool:
@@ -70,9 +71,15 @@ async def check_cluster(cluster: gwcluster.Cluster) -> None:
 
 
 async def run(cluster: gwcluster.Cluster) -> None:
-    """Check `cluster` forever at its interval (cancel the task to stop)."""
+    """Check `cluster` forever at its interval (cancel the task to stop); on the same
+    beat, learn the models of services that declare none, every DISCOVER_EVERY checks,
+    and read the queues of OpenAI services' replicas."""
+    passes = 0
     while True:
         if cluster.config.health.enabled and cluster.hosts:
             with contextlib.suppress(Exception):
                 await check_cluster(cluster)
+            with contextlib.suppress(Exception):
+                await engines.observe(cluster, discover=passes % engines.DISCOVER_EVERY == 0)
+            passes += 1
         await asyncio.sleep(cluster.config.health.interval)

@@ -67,6 +67,7 @@ class GatewayCollector:
             held.add_metric([c.name], len(c.held))
         yield from (requests, latency, retries, overflow, in_flight, held)
         yield from _host_metrics(clusters)
+        yield from _llm_metrics([c for c in clusters if c.llm])
 
 
 def _buckets(counts: list[float]) -> list[tuple[str, float]]:
@@ -103,6 +104,47 @@ def _host_metrics(clusters: list[gwcluster.Cluster]) -> Iterator[Metric]:
     yield from (ejections, connect, available)
 
 
+def _llm_metrics(clusters: list[gwcluster.Cluster]) -> Iterator[Metric]:
+    labels = ["service", "upstream", "placement"]
+    prompt = CounterMetricFamily(
+        "crosscloud_gateway_prompt_tokens",
+        "Prompt tokens, from `usage` in OpenAI answers (JSON or the stream's last chunk).",
+        labels=labels,
+    )
+    completion = CounterMetricFamily(
+        "crosscloud_gateway_completion_tokens",
+        "Completion tokens, from `usage` in OpenAI answers.",
+        labels=labels,
+    )
+    waiting = GaugeMetricFamily(
+        "crosscloud_gateway_upstream_requests_waiting",
+        "The replica's queue as its /metrics last said (vllm:num_requests_waiting).",
+        labels=labels,
+    )
+    decisions = CounterMetricFamily(
+        "crosscloud_gateway_prefix_affinity_decisions",
+        "Prefix-affinity choices: hit (longest match), miss, overloaded (least-loaded).",
+        labels=["service", "reason"],
+    )
+    for c in clusters:
+        for h in c.hosts.values():
+            key = [c.name, h.id, h.placement]
+            prompt.add_metric(key, h.prompt_tokens)
+            completion.add_metric(key, h.completion_tokens)
+            if h.waiting >= 0:
+                waiting.add_metric(key, h.waiting)
+        if c.config.policy == "prefix-affinity":
+            for reason, n in c.affinity_counts.items():
+                decisions.add_metric([c.name, reason.value], n)
+    yield from (prompt, completion, waiting, decisions)
+
+
+def _queue(c: gwcluster.Cluster, attr: str) -> int:
+    """A queue figure summed over the replicas that export it (-1 when none does)."""
+    seen = [getattr(h, attr) for h in c.hosts.values() if getattr(h, attr) >= 0]
+    return sum(seen) if seen else -1
+
+
 def stats(clusters: Iterable[gwcluster.Cluster]) -> bytes:
     """Per service: requests in flight (held ones included), held, finished requests and
     their summed seconds, upstreams. JSON for the control plane's autoscaler."""
@@ -114,6 +156,10 @@ def stats(clusters: Iterable[gwcluster.Cluster]) -> bytes:
                 "requests": sum(c.by_key.values()),
                 "busy_seconds": c.latency_sum,
                 "upstreams": len(c.hosts),
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "waiting": _queue(c, "waiting"),
+                "running": _queue(c, "running"),
             }
             for c in clusters
         }

@@ -22,7 +22,7 @@ from typing import Protocol
 from crosscloud.adapters import listen
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
-from crosscloud.gateway import downstream, framing, health, metrics
+from crosscloud.gateway import downstream, framing, health, llm, metrics
 from crosscloud.gateway import exchange as gwexchange
 
 #: Resolution of per-try and overall timeouts (a sweep beats a timer per request).
@@ -34,7 +34,7 @@ SWEEP_BATCH = 64
 SWEEP_STEP = 0.01
 
 #: Paths the gateway answers itself (`Gateway.own_route`), whatever the services are.
-OWN_PATHS = frozenset({b"/metrics", b"/healthz", b"/readyz", b"/-/stats"})
+OWN_PATHS = frozenset({b"/metrics", b"/healthz", b"/readyz", b"/-/stats", b"/v1/models"})
 
 
 class Authorizer(Protocol):
@@ -71,6 +71,8 @@ class Gateway:
         self.clusters: dict[str, gwcluster.Cluster] = {}
         self._by_name: dict[bytes, gwcluster.Cluster] = {}
         self._by_host: dict[bytes, gwcluster.Cluster] = {}
+        #: OpenAI model name -> the service serving it (declared, else its replicas' list).
+        self.models: dict[str, gwcluster.Cluster] = {}
         self.inflight: set[gwexchange.Exchange] = set()
         #: Open client connections, and the count of sweeps: a connection notes the tick
         #: when its state changes, so no request pays for a timer or a clock read.
@@ -98,6 +100,7 @@ class Gateway:
             old.reconfigure(service)
         else:
             new = gwcluster.Cluster(service, rng=self.rng)
+            new.on_change = self._index_models
             self.clusters[service.name] = new
             if self._server is not None:
                 self._start_health(new)
@@ -143,6 +146,20 @@ class Gateway:
     def _reindex(self) -> None:
         self._by_name = {name.encode(): c for name, c in self.clusters.items()}
         self._by_host = {h.encode(): c for c in self.clusters.values() for h in c.config.hosts}
+        self._index_models()
+
+    def _index_models(self) -> None:
+        """The model map, after a change of services, endpoints or what replicas list.
+        A model two services claim goes to the first by name (deterministic)."""
+        models: dict[str, gwcluster.Cluster] = {}
+        for name in sorted(self.clusters, reverse=True):
+            cluster = self.clusters[name]
+            for model in cluster.served_models():
+                models[model] = cluster
+        self.models = models
+
+    def model_cluster(self, model: str) -> gwcluster.Cluster | None:
+        return self.models.get(model)
 
     # -- the request path's helpers ------------------------------------------------------
 
@@ -173,6 +190,8 @@ class Gateway:
             return framing.response_bytes(200, b'{"status":"ok"}')
         if url == b"/-/stats":  # the control plane's autoscaler reads this every pass
             return framing.response_bytes(200, metrics.stats(self.clusters.values()))
+        if url == b"/v1/models" and b"v1" not in self._by_name:
+            return llm.models_answer(self.clusters[n] for n in sorted(self.clusters))
         return None
 
     def unknown_service(self, url: bytes) -> str:

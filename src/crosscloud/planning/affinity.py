@@ -38,15 +38,19 @@ class Reason(enum.Enum):
     OVERLOADED = "overloaded"  # the best match was overloaded: least-loaded
 
 
-def least_loaded(hosts: Sequence[routing.HostLoad], rng: routing.Rng) -> int:
-    """The index of a host with the fewest requests in flight (ties: from a random start,
-    so that idle replicas share the misses)."""
+def least_loaded(
+    hosts: Sequence[routing.HostLoad], rng: routing.Rng, sizes: Sequence[int] | None = None
+) -> int:
+    """The index of a host with the fewest requests in flight; among those, the one that
+    holds the fewest prefix blocks (`sizes`: SGLang's "smallest tree", the most room for a
+    new prefix); further ties from a random start, so that idle replicas share misses."""
     n = len(hosts)
     start = int(rng.random() * n)
     best = start
     for k in range(1, n):
         i = (start + k) % n
-        if hosts[i].active < hosts[best].active:
+        a, b = hosts[i].active, hosts[best].active
+        if a < b or (a == b and sizes is not None and sizes[i] < sizes[best]):
             best = i
     return best
 
@@ -57,8 +61,10 @@ def pick(
     total: int,
     rng: routing.Rng,
     config: AffinityConfig,
+    sizes: Sequence[int] | None = None,
 ) -> tuple[int, Reason]:
-    """The candidate for a prompt of `total` blocks, `matched[i]` of them held by host i."""
+    """The candidate for a prompt of `total` blocks, `matched[i]` of them held by host i
+    (`sizes[i]`: all the blocks host i holds, for ties between least-loaded hosts)."""
     n = len(hosts)
     best = 0
     for i in range(1, n):  # the longest match; among equal ones the least loaded
@@ -67,9 +73,9 @@ def pick(
         ):
             best = i
     if total <= 0 or matched[best] == 0 or matched[best] < config.cache_threshold * total:
-        return least_loaded(hosts, rng), Reason.MISS
+        return least_loaded(hosts, rng, sizes), Reason.MISS
     low = min(h.active for h in hosts)
     load = hosts[best].active
     if load - low > config.balance_abs and load > low * config.balance_rel:
-        return least_loaded(hosts, rng), Reason.OVERLOADED
+        return least_loaded(hosts, rng, sizes), Reason.OVERLOADED
     return best, Reason.HIT

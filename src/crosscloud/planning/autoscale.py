@@ -34,6 +34,8 @@ class Settings:
     max_replicas: int = 1
     target_concurrency: float | None = None
     target_qps: float | None = None
+    target_tokens_per_second: float | None = None
+    target_queue_length: float | None = None
     scale_to_zero_after: float | None = None
     min_domains: int = 1  # replicas kept in at least this many placements (when above 0)
     down_window: float = DOWN_WINDOW
@@ -43,7 +45,13 @@ class Settings:
     @property
     def autoscaled(self) -> bool:
         """Whether there is anything to decide (a target, or scale to zero)."""
-        has_target = self.target_concurrency is not None or self.target_qps is not None
+        targets = (
+            self.target_concurrency,
+            self.target_qps,
+            self.target_tokens_per_second,
+            self.target_queue_length,
+        )
+        has_target = any(t is not None for t in targets)
         return has_target or self.zero_after is not None
 
     @property
@@ -70,6 +78,8 @@ def settings_of(
         max_replicas=scaling.max_replicas,
         target_concurrency=scaling.target_concurrency,
         target_qps=scaling.target_qps,
+        target_tokens_per_second=scaling.target_tokens_per_second,
+        target_queue_length=scaling.target_queue_length,
         scale_to_zero_after=scaling.scale_to_zero_after,
         min_domains=min_domains(scaling, placements=placements),
         down_window=down_window,
@@ -81,7 +91,10 @@ class Sample:
     """The gateway's counters for one service at `ts`.
 
     `in_flight` counts held requests too; `requests` and `busy_seconds` (the summed
-    duration of finished requests) only ever grow, except when the gateway restarts.
+    duration of finished requests) only ever grow, except when the gateway restarts; so
+    does `tokens` (prompt + completion tokens of finished OpenAI requests). `waiting` is
+    the requests queued in the replicas' engines (vLLM's num_requests_waiting, summed), -1
+    when none exports it.
     """
 
     ts: float
@@ -89,6 +102,8 @@ class Sample:
     held: int = 0
     requests: int = 0
     busy_seconds: float = 0.0
+    tokens: int = 0
+    waiting: int = -1
 
 
 @dataclass(frozen=True)
@@ -149,14 +164,33 @@ def load(window: Window, *, now: float, span: float) -> tuple[float, float]:
     return max(sampled, little), (last.requests - first.requests) / elapsed
 
 
+def llm_load(window: Window, *, now: float, span: float) -> tuple[float, float | None]:
+    """(tokens per second, mean requests waiting in the engines or None when no replica
+    exports it) over the last `span` seconds; a counter that went down starts afresh."""
+    recent = [s for s in window.samples if s.ts >= now - span]
+    if not recent:
+        return 0.0, None
+    first = recent[0]
+    for i in range(1, len(recent)):
+        if recent[i].tokens < recent[i - 1].tokens:
+            first = recent[i]
+    last = recent[-1]
+    elapsed = last.ts - first.ts
+    rate = (last.tokens - first.tokens) / elapsed if elapsed > 0 else 0.0
+    queued = [s.waiting for s in recent if s.waiting >= 0]
+    return rate, (sum(queued) / len(queued) if queued else None)
+
+
 def decide(
     service: str, window: Window, *, current: int, settings: Settings, now: float
 ) -> tuple[ScaleDecision, Window]:
     """This pass's decision for `service`, and `window` with its recommendation kept."""
     concurrency, qps = load(window, now=now, span=settings.metric_window)
+    tokens, waiting = llm_load(window, now=now, span=settings.metric_window)
     latest = window.samples[-1] if window.samples else None
     held = latest.held if latest is not None else 0
-    wanted, why = _recommend(concurrency, qps, current=current, settings=settings)
+    loads = Loads(concurrency, qps, tokens, waiting)
+    wanted, why = _recommend(loads, current=current, settings=settings)
     horizon = now - settings.down_window
     recommendations = (*((t, n) for t, n in window.recommendations if t >= horizon), (now, wanted))
     window = dataclasses.replace(window, recommendations=recommendations)
@@ -210,18 +244,28 @@ def _capped(total: int, wanted: int) -> str:
     )
 
 
-def _recommend(
-    concurrency: float, qps: float, *, current: int, settings: Settings
-) -> tuple[int, str]:
+@dataclass(frozen=True)
+class Loads:
+    """A service's load over the metric window, one figure per kind of target."""
+
+    concurrency: float
+    qps: float
+    tokens_per_second: float = 0.0
+    waiting: float | None = None  # None: no replica exports its queue
+
+
+def _recommend(loads: Loads, *, current: int, settings: Settings) -> tuple[int, str]:
     """The HPA's recommendation (largest over the targets), clamped, with a reason; the
     floor keeps one replica in each of `min_domains` placements."""
     floor = max(settings.min_replicas, 1, settings.min_domains)
     candidates: list[tuple[int, str]] = []
     for load_value, target, unit in (
-        (concurrency, settings.target_concurrency, "concurrent requests"),
-        (qps, settings.target_qps, "requests/s"),
+        (loads.concurrency, settings.target_concurrency, "concurrent requests"),
+        (loads.qps, settings.target_qps, "requests/s"),
+        (loads.tokens_per_second, settings.target_tokens_per_second, "tokens/s"),
+        (loads.waiting, settings.target_queue_length, "requests waiting"),
     ):
-        if target is None:
+        if target is None or load_value is None:
             continue
         ratio = load_value / (target * current) if current > 0 else math.inf
         if current > 0 and abs(ratio - 1.0) <= settings.tolerance:

@@ -62,7 +62,10 @@ def test_chain_hashes_whole_blocks_only(size: int, blocks: int) -> None:
             {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]},
             b"<system>\nS\n<user>\nU",
         ),
-        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}, b"<user>\nhi"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]},
+            b"<user>\nhi",
+        ),
         ({"prompt": "once upon"}, b"once upon"),
         ({"prompt": ["first", "second"]}, b"first"),
         ({"prompt": [1, 2, 3]}, b""),
@@ -168,6 +171,22 @@ def test_sglang_thresholds_tolerate_a_bigger_imbalance() -> None:
     assert affinity.pick(hosts, [0, 9], 10, FixedRng(), sglang) == (1, A.HIT)
     hosts = [H(active=1), H(active=34)]
     assert affinity.pick(hosts, [0, 9], 10, FixedRng(), sglang) == (0, A.OVERLOADED)
+
+
+@pytest.mark.parametrize(
+    ("loads", "sizes", "expected"),
+    [
+        ([0, 0, 0], [30, 5, 9], 1),  # idle alike: the one with the most room
+        ([1, 0, 0], [0, 5, 9], 1),  # load first, then room
+        ([0, 0], [4, 4], 0),  # a tie: from the random start
+    ],
+)
+def test_misses_go_to_the_smallest_tree_among_the_least_loaded(
+    loads: list[int], sizes: list[int], expected: int
+) -> None:
+    hosts = [H(active=a) for a in loads]
+    pick = affinity.pick(hosts, [0] * len(loads), 10, FixedRng(0.0), CFG, sizes)
+    assert pick == (expected, A.MISS)
 
 
 def test_least_loaded_spreads_ties() -> None:

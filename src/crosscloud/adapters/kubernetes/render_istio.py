@@ -19,6 +19,9 @@ LB_POLICY: Mapping[policies.Policy, str] = {
     "round-robin": "ROUND_ROBIN",
     "least-request": "LEAST_REQUEST",
     "latency": "LEAST_REQUEST",
+    # Inside one cluster the mesh balances by load; the prompt-prefix choice between
+    # replicas is made by crosscloud's gateway, which reads the request body.
+    "prefix-affinity": "LEAST_REQUEST",
 }
 
 

@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     PlainSerializer,
     PlainValidator,
+    StringConstraints,
     WithJsonSchema,
 )
 
@@ -152,6 +153,10 @@ DnsLabel = Annotated[
     str,
     AfterValidator(check_dns_label),
     WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern, "maxLength": 63}),
+]
+#: An OpenAI model name as clients send it (`"model"`): printable, no spaces, <= 256.
+ModelName = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[!-~\u00a0-\U0010ffff]+$")
 ]
 EnvName = Annotated[
     str,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from crosscloud.domain import providers
+from crosscloud.domain import policies, providers
 from crosscloud.domain.manifest import fields, rules
 from crosscloud.domain.manifest.base import Model
 from crosscloud.domain.manifest.spot import SpotSpec
@@ -33,6 +33,12 @@ class Scaling(Model):
     max_replicas: int = Field(1, ge=1, description="Defaults to max(minReplicas, 1).")
     target_concurrency: float | None = Field(None, gt=0)
     target_qps: float | None = Field(None, gt=0, alias="targetQPS")
+    target_tokens_per_second: float | None = Field(
+        None, gt=0, description="Prompt + completion tokens per second per replica (gateway)."
+    )
+    target_queue_length: float | None = Field(
+        None, gt=0, description="Requests waiting per replica (vllm:num_requests_waiting)."
+    )
     scale_to_zero_after: fields.Duration | None = None
     min_failure_domains: int | None = Field(
         None,
@@ -82,6 +88,14 @@ class ServiceSpec(Model):
     env: dict[fields.EnvName, fields.EnvValue] = Field(default_factory=dict)
     secret_env: dict[fields.EnvName, SecretRef] = Field(default_factory=dict)
     spot: SpotSpec | None = None
+    policy: policies.Policy | None = Field(
+        None, description="This service's routing policy. Default: `spec.traffic.policy`."
+    )
+    models: tuple[fields.ModelName, ...] = Field(
+        (),
+        description="OpenAI model names it serves: the gateway sends `/v1/*` requests for"
+        " them here. Default: what its replicas list at `GET /v1/models`.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ServiceSpec:

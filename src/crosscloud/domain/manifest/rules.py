@@ -73,6 +73,7 @@ def check_service(service: ServiceSpec) -> list[Violation]:
                 " (source: ./service.py:Class, or image: registry/repo:tag)",
             )
         )
+    found += _repeats(list(service.models), ("models",), "model")
     for name in sorted(service.env.keys() & service.secret_env.keys()):
         found.append((("secretEnv", name), f"{name} is set in env too; keep one of them"))
     return found
@@ -154,6 +155,7 @@ def check_manifest(manifest: Manifest) -> list[Violation]:
         for i, name in enumerate(names)
         if name in names[:i]
     ]
+    found += _shared_models(spec)
     placements = manifest.placements()
     ids = [p.id for p in placements]
     found += [
@@ -177,6 +179,24 @@ def check_manifest(manifest: Manifest) -> list[Violation]:
     if spec.placements != "auto":
         found += _check_placement_refs(spec, ids)
         found += spot.check(spec.services, spec.placements)
+    return found
+
+
+def _shared_models(spec: Spec) -> list[Violation]:
+    """A model name routes to one service: two services may not both declare it."""
+    owner: dict[str, str] = {}
+    found: list[Violation] = []
+    for i, service in enumerate(spec.services):
+        for j, model in enumerate(service.models):
+            first = owner.setdefault(model, service.name)
+            if first != service.name:
+                found.append(
+                    (
+                        ("spec", "services", i, "models", j),
+                        f"model {model!r} is served by service {first!r} already; the gateway"
+                        " routes a model to one service",
+                    )
+                )
     return found
 
 

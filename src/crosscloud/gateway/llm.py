@@ -1,0 +1,279 @@
+"""OpenAI-compatible routes through the gateway: `/v1/*` requests go to the service that
+serves the body's `model`, prefix-affinity gets the prompt's block hashes, and `usage` in
+answers is counted per replica and service.
+
+Only `/v1/*` requests pay for this (`BodyRead` is chosen in `Downstream._dispatch`; other
+paths take the plain `Exchange`). The body is read up to `SCAN_LIMIT` before a replica is
+chosen: whole, it is parsed once with orjson (model, prompt); a longer one is routed by a
+scan of its first bytes for `"model"` and streamed on. Answers are never buffered for
+counting: `LlmExchange` keeps the last `TAIL` bytes that went by and reads `usage` there
+when the answer ends (a JSON answer's `usage`, or a stream's last chunk's, which OpenAI
+servers send with `stream_options: {"include_usage": true}`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from crosscloud.gateway import cluster as gwcluster
+from crosscloud.gateway import exchange as gwexchange
+from crosscloud.gateway.framing import CONTINUE, response_bytes
+from crosscloud.planning import prefix
+
+if TYPE_CHECKING:
+    from crosscloud.gateway.downstream import Downstream
+
+#: Request bodies are read up to this before routing; longer ones are scanned, not parsed.
+SCAN_LIMIT = 1024 * 1024
+#: The end of an answer kept for its `usage` (a stream's last chunk is a few hundred bytes).
+TAIL = 8192
+_MODEL = re.compile(rb'"model"\s*:\s*"((?:[^"\\]|\\.){1,256})"')
+_PROMPT = re.compile(rb'"prompt_tokens"\s*:\s*(\d{1,12})')
+_COMPLETION = re.compile(rb'"completion_tokens"\s*:\s*(\d{1,12})')
+
+
+def openai_error(
+    status: int, message: str, *, param: str | None = None, code: str | None = None
+) -> bytes:
+    """An answer in OpenAI's error shape."""
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return response_bytes(status, orjson.dumps(body))
+
+
+def models_answer(clusters: Iterable[gwcluster.Cluster]) -> bytes:
+    """`GET /v1/models`: every model of every service, in OpenAI's list shape."""
+    data = [
+        {"id": model, "object": "model", "created": 0, "owned_by": c.name}
+        for c in clusters
+        for model in sorted(c.served_models())
+    ]
+    return response_bytes(200, orjson.dumps({"object": "list", "data": data}))
+
+
+def read_request(body: bytes, *, whole: bool) -> tuple[str | None, dict[str, Any] | None]:
+    """(model, parsed body): parsed when `whole` and JSON, else the model from a scan."""
+    if whole:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            model = parsed.get("model")
+            return (model if isinstance(model, str) else None), parsed
+    found = _MODEL.search(body)
+    if found is None:
+        return None, None
+    try:
+        model = orjson.loads(b'"' + found[1] + b'"')
+    except orjson.JSONDecodeError:
+        return None, None
+    return model, None
+
+
+def usage_of(tail: bytes) -> tuple[int, int] | None:
+    """(prompt, completion) tokens from the last `usage` object in `tail`, if any."""
+    at = tail.rfind(b'"usage"')
+    if at < 0:
+        return None
+    rest = tail[at:]
+    p, c = _PROMPT.search(rest), _COMPLETION.search(rest)
+    if p is None and c is None:
+        return None  # "usage": null, as in every chunk but the last of an OpenAI stream
+    return (int(p[1]) if p else 0), (int(c[1]) if c else 0)
+
+
+class LlmExchange(gwexchange.Exchange):
+    """An `Exchange` that routes by prompt prefix and counts the tokens of its answer."""
+
+    __slots__ = ("hashes", "tail", "tail_size")
+
+    def __init__(self, *args: Any, hashes: list[int] | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hashes = hashes
+        self.tail: list[bytes] = []
+        self.tail_size = 0
+
+    def _try(self, now: float) -> None:
+        # The cluster's prefix-affinity picker reads the prompt from here, for this call.
+        cluster = self.cluster
+        cluster.prefix_key = self.hashes
+        try:
+            super()._try(now)
+        finally:
+            cluster.prefix_key = None
+
+    def response_head(self, conn: Any, status: int) -> None:
+        self.tail, self.tail_size = [], 0  # a failed try's answer is not this one's
+        super().response_head(conn, status)
+
+    def response_body(self, data: bytes) -> None:
+        tail = self.tail
+        tail.append(data)
+        self.tail_size += len(data)
+        if self.tail_size > 2 * TAIL:
+            kept = b"".join(tail)[-TAIL:]
+            self.tail, self.tail_size = [kept], len(kept)
+        super().response_body(data)
+
+    def _finish(self, now: float = 0.0) -> None:
+        host = self.served_by
+        if not self.done and host is not None and 200 <= self.status < 300 and self.tail:
+            found = usage_of(b"".join(self.tail)[-TAIL:])
+            if found is not None:
+                cluster = self.cluster
+                host.prompt_tokens += found[0]
+                host.completion_tokens += found[1]
+                cluster.prompt_tokens += found[0]
+                cluster.completion_tokens += found[1]
+        super()._finish(now)
+
+
+class BodyRead:
+    """A `/v1/*` request whose body is read (up to SCAN_LIMIT) before it is routed; then
+    an `LlmExchange` takes its place on the client connection and carries it on."""
+
+    __slots__ = (
+        "auth",
+        "chunked",
+        "client",
+        "cluster",
+        "complete",
+        "exchange",
+        "expect",
+        "head",
+        "http10",
+        "keep_alive",
+        "method",
+        "parts",
+        "size",
+        "started",
+    )
+
+    def __init__(
+        self,
+        client: Downstream,
+        cluster: gwcluster.Cluster | None,
+        *,
+        head: bytes,
+        method: bytes,
+        chunked: bool,
+        keep_alive: bool,
+        http10: bool,
+        expect: bool,
+        auth: bytes | None = None,
+    ) -> None:
+        self.client, self.cluster, self.head, self.method = client, cluster, head, method
+        self.chunked, self.auth = chunked, auth
+        self.keep_alive, self.http10, self.expect = keep_alive, http10, expect
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.complete = self.started = False
+        self.exchange: LlmExchange | None = None
+
+    def start(self) -> None:
+        self.started = True
+        if self.expect:
+            self.client.write(CONTINUE)
+        self.client.resume_reading()
+        if self.complete or self.size > SCAN_LIMIT:
+            self._route()
+
+    def request_body(self, data: bytes) -> None:
+        if self.exchange is not None:
+            self.exchange.request_body(data)
+            return
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size > SCAN_LIMIT:
+            if self.started:
+                self._route()
+            else:
+                self.client.pause_reading()  # queued behind another request: wait
+
+    def request_done(self) -> None:
+        if self.exchange is not None:
+            self.exchange.request_done()
+            return
+        self.complete = True
+        if self.started:
+            self._route()
+
+    def client_gone(self) -> None:
+        if self.exchange is not None:
+            self.exchange.client_gone()
+
+    def reject(self, status: int, message: bytes) -> None:
+        """The connection's own refusal (a body timeout, 413) before it was routed."""
+        if self.exchange is not None:
+            self.exchange.reject(status, message)
+        elif self.started:
+            self._answer(openai_error(status, message.decode()), close=True)
+
+    def _answer(self, data: bytes, *, close: bool) -> None:
+        self.exchange = None
+        if close or not self.complete:
+            # The rest of the body is not read: the connection closes after the answer.
+            self.keep_alive = False
+            self.client.refused = True
+            data = data.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1)
+        self.complete = True
+        self.client.write(data)
+        if self.client.parsing is self:
+            self.client.parsing = None
+        self.client.exchange_done(self)
+
+    def _route(self) -> None:
+        if self.exchange is not None:
+            return
+        body = b"".join(self.parts)
+        model, parsed = read_request(body, whole=self.complete)
+        cluster = self.cluster
+        if cluster is None:
+            if model is None:
+                message = "you must provide a model parameter"
+                self._answer(openai_error(400, message, param="model"), close=False)
+                return
+            cluster = self.client.server.model_cluster(model)
+            if cluster is None:
+                message = f"The model `{model}` does not exist."
+                error = openai_error(404, message, param="model", code="model_not_found")
+                self._answer(error, close=False)
+                return
+            denied, line = self.client.authorize_for(cluster.name, self.auth)
+            if denied is not None:
+                self._answer(openai_error(denied[0], denied[1]), close=False)
+                return
+            if line:  # passed on: the gateway does not check tokens for this service
+                self.head = self.head[:-2] + line + b"\r\n"
+        hashes = None
+        if parsed is not None and cluster.config.policy == "prefix-affinity":
+            hashes = prefix.chain_hashes(prefix.template(parsed)) or None
+        self._hand_over(cluster, hashes, body)
+
+    def _hand_over(self, cluster: gwcluster.Cluster, hashes: list[int] | None, body: bytes) -> None:
+        client = self.client
+        exchange = LlmExchange(
+            client,
+            cluster,
+            head=self.head,
+            method=self.method,
+            chunked=self.chunked,
+            keep_alive=self.keep_alive,
+            http10=self.http10,
+            hashes=hashes,
+        )
+        self.exchange = exchange
+        if client.current is self:
+            client.current = exchange
+        if client.parsing is self:
+            client.parsing = exchange
+        exchange.start()
+        if body:
+            exchange.request_body(body)
+        if self.complete:
+            exchange.request_done()
