@@ -11,6 +11,8 @@ crosscloud gateway runs as one process with routing, retries, active health chec
 outlier detection and metrics on.
 
     bash bench/run.sh gateway [--rounds 5] [--seconds 5] [--policy round-robin]
+    bash bench/run.sh gateway --baseline-src ../main/src   # + `cc-base`: another checkout's
+                                                           # gateway, for before/after
 """
 
 from __future__ import annotations
@@ -156,9 +158,13 @@ class Procs:
     def __init__(self, tmp: Path) -> None:
         self.tmp, self.procs = tmp, []
 
-    def start(self, argv: list[str], name: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, argv: list[str], name: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = (self.tmp / f"{name}.log").open("wb")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **(env or {})}
+        )
         self.procs.append(proc)
         return proc
 
@@ -206,6 +212,7 @@ http {{
 
 def gateway_conf(tmp: Path, port: int, backends: list[int], policy: str) -> Path:
     ups = [{"id": f"b{i}", "port": p, "placement": f"local/r{i}"} for i, p in enumerate(backends)]
+    tmp.mkdir(exist_ok=True)
     conf = tmp / "gateway.json"
     conf.write_text(
         json.dumps(
@@ -225,7 +232,9 @@ def gateway_conf(tmp: Path, port: int, backends: list[int], policy: str) -> Path
     return conf
 
 
-def start_all(procs: Procs, tmp: Path, policy: str) -> tuple[list[int], dict[str, tuple[int, str]]]:
+def start_all(
+    procs: Procs, tmp: Path, policy: str, baseline: str | None = None
+) -> tuple[list[int], dict[str, tuple[int, str]]]:
     backends = [free_port(), free_port()]
     for i, port in enumerate(backends):
         argv = [
@@ -248,7 +257,7 @@ def start_all(procs: Procs, tmp: Path, policy: str) -> tuple[list[int], dict[str
             "warning",
         ]
         wait_http(f"http://127.0.0.1:{port}/", procs.start(argv, f"backend{i}"))
-    ports = {name: free_port() for name in ("nginx", "aiohttp", "crosscloud")}
+    ports = {name: free_port() for name in ("nginx", "aiohttp", "crosscloud", "cc-base")}
     started = {
         "nginx": procs.start(
             ["nginx", "-c", str(nginx_conf(tmp, ports["nginx"], backends)), "-p", str(tmp)], "nginx"
@@ -274,6 +283,10 @@ def start_all(procs: Procs, tmp: Path, policy: str) -> tuple[list[int], dict[str
             "crosscloud",
         ),
     }
+    if baseline:
+        conf = gateway_conf(tmp / "base", ports["cc-base"], backends, policy)
+        argv = [str(PY), "-m", "crosscloud.cli.main", "gateway", "--config", str(conf)]
+        started["cc-base"] = procs.start(argv, "cc-base", env={"PYTHONPATH": baseline})
     out = {}
     for name, proc in started.items():
         prefix = "" if name == "aiohttp" else "svc/"
@@ -392,15 +405,20 @@ def main() -> None:
     parser.add_argument(
         "--policy", default="round-robin", choices=["round-robin", "least-request", "latency"]
     )
+    parser.add_argument(
+        "--baseline-src",
+        help="also run the gateway of another checkout's src/ (PYTHONPATH) as `cc-base`",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmpdir:
         procs = Procs(Path(tmpdir))
         try:
-            backends, proxies = start_all(procs, Path(tmpdir), args.policy)
-            order = ["direct", "nginx", "aiohttp", "crosscloud"]
+            baseline = str(Path(args.baseline_src).resolve()) if args.baseline_src else None
+            backends, proxies = start_all(procs, Path(tmpdir), args.policy, baseline)
+            order = ["direct", "nginx", "aiohttp", "crosscloud"] + (["cc-base"] if baseline else [])
             rounds = []
             for r in range(args.rounds):
-                rotated = order[r % 4 :] + order[: r % 4]
+                rotated = order[r % len(order) :] + order[: r % len(order)]
                 rounds.append(one_round(backends, proxies, rotated, args.seconds))
                 print(
                     f"round {r + 1}: "
@@ -412,6 +430,13 @@ def main() -> None:
                     flush=True,
                 )
             med = report(rounds)
+            if baseline:
+                cc, base = med["crosscloud"], med["cc-base"]
+                print(
+                    f"\ncrosscloud vs cc-base ({baseline}): req/s {cc['rps'] / base['rps']:.2f}x,"
+                    f" CPU/request {cc['cpu_us'] / base['cpu_us']:.2f}x,"
+                    f" p50 at 1 connection {cc['p50_ms'] - base['p50_ms']:+.3f} ms"
+                )
         finally:
             procs.stop()
     out = ROOT / "bench" / "results" / "gateway.json"

@@ -133,7 +133,7 @@ class AffinityFile(FileModel):
     cache_threshold: float = pydantic.Field(default=0.5, ge=0, le=1, alias="cacheThreshold")
     balance_abs: int = pydantic.Field(default=2, ge=0, alias="balanceAbsThreshold")
     balance_rel: float = pydantic.Field(default=1.0001, ge=1, alias="balanceRelThreshold")
-    capacity: int = pydantic.Field(default=16_384, ge=1, le=1_048_576, alias="blocksPerReplica")
+    capacity: int = pydantic.Field(default=8192, ge=1, le=1_048_576, alias="blocksPerReplica")
 
 
 ModelName = Annotated[

@@ -83,7 +83,7 @@ class ServiceConfig:
     discover_models: bool = False
     affinity: pa.AffinityConfig = field(default_factory=pa.AffinityConfig)
     #: Prompt prefix blocks remembered per replica for prefix-affinity (planning/prefix.py).
-    affinity_capacity: int = 16_384
+    affinity_capacity: int = 8192
 
     def __post_init__(self) -> None:
         # Refused here, once per configuration: a policy never falls back to another.

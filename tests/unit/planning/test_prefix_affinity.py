@@ -32,12 +32,13 @@ def text(*parts: str) -> bytes:
     return "".join(parts).encode()
 
 
-SYS = "s" * 1024  # four blocks of 256 bytes
+B = prefix.BLOCK
+SYS = "s" * (4 * B)  # four blocks
 
 
 def test_chain_hashes_equal_prefixes_give_equal_leading_hashes() -> None:
-    a = prefix.chain_hashes(text(SYS, "a" * 512))
-    b = prefix.chain_hashes(text(SYS, "b" * 512))
+    a = prefix.chain_hashes(text(SYS, "a" * 2 * B))
+    b = prefix.chain_hashes(text(SYS, "b" * 2 * B))
     assert len(a) == len(b) == 6
     assert a[:4] == b[:4]
     assert a[4] != b[4]
@@ -45,12 +46,14 @@ def test_chain_hashes_equal_prefixes_give_equal_leading_hashes() -> None:
 
 def test_chain_hashes_depend_on_what_came_before() -> None:
     # the same block after a different prefix is a different hash
-    a = prefix.chain_hashes(text("x" * 256, "y" * 256))
-    b = prefix.chain_hashes(text("z" * 256, "y" * 256))
+    a = prefix.chain_hashes(text("x" * B, "y" * B))
+    b = prefix.chain_hashes(text("z" * B, "y" * B))
     assert a[1] != b[1]
 
 
-@pytest.mark.parametrize(("size", "blocks"), [(0, 0), (255, 0), (256, 1), (511, 1), (2560, 10)])
+@pytest.mark.parametrize(
+    ("size", "blocks"), [(0, 0), (B - 1, 0), (B, 1), (2 * B - 1, 1), (10 * B, 10)]
+)
 def test_chain_hashes_whole_blocks_only(size: int, blocks: int) -> None:
     assert len(prefix.chain_hashes(b"q" * size)) == blocks
 
@@ -85,25 +88,25 @@ def test_template_later_messages_change_the_text() -> None:
 
 def test_match_counts_leading_blocks_per_host() -> None:
     index = prefix.PrefixIndex(capacity=100)
-    common = prefix.chain_hashes(text(SYS, "a" * 512))
+    common = prefix.chain_hashes(text(SYS, "a" * 2 * B))
     index.insert("r1", common)
     index.insert("r2", common[:4])
-    other = prefix.chain_hashes(text(SYS, "b" * 512))
+    other = prefix.chain_hashes(text(SYS, "b" * 2 * B))
     assert index.match(common) == {"r1": 6, "r2": 4}
     assert index.match(other) == {"r1": 4, "r2": 4}
-    assert index.match(prefix.chain_hashes(b"z" * 1024)) == {}
+    assert index.match(prefix.chain_hashes(b"z" * 4 * B)) == {}
     assert index.match([]) == {}
 
 
 def test_lru_evicts_the_least_recently_used_blocks() -> None:
     index = prefix.PrefixIndex(capacity=4)
-    old = prefix.chain_hashes(b"o" * 512)
-    new = prefix.chain_hashes(b"n" * 512)
+    old = prefix.chain_hashes(b"o" * 2 * B)
+    new = prefix.chain_hashes(b"n" * 2 * B)
     index.insert("r1", old)
     index.insert("r1", new)
     assert index.match(old) == {"r1": 2}
     index.insert("r1", old)  # touched again: `new` is now the oldest
-    index.insert("r1", prefix.chain_hashes(b"m" * 512))
+    index.insert("r1", prefix.chain_hashes(b"m" * 2 * B))
     assert index.match(old) == {"r1": 2}
     assert index.match(new) == {}
 
@@ -111,25 +114,32 @@ def test_lru_evicts_the_least_recently_used_blocks() -> None:
 def test_memory_is_bounded_per_host() -> None:
     index = prefix.PrefixIndex(capacity=64)
     for i in range(200):
-        index.insert("r1", prefix.chain_hashes(b"%05d" % i * 300))
-        index.insert("r2", prefix.chain_hashes(b"%05d" % (i + 7) * 300))
+        index.insert("r1", prefix.chain_hashes(b"%05d" % i * B))
+        index.insert("r2", prefix.chain_hashes(b"%05d" % (i + 7) * B))
     assert index.blocks("r1") == 64
     assert index.blocks("r2") == 64
     assert len(index) == 128
-    # the reverse map shrinks with it: no hash is kept that no host holds
-    assert len(index._owners) <= 128
+
+
+def test_eviction_takes_the_ends_of_prompts_first() -> None:
+    # what a replica still holds of a prompt is a prefix of it, as in an engine's cache
+    index = prefix.PrefixIndex(capacity=6)
+    long = prefix.chain_hashes(text(SYS, "a" * 4 * B))  # 8 blocks: the last 2 evicted
+    index.insert("r1", long)
+    assert index.blocks("r1") == 6
+    assert index.match(long) == {"r1": 6}
+    assert index.match(long[:3]) == {"r1": 3}
 
 
 def test_forget_drops_a_host() -> None:
     index = prefix.PrefixIndex(capacity=10)
-    hashes = prefix.chain_hashes(b"k" * 1024)
+    hashes = prefix.chain_hashes(b"k" * 4 * B)
     index.insert("r1", hashes)
     index.insert("r2", hashes)
     index.forget(["r1"])
     assert index.match(hashes) == {"r2": 4}
     index.forget(["r2", "unknown"])
     assert len(index) == 0
-    assert index._owners == {}
 
 
 def test_capacity_must_be_positive() -> None:
