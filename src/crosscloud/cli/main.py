@@ -32,6 +32,7 @@ _COMMANDS = {
     "controlplane": "crosscloud.cli.controlplane_cmd:controlplane",
     "ca": "crosscloud.cli.ca_cmds:ca",
     "dashboard": "crosscloud.cli.dashboard_cmd:dashboard",
+    "chaos": "crosscloud.cli.chaos_cmd:chaos",
 }
 
 

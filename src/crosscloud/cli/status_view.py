@@ -150,6 +150,8 @@ def tables(status: dict[str, Any]) -> list[Table]:
         for want, mine in _groups(dep):
             ready = [r for r in mine if r["state"] == "Ready"]
             bad = sorted({r["state"] for r in mine if r["state"] not in ("Ready", "Unknown")})
+            if any(r.get("preempt_at") for r in mine):
+                bad.append("noticed")
             if want["placement"] in unreachable(dep):
                 bad.append("unreachable")
             started = [r["started_at"] for r in mine if r["started_at"]]
@@ -167,6 +169,7 @@ def tables(status: dict[str, Any]) -> list[Table]:
             if not placement:  # answered by the gateway itself (no replica to take it)
                 grid.add_row(service, "(none)", *["-"] * 5, *_traffic_cells(row))
         problems = [f"unreachable: {message}" for message in unreachable(dep).values()]
+        problems += preemption_lines(dep)
         if problems:
             grid.caption = "\n".join([*problems, *([str(grid.caption)] if grid.caption else [])])
         out.append(grid)
@@ -176,11 +179,26 @@ def tables(status: dict[str, Any]) -> list[Table]:
 def _ready_cell(
     want: dict[str, Any], mine: list[dict[str, Any]], ready: list[dict[str, Any]], bad: list[str]
 ) -> str:
-    """`ready/desired` and the other states; `?/desired` while the loop cannot act."""
+    """`ready/desired` and the other states; `?/desired` while the loop cannot act. With
+    spot replicas, how many of the ready ones run on spot and on-demand."""
     if any(r["state"] == "Unknown" for r in mine):
         seen = sum(1 for r in mine if r.get("recorded_state") == "Ready")
         return f"?/{want['replicas']} unknown ({seen} ready when last seen)"
-    return f"{len(ready)}/{want['replicas']}" + (f" {','.join(bad)}" if bad else "")
+    cell = f"{len(ready)}/{want['replicas']}"
+    if want.get("spot") or any(r.get("capacity") == "spot" for r in mine):
+        spot = sum(1 for r in ready if r.get("capacity") == "spot")
+        cell += f" ({spot} spot, {len(ready) - spot} on-demand)"
+    return cell + (f" {','.join(bad)}" if bad else "")
+
+
+def preemption_lines(dep: dict[str, Any]) -> list[str]:
+    """How many preemption notices the deployment got, and the last one."""
+    seen = dep.get("preemptions") or []
+    if not seen:
+        return []
+    last = seen[-1]
+    at = time.strftime("%H:%M:%S", time.localtime(last["ts"]))
+    return [f"preemptions seen: {len(seen)}; last at {at}: {last['message']}"]
 
 
 def loop_lines(status: dict[str, Any], now: float) -> list[str]:

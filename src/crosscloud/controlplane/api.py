@@ -26,7 +26,14 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from crosscloud import errors
-from crosscloud.controlplane import cost_ops, operations, regions_view, token_ops, web
+from crosscloud.controlplane import (
+    cost_ops,
+    operations,
+    preemption,
+    regions_view,
+    token_ops,
+    web,
+)
 from crosscloud.controlplane.controller import Controller
 
 log = logging.getLogger("crosscloud.controlplane")
@@ -102,6 +109,29 @@ def _quotas(ctl: Controller, query: dict[str, Any]) -> dict[str, Any]:
 
 
 GET.update({"/v1/cost": _cost, "/v1/quotas": _quotas})
+
+
+def _preempt(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
+    """A preemption notice (`crosscloud chaos preempt`); the gateway hears of it at once."""
+    try:
+        seconds = float(body.get("notice", 30.0))
+    except (TypeError, ValueError):
+        raise errors.UserError(
+            f"notice must be a number of seconds, got {body.get('notice')!r}"
+        ) from None
+    with ctl.shared.lock:
+        ctl.leader.require()
+        result = preemption.notice(
+            ctl.shared,
+            placement=str(body.get("placement", "")),
+            seconds=seconds,
+            service=body.get("service"),
+        )
+    ctl.publish()
+    return result
+
+
+POST["/v1/preempt"] = _preempt
 # Prometheus text, not JSON (scrape it with the API's bearer token)
 TEXT: dict[str, Callable[[Controller], bytes]] = {
     "/v1/metrics": lambda ctl: cost_ops.metrics(ctl.shared)

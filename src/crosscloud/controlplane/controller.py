@@ -11,13 +11,21 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from crosscloud import errors, ports
-from crosscloud.controlplane import clusters, costs, live, loop_health, records, traffic, usage
+from crosscloud.controlplane import (
+    clusters,
+    costs,
+    live,
+    loop_health,
+    preemption,
+    records,
+    traffic,
+    usage,
+)
 from crosscloud.controlplane.autoscaler import Autoscaler
 from crosscloud.controlplane.gatewaylink import GatewayLink, limits_config, service_config
 from crosscloud.controlplane.leadership import Leadership, alone
 from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import actions, manifest, state, targets
-from crosscloud.planning import desired as desired_mod
 from crosscloud.planning import lifecycle, reconcile
 
 log = logging.getLogger("crosscloud.controlplane")
@@ -66,17 +74,14 @@ class Controller:
             self.autoscaler.step(shared, self.gateway)  # may store new counts for this pass
             deps = shared.deployments()
             self.clusters.step(shared, deps)  # EKS/AKS/GKE placements: see clusters.py
-            want = [
-                d
-                for dep in deps
-                for d in desired_mod.desired_services(
-                    dep.spec, version=dep.record.version, scale=dep.submitted.overrides()
-                )
-                if targets.target_of(d.placement) is LOCAL  # the rest: self.clusters
-            ]
             observed = self._observe()
             now = shared.clock()
-            for action in reconcile.reconcile(want, observed, now=now, policy=self.policy):
+            # local placements only (the rest: self.clusters); spot services split in two
+            want = preemption.desired(deps, observed, now=now)
+            for record in preemption.due(observed, now=now):  # notices that ran out
+                self._stop(actions.Stop(record.id, "preempted: the notice ran out"), grace=0.0)
+            staying = [r for r in observed if r.preempt_at is None]  # noticed ones leave anyway
+            for action in reconcile.reconcile(want, staying, now=now, policy=self.policy):
                 self._act(action, deps)
             self._publish(deps)
             costs.settle(shared, deps)  # the cost ledger (costs.py)
@@ -153,6 +158,7 @@ class Controller:
             env={**service.env, **self._discovery_env(dep.spec)},
             restarts=restarts,
             crash_count=record.crash_count,
+            capacity=record.capacity,
         )
 
     def _discovery_env(self, spec: manifest.Manifest) -> dict[str, str]:
@@ -175,6 +181,7 @@ class Controller:
             state=S.PENDING,
             started_at=self.shared.clock(),
             message=action.reason,
+            capacity=action.capacity,
         )
         # Recorded before launch: a pass that runs again (or a restarted control plane)
         # sees it and never starts a second one.
@@ -184,7 +191,9 @@ class Controller:
             return
         self._launch(spec)
         self.shared.event(
-            action.deployment, "Started", f"{replica_id} in {action.placement}: {action.reason}"
+            action.deployment,
+            "Started",
+            f"{replica_id} ({action.capacity}) in {action.placement}: {action.reason}",
         )
 
     def _restart(self, action: actions.Restart, deps: Sequence[records.Deployed]) -> None:
@@ -212,7 +221,7 @@ class Controller:
             self.target.stop(started, grace=0.0)
             raise
 
-    def _stop(self, action: actions.Stop) -> None:
+    def _stop(self, action: actions.Stop, *, grace: float | None = None) -> None:
         record = self.shared.store.get_replica(action.replica_id)
         if record is None or record.id in self._stopping:
             return
@@ -223,12 +232,12 @@ class Controller:
         self._stopping.add(record.id)
         # Stops drain (SIGTERM, in-flight requests finish): run them beside the loop. The
         # replica already left the gateway's endpoints when it became Stopping.
-        self._stops.submit(self._finish_stop, record)
+        self._stops.submit(self._finish_stop, record, grace)
 
-    def _finish_stop(self, record: state.ReplicaRecord) -> None:
+    def _finish_stop(self, record: state.ReplicaRecord, grace: float | None = None) -> None:
         try:
             self.leader.require()  # else the leader stops it (the row says Stopping)
-            self.target.stop(record)
+            self.target.stop(record, grace=grace)
             with self.shared.lock:
                 self.shared.store.delete_replica(record.id)
         finally:
@@ -246,9 +255,14 @@ class Controller:
             if endpoints != store.list_endpoints(deployment=dep.name):
                 store.set_endpoints(dep.name, endpoints)
             api_tokens = store.list_tokens(deployment=dep.name)
+            noticed = {r.id for r in replicas if r.preempt_at is not None}
             for service in dep.spec.spec.services:
                 mine = [e for e in endpoints if e.service == service.name]
-                services.append(service_config(dep.spec, service.name, mine, api_tokens=api_tokens))
+                services.append(
+                    service_config(
+                        dep.spec, service.name, mine, api_tokens=api_tokens, draining=noticed
+                    )
+                )
         if deps or self.gateway.alive():
             self.leader.require()
             self.gateway.ensure(services, limits_config([dep.spec for dep in deps]))

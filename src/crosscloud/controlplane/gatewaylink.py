@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -241,9 +241,11 @@ def service_config(
     endpoints: list[state.EndpointRecord],
     *,
     api_tokens: list[tokens.TokenRecord] | None = None,
+    draining: Collection[str] = (),
 ) -> gatewayfile.ServiceFile:
     """One service of the gateway's config file, from the manifest's traffic settings
-    and the deployment's API tokens (`api_tokens`: every one, revoked included)."""
+    and the deployment's API tokens (`api_tokens`: every one, revoked included);
+    replicas in `draining` (ids) get no new request (a preemption notice)."""
     traffic = spec.spec.traffic
     outlier = traffic.outlier_detection
     declared = next((s for s in spec.spec.services if s.name == service), None)
@@ -266,18 +268,21 @@ def service_config(
             max_ejection_percent=outlier.max_ejection_percent,
         ),
         health_check=gatewayfile.HealthFile(path="/readyz", interval=1.0, timeout=1.0),
-        upstreams=[_upstream(ep) for ep in endpoints],
+        upstreams=[_upstream(ep, draining=draining) for ep in endpoints],
         **_auth(api_tokens or [], service),
     )
 
 
-def _upstream(endpoint: state.EndpointRecord) -> gatewayfile.UpstreamFile:
+def _upstream(
+    endpoint: state.EndpointRecord, *, draining: Collection[str]
+) -> gatewayfile.UpstreamFile:
     host, _, port = endpoint.url.removeprefix("http://").partition(":")
     return gatewayfile.UpstreamFile(
         id=endpoint.replica_id or endpoint.url,
         host=host,
         port=int(port),
         placement=endpoint.placement,
+        draining=endpoint.replica_id in draining,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from crosscloud import errors
 from crosscloud.adapters import extras
-from crosscloud.controlplane import cluster_objects, costs, records, token_ops, traffic
+from crosscloud.controlplane import cluster_objects, costs, preemption, records, token_ops, traffic
 from crosscloud.controlplane.clusters import ClusterSync
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.shared import Shared
@@ -38,7 +38,9 @@ def apply(shared: Shared, *, cluster_sync: ClusterSync, text: str, path: str) ->
             return {"deployment": name, "version": old.version, "changed": False}
         if old is not None:  # autoscaled counts carry over to the new version; pins do not
             before = records.submitted_of(old)
-            submitted = dataclasses.replace(submitted, autoscale=before.autoscale)
+            submitted = dataclasses.replace(
+                submitted, autoscale=before.autoscale, preempted=before.preempted
+            )
             # its cluster placements, so those the new version drops are cleaned up even
             # when this process never synced them (it was restarted since)
             cluster_sync.remember(before.parse(), version=old.version)
@@ -210,15 +212,14 @@ def _deployment(
     """One deployment as `status` shows it."""
     store, record = ctl.shared.store, dep.record
     replicas = store.list_replicas(deployment=record.name)
-    wanted = desired_mod.desired_services(
-        dep.spec, version=record.version, scale=dep.submitted.overrides()
-    )
+    wanted = preemption.desired([dep], replicas, now=ctl.shared.clock(), local_only=False)
     return {
         "name": record.name,
         "version": record.version,
         "manifest": dep.submitted.path,
         "updated_at": record.updated_at,
-        "services": [dataclasses.asdict(w) for w in wanted],
+        "services": preemption.per_placement(wanted),
+        "preemptions": preemption.seen(ctl.shared, record.name),
         "replicas": [_replica(r, ctl, stale=stale) for r in replicas],
         "endpoints": [dataclasses.asdict(e) for e in store.list_endpoints(deployment=record.name)],
         "auth": token_ops.auth_mode(ctl.shared, record.name),

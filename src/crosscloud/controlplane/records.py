@@ -21,12 +21,15 @@ class Submitted:
     """A manifest as the user submitted it, with the `scale` overrides applied since.
 
     `scale` pins a placement's count by hand until the next `up` that changes the
-    manifest; `autoscale` holds the autoscaler's counts for the placements not pinned."""
+    manifest; `autoscale` holds the autoscaler's counts for the placements not pinned;
+    `preempted` the time of the last preemption notice per placement (the spot policy's
+    cooldown)."""
 
     text: str
     path: str
     scale: dict[str, int] = field(default_factory=dict)
     autoscale: dict[str, int] = field(default_factory=dict)
+    preempted: dict[str, float] = field(default_factory=dict)
 
     def overrides(self) -> dict[str, int]:
         """Replica counts by `service@placement`: a manual `scale` wins over the autoscaler."""
@@ -44,6 +47,8 @@ class Submitted:
         doc = {"schema": SCHEMA, "text": self.text, "path": self.path, "scale": self.scale}
         if self.autoscale:
             doc["autoscale"] = self.autoscale
+        if self.preempted:
+            doc["preempted"] = self.preempted
         return orjson.dumps(doc).decode()
 
     @classmethod
@@ -54,6 +59,7 @@ class Submitted:
             path=doc["path"],
             scale=dict(doc.get("scale", {})),
             autoscale=dict(doc.get("autoscale", {})),
+            preempted={k: float(v) for k, v in doc.get("preempted", {}).items()},
         )
 
 

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crosscloud.domain import cost
+
 
 @dataclass(frozen=True)
 class Start:
-    """Start one new replica of `service` at `version` in `placement`."""
+    """Start one new replica of `service` at `version` in `placement`, on `capacity`."""
 
     deployment: str
     service: str
     placement: str
     version: int
     reason: str
+    capacity: str = cost.ON_DEMAND
 
 
 @dataclass(frozen=True)

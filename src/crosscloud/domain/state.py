@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from crosscloud.domain import cost
+
 
 class ReplicaState(enum.StrEnum):
     """Where one replica is in its life; the values are what `status` shows."""
@@ -47,6 +49,9 @@ class ReplicaRecord:
     identify a local process, so a reused pid is never mistaken for ours; `pod` names a
     Kubernetes pod instead. `crash_count` counts consecutive quick failures (reset when a
     run lasts long enough); `restarts` counts every restart, for `status`.
+    `capacity` is what it runs on (`spot` or `on-demand`, for the cost ledger and
+    `status`); `preempt_at` is set from a preemption notice on: the gateway sends it no new
+    request, and it is killed then (epoch seconds).
     """
 
     id: str
@@ -66,6 +71,8 @@ class ReplicaRecord:
     process_start_time: int | None = None
     last_exit_code: int | None = None
     message: str = ""
+    capacity: str = cost.ON_DEMAND
+    preempt_at: float | None = None
 
     @property
     def url(self) -> str | None:
@@ -98,13 +105,15 @@ class Event:
 
 @dataclass(frozen=True)
 class DesiredService:
-    """What should run: `replicas` replicas of `service` at `version` in `placement`."""
+    """What should run: `replicas` replicas of `service` at `version` in `placement`, on
+    `capacity` (spot or on-demand)."""
 
     deployment: str
     service: str
     placement: str
     replicas: int
     version: int
+    capacity: str = cost.ON_DEMAND
 
 
 class Liveness(enum.StrEnum):

@@ -13,7 +13,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from crosscloud.domain import providers, state
+from crosscloud.domain import cost, providers, state
 
 
 class Target(enum.Enum):
@@ -47,6 +47,7 @@ class LaunchSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     restarts: int = 0
     crash_count: int = 0
+    capacity: str = cost.ON_DEMAND
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,10 @@ harm. Per (deployment, service, placement):
 - roll out a new version with surge 1 and unavailable 0: at most one replica above the
   desired count, and an old ready replica stops only once a new one is ready, so a new
   version that never gets ready halts the rollout while the old one keeps serving.
+
+Spot and on-demand replicas of one placement are separate groups (the key includes the
+capacity), so a spot service's plan moves each kind on its own. Replicas given a
+preemption notice are the caller's to leave out: they are going, whatever is desired.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from crosscloud.domain import actions, state
 from crosscloud.planning.lifecycle import BackoffPolicy
 
 S = state.ReplicaState
-Key = tuple[str, str, str]
+Key = tuple[str, str, str, str]
 SURGE = 1
 # Which replica goes first when there are too many: the least useful, newest first.
 _STOP_ORDER = {S.CRASH_LOOP: 0, S.FAILED: 1, S.PENDING: 2, S.STARTING: 3, S.READY: 4}
@@ -36,11 +40,12 @@ def reconcile(
     """The actions that move `observed` toward `desired`, in a stable order."""
     rules = policy or BackoffPolicy()
     wanted: dict[Key, state.DesiredService] = {
-        (d.deployment, d.service, d.placement): d for d in desired
+        (d.deployment, d.service, d.placement, d.capacity): d for d in desired
     }
     groups: dict[Key, list[state.ReplicaRecord]] = defaultdict(list)
     for record in observed:
-        groups[(record.deployment, record.service, record.placement)].append(record)
+        key = (record.deployment, record.service, record.placement, record.capacity)
+        groups[key].append(record)
     planned: list[actions.Action] = []
     for key in sorted(set(wanted) | set(groups)):
         replicas = sorted(groups.get(key, []), key=lambda r: r.id)
@@ -108,7 +113,9 @@ def _starts(want: state.DesiredService, *, current: int, old: int) -> list[actio
         why = f"rolling out version {want.version}"
     else:
         why = f"scaling to {want.replicas}"
-    start = actions.Start(want.deployment, want.service, want.placement, want.version, why)
+    start = actions.Start(
+        want.deployment, want.service, want.placement, want.version, why, want.capacity
+    )
     return [start] * max(0, room)
 
 

@@ -114,6 +114,7 @@ class LocalTarget:
             crash_count=spec.crash_count,
             started_at=started_at,
             process_start_time=procs.process_start_time(child.pid),
+            capacity=spec.capacity,
         )
 
     def _environment(self, spec: targets.LaunchSpec) -> dict[str, str]:
