@@ -141,20 +141,30 @@ function drawQuotas(quotas) {
     : el("p", { class: "muted" }, "No API token: the services are open (crosscloud token create)."));
 }
 
+// A failing cost or quota call says so in its own panel; the rest of the page goes on.
+const optional = (call) =>
+  call.catch((err) => (err instanceof Unauthorized ? Promise.reject(err) : { failed: err.message }));
+
+function panel(id, what, data, draw) {
+  if (data === null) notAvailable(id, what);
+  else if (data.failed) $(id).querySelector(".body").replaceChildren(el("p", { class: "error" }, data.failed));
+  else draw(data);
+}
+
 async function refresh() {
   try {
     if (features === null) features = (await api("/v1/dashboard")).features;
     const [status, traffic, cost, quotas] = await Promise.all([
       api(`/v1/status?events=${EVENTS}`),
       api("/v1/traffic"),
-      features.cost ? api("/v1/cost?by=service&since=3650d") : null,
-      features.quotas ? api("/v1/quotas") : null,
+      features.cost ? optional(api("/v1/cost?by=service&since=3650d")) : null,
+      features.quotas ? optional(api("/v1/quotas")) : null,
     ]);
     drawDeployments(status);
     drawRegions(traffic);
     drawEvents(status.events || []);
-    cost ? drawCost(cost) : notAvailable("cost", "cost");
-    quotas ? drawQuotas(quotas) : notAvailable("quotas", "quota");
+    panel("cost", "cost", cost, drawCost);
+    panel("quotas", "quota", quotas, drawQuotas);
     $("updated").textContent = "updated " + new Date().toLocaleTimeString([], { hour12: false });
   } catch (err) {
     if (err instanceof Unauthorized) {
