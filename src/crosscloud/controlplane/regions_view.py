@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from crosscloud.controlplane import preemption
 from crosscloud.controlplane.controller import Controller
-from crosscloud.domain import state
-from crosscloud.planning import desired as desired_mod
+from crosscloud.domain import cost, state
 from crosscloud.planning import regions
 
 READY = state.ReplicaState.READY
 
 
 def report(ctl: Controller) -> dict[str, Any]:
-    """Regions of every deployment, in manifest order, and requests no replica answered."""
+    """Regions of every deployment and requests no replica answered. The desired counts
+    are `status`'s (spot services' split included: preemption.py)."""
     shared = ctl.shared
     seen = ctl.live.report(ctl.gateway.url, now=shared.clock())  # gateway I/O: not locked
     stale = bool(ctl.health.report(shared.clock())["stale"])
@@ -23,16 +24,15 @@ def report(ctl: Controller) -> dict[str, Any]:
     with shared.lock:
         deps = shared.deployments()
         replicas = shared.store.list_replicas()
+        wanted = preemption.desired(deps, replicas, now=shared.clock(), local_only=False)
+    order = {dep.name: i for i, dep in enumerate(deps)}
+    rows = sorted(preemption.per_placement(wanted), key=lambda w: order[w["deployment"]])
     out = []
-    for dep in deps:
-        wanted = desired_mod.desired_services(
-            dep.spec, version=dep.record.version, scale=dep.submitted.overrides()
-        )
-        for want in wanted:
-            where = (want.deployment, want.service, want.placement)
-            mine = [r for r in replicas if (r.deployment, r.service, r.placement) == where]
-            row = gateway.get((want.service, want.placement))
-            out.append(_region(want, mine, row, stale=stale or "error" in seen))
+    for want in rows:
+        where = (want["deployment"], want["service"], want["placement"])
+        mine = [r for r in replicas if (r.deployment, r.service, r.placement) == where]
+        row = gateway.get((want["service"], want["placement"]))
+        out.append(_region(want, mine, row, stale=stale or "error" in seen))
     unrouted = {
         r["service"]: {"requests": r["requests"], "errors": r["errors"]}
         for r in seen["rows"]
@@ -47,7 +47,7 @@ def report(ctl: Controller) -> dict[str, Any]:
 
 
 def _region(
-    want: state.DesiredService,
+    want: dict[str, Any],
     mine: list[state.ReplicaRecord],
     row: dict[str, Any] | None,
     *,
@@ -56,7 +56,7 @@ def _region(
     ready = [r for r in mine if r.state is READY]
     gateway = row or {}
     seen = regions.Seen(
-        desired=want.replicas,
+        desired=want["replicas"],
         ready=len(ready),
         upstreams=gateway.get("upstreams", 0),
         available=gateway.get("available", 0),
@@ -69,12 +69,14 @@ def _region(
     if stale and level is regions.Health.OK:
         level, reason = regions.Health.DEGRADED, "not current: the control loop or gateway lags"
     return {
-        "deployment": want.deployment,
-        "service": want.service,
-        "placement": want.placement,
-        "desired": want.replicas,
+        "deployment": want["deployment"],
+        "service": want["service"],
+        "placement": want["placement"],
+        "desired": want["replicas"],
         "ready": len(ready),
-        "version": want.version,
+        "spot_desired": want["spot"],
+        "spot_ready": sum(r.capacity == cost.SPOT for r in ready),
+        "version": want["version"],
         "versions": sorted({r.version for r in mine if r.state in state.ACTIVE_STATES}),
         "states": {s: sum(r.state.value == s for r in mine) for s in {r.state.value for r in mine}},
         "health": level.value,
