@@ -139,7 +139,7 @@ def _plan(
                 replicas=item.replicas,
                 on_demand_hour=0.0,
                 spot_hour=None,
-                spot=False,
+                spot=bool(where.spot),  # a `spot: true` placement: its spot node pool
                 hourly=0.0,
             )
         )

@@ -49,17 +49,26 @@ def _gpu(cluster: str, accelerator: str) -> providers.Gpu:
     return offered[accelerator]
 
 
-def scheduling(cluster: str, *, accelerator: str | None, instance_type: str | None) -> Scheduling:
-    """Node selector and tolerations for a pod on `cluster` (EKS, AKS, GKE, ...)."""
+def scheduling(
+    cluster: str, *, accelerator: str | None, instance_type: str | None, spot: bool = False
+) -> Scheduling:
+    """Node selector and tolerations for a pod on `cluster` (EKS, AKS, GKE, ...); on the
+    cloud's spot node pool when `spot`."""
     selector = {"kubernetes.io/os": "linux"}
     if instance_type:
         selector[INSTANCE_TYPE] = instance_type
+    tolerations: list[dict[str, Any]] = []
+    if spot:
+        spec = kubernetes(cluster)
+        selector[spec.spot_label[0]] = spec.spot_label[1]
+        if spec.spot_taint is not None:
+            tolerations.append(_toleration(*spec.spot_taint))
     if accelerator is None:
-        return Scheduling(selector)
+        return Scheduling(selector, tuple(tolerations))
     spec, gpu = kubernetes(cluster), _gpu(cluster, accelerator)
     if gpu.label is not None and (spec.gpu_label_with_instance_type or not instance_type):
         selector[spec.gpu_label] = gpu.label
-    tolerations = [_toleration(gpu.resource)]
+    tolerations.append(_toleration(gpu.resource))
     tolerations += [_toleration(key, value) for key, value in spec.gpu_tolerations]
     return Scheduling(selector, tuple(tolerations), gpu.resource)
 

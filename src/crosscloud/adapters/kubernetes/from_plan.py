@@ -122,6 +122,7 @@ def _render_service(
         min_replicas=min(spec.scaling.min_replicas, replicas),
         max_replicas=max(spec.scaling.max_replicas, replicas, 1),
         target_concurrency=spec.scaling.target_concurrency,
+        spot=any(a.spot for a in found),
     )
 
 

@@ -77,6 +77,7 @@ class RenderService:
     target_concurrency: float | None = None
     target_cpu_percent: int | None = None
     port: int = 8000
+    spot: bool = False  # on the cloud's spot node pool (its label and taint)
 
     def __post_init__(self) -> None:
         check_name(self.name, what="service name", service=True)

@@ -92,6 +92,7 @@ def pod_spec(
         placement.type,
         accelerator=service.accelerator,
         instance_type=service.instance_type or placement.instance_type,
+        spot=service.spot,
     )
     spec: dict[str, Any] = {
         "containers": [_container(service, placement, where.resource)],

@@ -98,5 +98,10 @@ AWS = model.Provider(
         registry=model.Registry("ecr", _ECR_HOST, _check_ecr),
         # Without a priced instance type, any Karpenter node with this GPU will do.
         gpu_label_with_instance_type=False,
+        # EKS managed node groups label their nodes with the capacity type; the AWS Node
+        # Termination Handler taints a node on a spot interruption notice, Karpenter on
+        # disruption.
+        spot_label=("eks.amazonaws.com/capacityType", "SPOT"),
+        spot_notice_taints=("aws-node-termination-handler/spot-itn", "karpenter.sh/disrupted"),
     ),
 )

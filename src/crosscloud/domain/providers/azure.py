@@ -91,5 +91,8 @@ AZURE = model.Provider(
         registry=model.Registry("acr", _ACR_HOST, _check_acr),
         # AKS GPU pools carry no taint by default; the documented convention is sku=gpu.
         gpu_tolerations=(("sku", "gpu"),),
+        # AKS labels and taints the nodes of a spot pool (scale-set priority Spot) itself.
+        spot_label=("kubernetes.azure.com/scalesetpriority", "spot"),
+        spot_taint=("kubernetes.azure.com/scalesetpriority", "spot"),
     ),
 )

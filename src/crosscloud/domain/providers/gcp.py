@@ -105,5 +105,10 @@ GCP = model.Provider(
         # A backend-service-based external passthrough Network Load Balancer.
         load_balancer=MappingProxyType({"cloud.google.com/l4-rbs": "enabled"}),
         registry=model.Registry("artifact-registry", _AR_HOST, _check_artifact_registry),
+        # GKE labels Spot VM nodes; the taint is the documented way to keep other pods off
+        # a spot pool, and GKE taints a node it is about to shut down.
+        spot_label=("cloud.google.com/gke-spot", "true"),
+        spot_taint=("cloud.google.com/gke-spot", "true"),
+        spot_notice_taints=("cloud.google.com/impending-node-termination",),
     ),
 )

@@ -55,7 +55,9 @@ class Kubernetes:
     taints GPU node pools carry besides the device resource's. `load_balancer` annotates
     the Service of an internet-facing L4 load balancer; `{health_path}` in a value is the
     path it probes. `credentials` is the command that writes a fresh kubeconfig context
-    (`{region}` filled in)."""
+    (`{region}` filled in). `spot_label` (key, value) marks the nodes of a spot node pool,
+    `spot_taint` (key, value) is the NoSchedule taint such pools carry (None: none);
+    `spot_notice_taints` are the taint keys put on a spot node that is being taken back."""
 
     credentials: str
     gpu_label: str
@@ -64,6 +66,9 @@ class Kubernetes:
     registry: Registry
     gpu_label_with_instance_type: bool = True
     gpu_tolerations: tuple[tuple[str, str], ...] = ()
+    spot_label: tuple[str, str] = ("", "")
+    spot_taint: tuple[str, str] | None = None
+    spot_notice_taints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
