@@ -1,4 +1,5 @@
-"""`crosscloud token create|list|revoke`: API tokens for a deployment's services.
+"""`crosscloud token create|update|list|revoke`: API tokens for a deployment's services,
+and their quotas (requests per second with a burst, concurrent requests, tokens per minute).
 
 A deployment's services are open on the gateway (which listens on 127.0.0.1) until its
 first token is created; from then on each request needs `Authorization: Bearer <token>`,
@@ -7,6 +8,7 @@ even after every token is revoked. The token is printed once and never stored.""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import click
 import orjson
@@ -29,6 +31,39 @@ def token() -> None:
     """Create, list and revoke API tokens that the gateway checks per request."""
 
 
+def _quota_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--rps, --burst, --concurrency, --tokens-per-minute: the token's quota (unset: none)."""
+    options = [
+        click.option(
+            "--rps",
+            type=click.FloatRange(min=0, min_open=True),
+            help="Requests per second this token may send (past it: 429 with Retry-After).",
+        ),
+        click.option(
+            "--burst",
+            type=click.IntRange(min=1),
+            help="Requests it may send at once above --rps (default: one second's worth).",
+        ),
+        click.option(
+            "--concurrency", type=click.IntRange(min=1), help="Requests in flight at once."
+        ),
+        click.option(
+            "--tokens-per-minute",
+            "tpm",
+            type=click.IntRange(min=1),
+            help="Model tokens per minute, where the gateway counts them (answers' usage).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _quota(**given: float | int | None) -> dict[str, float | int]:
+    names = {"rps": "rps", "burst": "burst", "concurrency": "concurrency", "tpm": "tokensPerMinute"}
+    return {names[k]: v for k, v in given.items() if v is not None}
+
+
 @token.command()
 @click.argument("deployment")
 @click.option("--name", default=None, help="A label to tell tokens apart (e.g. ci, alice).")
@@ -38,11 +73,20 @@ def token() -> None:
     multiple=True,
     help="Only this service (repeatable); default: every service of DEPLOYMENT.",
 )
-def create(deployment: str, name: str | None, services: tuple[str, ...]) -> None:
+@_quota_options
+def create(
+    deployment: str,
+    name: str | None,
+    services: tuple[str, ...],
+    rps: float | None,
+    burst: int | None,
+    concurrency: int | None,
+    tpm: int | None,
+) -> None:
     """Create a token for DEPLOYMENT and print it (once: it cannot be shown again)."""
-    made = _control_plane().post(
-        "/v1/tokens", {"deployment": deployment, "name": name, "services": list(services)}
-    )
+    body: dict[str, object] = {"deployment": deployment, "name": name, "services": list(services)}
+    body["quota"] = _quota(rps=rps, burst=burst, concurrency=concurrency, tpm=tpm)
+    made = _control_plane().post("/v1/tokens", body)
     scope = ", ".join(made["services"]) or "every service"
     click.echo(
         f"created token {made['id']} ({made['name']}) for {deployment}: {scope}.\n"
@@ -50,6 +94,32 @@ def create(deployment: str, name: str | None, services: tuple[str, ...]) -> None
         err=True,
     )
     click.echo(made["token"])
+
+
+@token.command()
+@click.argument("token_id", metavar="ID")
+@_quota_options
+@click.option("--unlimited", is_flag=True, help="Remove every limit first.")
+def update(
+    token_id: str,
+    rps: float | None,
+    burst: int | None,
+    concurrency: int | None,
+    tpm: int | None,
+    unlimited: bool,
+) -> None:
+    """Change token ID's quota: the limits given replace those it had (the gateway applies
+    them within a second); `--unlimited` alone removes them all."""
+    quota: dict[str, object] = dict(_quota(rps=rps, burst=burst, concurrency=concurrency, tpm=tpm))
+    if not quota and not unlimited:
+        raise errors.UserError(
+            "nothing to change: give --rps, --burst, --concurrency,"
+            " --tokens-per-minute or --unlimited"
+        )
+    if unlimited:
+        quota["clear"] = True
+    result = _control_plane().post("/v1/tokens/update", {"id": token_id, "quota": quota})
+    click.echo(result["message"])
 
 
 @token.command(name="list")
@@ -66,7 +136,16 @@ def list_(deployment: str | None, output: str) -> None:
         click.echo("no tokens: every service is open (`crosscloud token create DEPLOYMENT`)")
         return
     grid = Table(title="API tokens", title_justify="left")
-    for column in ("id", "deployment", "name", "services", "created", "ends with", "state"):
+    for column in (
+        "id",
+        "deployment",
+        "name",
+        "services",
+        "quota",
+        "created",
+        "ends with",
+        "state",
+    ):
         grid.add_column(column)
     for t in found:
         grid.add_row(
@@ -74,6 +153,7 @@ def list_(deployment: str | None, output: str) -> None:
             t["deployment"],
             t["name"],
             ", ".join(t["services"]) or "all",
+            ", ".join(f"{k} {v}" for k, v in t.get("quota", {}).items()) or "none",
             _when(t["created_at"]),
             f"…{t['last4']}",
             "active" if t["revoked_at"] is None else f"revoked {_when(t['revoked_at'])}",

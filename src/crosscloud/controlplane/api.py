@@ -92,11 +92,21 @@ def _token_revoke(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
     return token_ops.revoke(ctl.shared, body, publish=ctl.publish)
 
 
+def _token_update(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
+    return token_ops.update(ctl.shared, body, publish=ctl.publish)
+
+
 def _token_list(ctl: Controller, query: dict[str, Any]) -> dict[str, Any]:
     return token_ops.list_all(ctl.shared, query)
 
 
-POST.update({"/v1/tokens": _token_create, "/v1/tokens/revoke": _token_revoke})
+POST.update(
+    {
+        "/v1/tokens": _token_create,
+        "/v1/tokens/revoke": _token_revoke,
+        "/v1/tokens/update": _token_update,
+    }
+)
 GET.update({"/v1/tokens": _token_list, "/v1/logs": _logs})
 
 

@@ -309,11 +309,17 @@ def limits_config(specs: list[manifest.Manifest]) -> gatewayfile.LimitsFile | No
     )
 
 
+def _quota(quota: tokens.Quota) -> gatewayfile.QuotaFile | None:
+    return gatewayfile.QuotaFile.model_validate(quota.as_dict()) if quota.limited else None
+
+
 def _auth(found: list[tokens.TokenRecord], service: str) -> dict[str, gatewayfile.AuthFile]:
     """No `auth` (open) while the deployment never had a token; else the hashes of the
     active tokens that cover `service` (all revoked: nothing passes, nothing reopens)."""
     if not found:
         return {}
     allowed = [t for t in found if t.active and t.allows(service)]
-    hashes = [gatewayfile.TokenFile(id=t.id, sha256=t.sha256) for t in allowed]
+    hashes = [
+        gatewayfile.TokenFile(id=t.id, sha256=t.sha256, quota=_quota(t.quota)) for t in allowed
+    ]
     return {"auth": gatewayfile.AuthFile(tokens=hashes)}

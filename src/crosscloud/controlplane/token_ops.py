@@ -1,4 +1,4 @@
-"""`crosscloud token create|list|revoke` on the control plane's side.
+"""`crosscloud token create|update|list|revoke` on the control plane's side.
 
 The token is returned once, by `create`, and never stored: the store keeps its SHA-256
 and last 4 characters, the gateway's config file only the hash. Every change is pushed
@@ -29,6 +29,7 @@ def create(shared: Shared, body: dict[str, Any], *, publish: Callable[[], None])
     tokens to the gateway before this returns."""
     deployment = str(body["deployment"])
     services = tuple(sorted({str(s) for s in body.get("services") or ()}))
+    quota = quota_of(body.get("quota"), tokens.Quota())
     with shared.lock:
         _check_target(shared, deployment, services)
         token_id, text = tokens.new_token(
@@ -44,6 +45,7 @@ def create(shared: Shared, body: dict[str, Any], *, publish: Callable[[], None])
             name=name,
             services=services,
             now=shared.clock(),
+            quota=quota,
         )
         shared.store.add_token(record)
         scope = ", ".join(services) if services else "every service"
@@ -65,6 +67,50 @@ def _check_target(shared: Shared, deployment: str, services: tuple[str, ...]) ->
             f"deployment {deployment!r} has no service(s) {unknown};"
             f" its services: {', '.join(sorted(names))}"
         )
+
+
+def quota_of(given: Any, base: tokens.Quota) -> tokens.Quota:
+    """`base` with the limits in `given` (API names: rps, burst, concurrency,
+    tokensPerMinute; null clears one; {"clear": true} clears all first); UserError when a
+    limit is out of range."""
+    if given is None:
+        return base
+    if not isinstance(given, dict):
+        raise errors.UserError(
+            "quota must be an object of rps, burst, concurrency, tokensPerMinute"
+        )
+    unknown = sorted(set(given) - {"rps", "burst", "concurrency", "tokensPerMinute", "clear"})
+    if unknown:
+        raise errors.UserError(f"unknown quota field(s) {unknown}")
+    merged = {} if given.get("clear") else base.as_dict()
+    merged.update({k: v for k, v in given.items() if k != "clear"})
+    try:
+        quota = tokens.Quota.from_dict({k: v for k, v in merged.items() if v is not None})
+    except (TypeError, ValueError) as exc:
+        raise errors.UserError(f"quota: {exc}") from None
+    problems = quota.problems()
+    if problems:
+        raise errors.UserError("; ".join(problems))
+    return quota
+
+
+def update(shared: Shared, body: dict[str, Any], *, publish: Callable[[], None]) -> dict[str, Any]:
+    """Change a token's quota; `publish` pushes it to the gateway before this returns."""
+    token_id = str(body["id"])
+    with shared.lock:
+        record = shared.store.get_token(token_id)
+        if record is None or not record.active:
+            state = "revoked" if record is not None else "unknown"
+            raise errors.UserError(
+                f"token {token_id!r} is {state}; `crosscloud token list` shows ids"
+            )
+        quota = quota_of(body.get("quota"), record.quota)
+        shared.store.set_quota(token_id, quota)
+        limits = ", ".join(f"{k} {v}" for k, v in quota.as_dict().items()) or "no limits"
+        shared.event(record.deployment, "TokenUpdated", f"{token_id} ({record.name}): {limits}")
+        publish()
+        updated = shared.store.get_token(token_id) or record
+    return {**describe(updated), "message": f"token {token_id}: {limits}"}
 
 
 def list_all(shared: Shared, query: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +143,7 @@ def describe(record: tokens.TokenRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "revoked_at": record.revoked_at,
         "last4": record.last4,
+        "quota": record.quota.as_dict(),
     }
 
 

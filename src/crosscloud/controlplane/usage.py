@@ -5,7 +5,8 @@ usage buckets (for cost per 1,000 requests and cost by token), and the last rate
 Every few seconds the control plane scrapes the gateway's /metrics: requests by service
 (`crosscloud_gateway_requests`) and by token (`crosscloud_gateway_token_requests`); what
 grew since the previous scrape is added to the current 5-minute bucket. A service's
-requests that no token accounts for are kept under token "" (an open service). The first
+requests that no token accounts for are kept under token "" (an open service), with the
+service's model tokens (`usage` in OpenAI answers, counted per replica). The first
 scrape after a control-plane start is a baseline only: the requests since the previous
 control plane's last scrape (a few seconds' worth) are not counted, never counted twice.
 """
@@ -25,15 +26,19 @@ from crosscloud.domain import cost
 EVERY = 5.0
 TOKEN_FAMILY = "crosscloud_gateway_token_requests"  # noqa: S105 (a metric's name)
 THROTTLED_FAMILY = "crosscloud_gateway_token_throttled"
+#: model tokens from answers' `usage`, per service and upstream (gateway/llm.py)
+MODEL_FAMILIES = ("crosscloud_gateway_prompt_tokens", "crosscloud_gateway_completion_tokens")
 Key = tuple[str, str]  # service, token ("": requests no token accounts for)
 Counts = dict[Key, float]
 
 
-def parse(text: str) -> tuple[Counts, Counts]:
-    """(requests, throttled) by (service, token) from the gateway's /metrics text."""
+def parse(text: str) -> tuple[Counts, Counts, Counts]:
+    """(requests, throttled) by (service, token) and model tokens by (service, upstream)
+    from the gateway's /metrics text."""
     totals: dict[str, float] = {}
     requests: Counts = {}
     throttled: Counts = {}
+    model: Counts = {}
     for family in parser.text_string_to_metric_families(text):
         for sample in family.samples:
             if not sample.name.endswith("_total"):
@@ -45,10 +50,13 @@ def parse(text: str) -> tuple[Counts, Counts]:
                 requests[(labels["service"], labels["token"])] = sample.value
             elif family.name == THROTTLED_FAMILY:
                 throttled[(labels["service"], labels["token"])] = sample.value
+            elif family.name in MODEL_FAMILIES:
+                key = (labels["service"], labels["upstream"])
+                model[key] = model.get(key, 0.0) + sample.value
     for service, n in totals.items():
         by_tokens = sum(v for (s, _), v in requests.items() if s == service)
         requests[(service, "")] = max(0.0, n - by_tokens)
-    return requests, throttled
+    return requests, throttled, model
 
 
 class UsageMeter:
@@ -58,7 +66,7 @@ class UsageMeter:
         self.every = every
         self._lock = threading.Lock()
         self._at: float | None = None
-        self._last: tuple[Counts, Counts] | None = None
+        self._last: tuple[Counts, Counts, Counts] | None = None
         self._rates: dict[Key, dict[str, float]] = {}
 
     def due(self, now: float) -> bool:
@@ -66,7 +74,11 @@ class UsageMeter:
             return self._at is None or now - self._at >= self.every
 
     def add(
-        self, now: float, seen: tuple[Counts, Counts], *, deployment_of: Mapping[str, str]
+        self,
+        now: float,
+        seen: tuple[Counts, Counts, Counts],
+        *,
+        deployment_of: Mapping[str, str],
     ) -> list[cost.Usage]:
         """Keep the sample; the usage rows it adds to the store (none for the first)."""
         with self._lock:
@@ -76,6 +88,9 @@ class UsageMeter:
                 return []
             grown = traffic.increase(before[0], seen[0])
             dropped = traffic.increase(before[1], seen[1])
+            model: dict[str, float] = {}  # per upstream, so a replica gone is no reset
+            for (service, _), n in traffic.increase(before[2], seen[2]).items():
+                model[service] = model.get(service, 0.0) + n
             span = now - at
             self._rates = {
                 key: {
@@ -84,19 +99,29 @@ class UsageMeter:
                 }
                 for key in set(grown) | set(dropped)
             }
+        for service in model:  # a service's model tokens go with its token "" row
+            grown.setdefault((service, ""), 0.0)
         bucket = cost.bucket_of(now)
-        return [
-            cost.Usage(bucket, deployment_of[service], service, token, requests=round(n))
+        rows = [
+            cost.Usage(
+                bucket,
+                deployment_of[service],
+                service,
+                token,
+                requests=round(n),
+                tokens=round(model.get(service, 0.0)) if token == "" else 0,
+            )
             for (service, token), n in sorted(grown.items())
-            if service in deployment_of and round(n) > 0
+            if service in deployment_of
         ]
+        return [r for r in rows if r.requests > 0 or r.tokens > 0]
 
     def rates(self) -> dict[Key, dict[str, float]]:
         with self._lock:
             return dict(self._rates)
 
 
-def scrape(gateway_url: str, *, timeout: float = 1.0) -> tuple[Counts, Counts] | None:
+def scrape(gateway_url: str, *, timeout: float = 1.0) -> tuple[Counts, Counts, Counts] | None:
     try:
         response = local_http.client().get(f"{gateway_url}/metrics", timeout=timeout)
     except httpx.HTTPError:

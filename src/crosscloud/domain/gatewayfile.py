@@ -18,7 +18,8 @@ refused. Durations as in manifests (250ms, 10s, 5m), sizes as 32Ki or bytes.
         outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s}
         healthCheck: {path: /readyz, interval: 5s, timeout: 1s}
         hold: {maxRequests: 100, timeout: 30s, retryAfter: 5s}  # while no replica (hold.py)
-        auth: {tokens: [{id: 0123456789ab, sha256: <64 hex digits>}]}  # optional, see auth.py
+        auth: {tokens: [{id: 0123456789ab, sha256: <64 hex digits>,  # optional, see auth.py
+                         quota: {rps: 10, burst: 20, concurrency: 4, tokensPerMinute: 90000}}]}
         upstreams:
           - {id: a1, host: 127.0.0.1, port: 9001, placement: local/a, version: v1}
     limits:                                # every one optional; the defaults shown
@@ -103,11 +104,21 @@ class HealthFile(FileModel):
     enabled: bool = True
 
 
+class QuotaFile(FileModel):
+    """`services[].auth.tokens[].quota`: what the token may send (each optional)."""
+
+    rps: float | None = pydantic.Field(default=None, gt=0, allow_inf_nan=False)
+    burst: int | None = pydantic.Field(default=None, ge=1)
+    concurrency: int | None = pydantic.Field(default=None, ge=1)
+    tokens_per_minute: int | None = pydantic.Field(default=None, ge=1, alias="tokensPerMinute")
+
+
 class TokenFile(FileModel):
-    """An accepted API token: its public id and the SHA-256 of its text."""
+    """An accepted API token: its public id, the SHA-256 of its text, and its quota."""
 
     id: str = pydantic.Field(pattern=r"^[0-9a-f]{12}$")
     sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
+    quota: QuotaFile | None = None
 
 
 class AuthFile(FileModel):

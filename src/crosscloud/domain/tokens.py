@@ -46,6 +46,23 @@ class Quota:
         }
         return {k: v for k, v in found.items() if v is not None}
 
+    def problems(self) -> list[str]:
+        """What is wrong with these limits, as messages naming the CLI flag."""
+        found = []
+        if self.rps is not None and not (0 < self.rps < float("inf")):
+            found.append(f"--rps must be a number above 0, got {self.rps}")
+        checks = (
+            ("--burst", self.burst),
+            ("--concurrency", self.concurrency),
+            ("--tokens-per-minute", self.tokens_per_minute),
+        )
+        for flag, value in checks:
+            if value is not None and value < 1:
+                found.append(f"{flag} must be 1 or more, got {value}")
+        if self.burst is not None and self.rps is None:
+            found.append("--burst needs --rps (it is the requests a token may send at once)")
+        return found
+
     @classmethod
     def from_dict(cls, data: dict[str, float | int] | None) -> Quota:
         data = data or {}

@@ -4,6 +4,12 @@ The gateway only ever holds SHA-256 hashes (from its config file, per service). 
 request costs a regex match, a dict lookup by the token's public id, one SHA-256 of
 ~60 bytes and a constant-time compare: no I/O, no allocation beyond the digest.
 
+A token with a quota (planning/quota.py: requests per second with a burst, concurrent
+requests, tokens per minute) is also rate-limited here: past it, 429 with Retry-After and
+nothing is taken from its buckets. A token without one costs one dict lookup more.
+Per-token counters (admitted, throttled) feed `crosscloud cost --by token` and the
+control plane's `/v1/quotas`; they and the buckets carry over a config reload.
+
 A service without `auth` in its config is open (the control plane leaves it out until
 its deployment has a token). Answers: no or malformed header -> 401; a token the gateway
 does not know (wrong, revoked) -> 401; a known token that does not cover the service
@@ -16,9 +22,11 @@ their Authorization header.
 from __future__ import annotations
 
 import hmac
+import time
 
 from crosscloud.domain import tokens
 from crosscloud.gateway import config as gwconfig
+from crosscloud.planning import quota as quota_mod
 
 MISSING = (
     401,
@@ -26,22 +34,49 @@ MISSING = (
     " (create one with `crosscloud token create DEPLOYMENT`)",
 )
 INVALID = (401, "the bearer token is not valid (unknown, revoked or mistyped)")
+#: A refusal: (status, message), and for a 429 the seconds to wait before retrying.
+Refusal = tuple[int, str] | tuple[int, str, int]
 
 
 class TokenAuth:
     """The `Gateway.authorizer` built from one config; replaced whole on each reload."""
 
-    __slots__ = ("_digests", "_protected")
+    __slots__ = ("_digests", "_protected", "admitted", "holding", "limiters", "throttled")
 
-    def __init__(self, config: gwconfig.GatewayConfig) -> None:
+    def __init__(self, config: gwconfig.GatewayConfig, previous: TokenAuth | None = None) -> None:
         self._protected: dict[str, frozenset[str]] = {}
         self._digests: dict[str, bytes] = {}
+        #: token id -> its quota's state (only tokens with a quota)
+        self.limiters: dict[str, quota_mod.Limiter] = {}
+        now = time.monotonic()
         for service in config.services:
             if service.auth is None:
                 continue
             self._protected[service.name] = frozenset(t.id for t in service.auth)
             for t in service.auth:
                 self._digests[t.id] = bytes.fromhex(t.sha256)
+                if t.quota is not None and t.quota.limited and t.id not in self.limiters:
+                    self.limiters[t.id] = quota_mod.Limiter(t.quota, now=now)
+        #: (service, token id) -> requests let through, and refused by a quota
+        self.admitted: dict[tuple[str, str], int] = {}
+        self.throttled: dict[tuple[str, str], int] = {}
+        #: the limiter of the request just admitted (its slot is released at its end, and
+        #: the model tokens its answer used are spent from it)
+        self.holding: quota_mod.Limiter | None = None
+        if previous is not None:
+            self._carry(previous)
+
+    def _carry(self, previous: TokenAuth) -> None:
+        self.admitted = previous.admitted  # counters only grow, across reloads too
+        self.throttled = previous.throttled
+        for token_id, limiter in list(self.limiters.items()):
+            old = previous.limiters.get(token_id)
+            if old is None:
+                continue
+            if old.quota == limiter.quota:  # the same object: requests in flight release it
+                self.limiters[token_id] = old
+            else:  # a new quota: what the buckets had used carries over, the slots do not
+                limiter.carry(old)
 
     @property
     def protected(self) -> frozenset[str]:
@@ -52,7 +87,8 @@ class TokenAuth:
         """Whether `service` needs a token (then the token is not passed on to replicas)."""
         return service in self._protected
 
-    def __call__(self, service: str, authorization: bytes | None) -> tuple[int, str] | None:
+    def __call__(self, service: str, authorization: bytes | None) -> Refusal | None:
+        self.holding = None
         allowed = self._protected.get(service)
         if allowed is None:
             return None
@@ -68,10 +104,25 @@ class TokenAuth:
             return INVALID
         if token_id not in allowed:
             return 403, f"this token may not call service {service!r}"
+        key = (service, token_id)
+        limiter = self.limiters.get(token_id)
+        if limiter is not None:
+            refused = limiter.admit(time.monotonic())
+            if refused is not None:
+                self.throttled[key] = self.throttled.get(key, 0) + 1
+                return _too_many(*refused)
+            self.holding = limiter  # released when the answer ends; it spends tokens
+        self.admitted[key] = self.admitted.get(key, 0) + 1
         return None
 
 
-def for_config(config: gwconfig.GatewayConfig) -> TokenAuth | None:
-    """The authorizer for `config`, or None when every service is open (no cost at all)."""
-    found = TokenAuth(config)
+def _too_many(limit: str, wait: float) -> tuple[int, str, int]:
+    seconds = quota_mod.retry_after(wait)
+    return 429, f"this token's quota of {limit} is used up; retry in {seconds} s", seconds
+
+
+def for_config(config: gwconfig.GatewayConfig, previous: object = None) -> TokenAuth | None:
+    """The authorizer for `config`, or None when every service is open (no cost at all).
+    `previous` (the running gateway's authorizer) passes on its counters and buckets."""
+    found = TokenAuth(config, previous if isinstance(previous, TokenAuth) else None)
     return found if found.protected else None

@@ -16,7 +16,7 @@ import pydantic
 import yaml
 
 from crosscloud import errors
-from crosscloud.domain import gatewayfile, policies
+from crosscloud.domain import gatewayfile, policies, tokens
 from crosscloud.gateway import hold as gwhold
 from crosscloud.planning import affinity as pa
 from crosscloud.planning import outlier, retry
@@ -55,6 +55,7 @@ class TokenHash:
 
     id: str
     sha256: str
+    quota: tokens.Quota | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def _service(file: gatewayfile.ServiceFile) -> ServiceConfig:
         hold=gwhold.HoldConfig(**file.hold.model_dump()),
         auth=None
         if file.auth is None
-        else tuple(TokenHash(t.id, t.sha256) for t in file.auth.tokens),
+        else tuple(TokenHash(t.id, t.sha256, _quota(t.quota)) for t in file.auth.tokens),
         models=tuple(file.models),
         discover_models=file.discover_models,
         affinity=pa.AffinityConfig(
@@ -149,6 +150,10 @@ def _service(file: gatewayfile.ServiceFile) -> ServiceConfig:
         ),
         affinity_capacity=file.affinity.capacity,
     )
+
+
+def _quota(file: gatewayfile.QuotaFile | None) -> tokens.Quota | None:
+    return None if file is None else tokens.Quota(**file.model_dump())
 
 
 def parse(data: Any, *, source: str = "<config>") -> GatewayConfig:

@@ -23,6 +23,7 @@ import httptools
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
 from crosscloud.gateway import exchange as gwexchange
+from crosscloud.gateway import framing
 from crosscloud.gateway import head as gwhead
 from crosscloud.gateway import llm as gwllm
 from crosscloud.gateway import target as gwtarget
@@ -31,6 +32,7 @@ from crosscloud.gateway.framing import error_bytes
 
 if TYPE_CHECKING:
     from crosscloud.gateway.server import Gateway
+    from crosscloud.planning import quota
 
 # Request headers that only concern the client's hop; framing is redone for the upstream.
 _HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade"})
@@ -55,6 +57,7 @@ class _Pending(Protocol):
     def request_body(self, data: bytes) -> None: ...
     def request_done(self) -> None: ...
     def client_gone(self) -> None: ...
+    def drop_slot(self) -> None: ...
 
 
 class _Local:
@@ -78,6 +81,9 @@ class _Local:
     def client_gone(self) -> None:
         pass
 
+    def drop_slot(self) -> None:
+        pass
+
 
 class Downstream(asyncio.Protocol):
     """One client connection."""
@@ -98,6 +104,7 @@ class Downstream(asyncio.Protocol):
         "head_bytes",
         "header_bytes",
         "headers",
+        "holding",
         "host_header",
         "hosts",
         "in_head",
@@ -159,6 +166,8 @@ class Downstream(asyncio.Protocol):
         self.body_size = 0
         self.chunked = self.expect = self.keep_alive_asked = False
         self.auth: bytes | None = None
+        #: the token quota slot the request just authorized holds (the exchange takes it)
+        self.holding: quota.Limiter | None = None
         self.te: bytes | None = None
         self.upgrade: bytes | None = None
         self.odd = self.over_cap  # something in the head that _dispatch must look at
@@ -177,6 +186,8 @@ class Downstream(asyncio.Protocol):
         if current is not None:
             self.current = None
             current.client_gone()
+        for pending in self.queue:  # never started: only their quota slots to give back
+            pending.drop_slot()
         self.queue.clear()
 
     # -- reading ------------------------------------------------------------------------
@@ -360,9 +371,9 @@ class Downstream(asyncio.Protocol):
         cluster, path = server.route(authority or self.host_header, url)
         if cluster is None:
             return self._unrouted(url, keep_alive=keep_alive, http10=http10)
-        denied = self._authorize(cluster.name)
-        if denied is not None:
-            return self._local(denied[0], denied[1], keep_alive=keep_alive, http10=http10)
+        refused = self._authorize(cluster.name)
+        if refused is not None:
+            return self._denied(refused, path, keep_alive=keep_alive, http10=http10)
         if cluster.llm and path[:4] == b"/v1/":
             return self._body_read(cluster, path, keep_alive=keep_alive, http10=http10)
         method = parser.get_method()
@@ -432,7 +443,7 @@ class Downstream(asyncio.Protocol):
         )
         return gwhead.refusal(facts, self.limits)
 
-    def _authorize(self, service: str) -> tuple[int, str] | None:
+    def _authorize(self, service: str) -> tuple[int, str] | tuple[int, str, int] | None:
         """A refusal, or None. The Authorization header goes on to the replica only when
         the gateway did not check it: a token stays with the gateway."""
         denied, line = self.authorize_for(service, self.auth)
@@ -442,14 +453,26 @@ class Downstream(asyncio.Protocol):
 
     def authorize_for(
         self, service: str, auth: bytes | None
-    ) -> tuple[tuple[int, str] | None, bytes]:
-        """(refusal or None, the Authorization line to pass on or b"")."""
+    ) -> tuple[tuple[int, str] | tuple[int, str, int] | None, bytes]:
+        """(refusal or None, the Authorization line to pass on or b""); an admitted token
+        with a quota leaves its limiter in `holding` for the request's exchange."""
         authorizer = self.server.authorizer
         if authorizer is not None:
             denied = authorizer(service, auth)
+            self.holding = authorizer.holding
             if denied is not None or authorizer.guards(service):
                 return denied, b""
         return None, (b"authorization: %b\r\n" % auth if auth is not None else b"")
+
+    def _denied(
+        self, denied: tuple[int, str] | tuple[int, str, int], path: bytes, **how: bool
+    ) -> _Local:
+        if len(denied) == 3:  # past a quota: 429 with Retry-After, the client may stay
+            data = framing.too_many_bytes(
+                denied[1], denied[2], openai=path.startswith(b"/v1/"), http10=how["http10"]
+            )
+            return _Local(self, data, keep_alive=how["keep_alive"])
+        return self._local(denied[0], denied[1], **how)
 
     def _local(self, status: int, message: str, *, keep_alive: bool, http10: bool) -> _Local:
         if not keep_alive:
@@ -471,6 +494,7 @@ class Downstream(asyncio.Protocol):
         elif parsing is self.current and isinstance(parsing, gwexchange.Exchange | gwllm.BodyRead):
             parsing.reject(status, message.encode())
         elif parsing in self.queue:  # not started: nothing of it went anywhere
+            parsing.drop_slot()
             self.queue[self.queue.index(parsing)] = answer
         elif self.current is None and not self.queue:
             self.close()  # its answer is out already

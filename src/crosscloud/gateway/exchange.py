@@ -20,6 +20,7 @@ from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import upstream as gwupstream
 from crosscloud.gateway.framing import CONTINUE, connection_line, status_line
 from crosscloud.planning import outlier, retry, routing
+from crosscloud.planning import quota as gwquota
 
 if TYPE_CHECKING:
     from crosscloud.gateway.downstream import Downstream
@@ -69,6 +70,7 @@ class Exchange:
         "retries_done",
         "served_by",
         "size",
+        "slot",
         "started",
         "status",
         "timer",
@@ -122,6 +124,9 @@ class Exchange:
         self.started = 0.0
         self.deadline = 0.0
         self.try_deadline = 0.0
+        #: the API token's quota slot this request holds (planning/quota.py), if any
+        self.slot: gwquota.Limiter | None = client.holding
+        client.holding = None
 
     # -- request side -------------------------------------------------------------
 
@@ -455,10 +460,19 @@ class Exchange:
         self.status = 499
         self._finish()
 
+    def drop_slot(self) -> None:
+        """Give back the token's concurrency slot (at the end, or never started)."""
+        slot = self.slot
+        if slot is not None:
+            self.slot = None
+            slot.release()
+
     def _finish(self, now: float = 0.0) -> None:
         if self.done:
             return
         self.done = True
+        if self.slot is not None:
+            self.drop_slot()
         cluster = self.cluster
         cluster.active -= 1
         if self.is_retry:

@@ -45,3 +45,18 @@ def error_bytes(status: int, message: str, *, close: bool, http10: bool = False)
     phrase = status_line(status)[13:-2].decode()
     body = json.dumps({"error": phrase, "detail": message}).encode()
     return response_bytes(status, body, close=close, http10=http10)
+
+
+def too_many_bytes(message: str, retry_after: int, *, openai: bool, http10: bool = False) -> bytes:
+    """429 with Retry-After: OpenAI's error object on its API's paths (`/v1/...`, what its
+    clients parse and back off on), the gateway's `{error, detail}` elsewhere."""
+    if openai:
+        error = {"message": message, "type": "requests", "param": None}
+        body = json.dumps({"error": {**error, "code": "rate_limit_exceeded"}}).encode()
+    else:
+        body = json.dumps({"error": "Too Many Requests", "detail": message}).encode()
+    head = status_line(429) + b"content-type: application/json\r\ncontent-length: %d\r\n" % len(
+        body
+    )
+    head += b"retry-after: %d\r\n" % retry_after
+    return head + connection_line(close=False, http10=http10) + b"\r\n" + body

@@ -14,6 +14,7 @@ servers send with `stream_options: {"include_usage": true}`).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +22,9 @@ import orjson
 
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import exchange as gwexchange
+from crosscloud.gateway import framing
 from crosscloud.gateway.framing import CONTINUE, response_bytes
-from crosscloud.planning import prefix
+from crosscloud.planning import prefix, quota
 
 if TYPE_CHECKING:
     from crosscloud.gateway.downstream import Downstream
@@ -130,6 +132,8 @@ class LlmExchange(gwexchange.Exchange):
                 host.completion_tokens += found[1]
                 cluster.prompt_tokens += found[0]
                 cluster.completion_tokens += found[1]
+                if self.slot is not None:  # a token with a tokens-per-minute quota
+                    self.slot.spend_tokens(time.monotonic(), found[0] + found[1])
         super()._finish(now)
 
 
@@ -151,6 +155,7 @@ class BodyRead:
         "method",
         "parts",
         "size",
+        "slot",
         "started",
     )
 
@@ -174,6 +179,9 @@ class BodyRead:
         self.size = 0
         self.complete = self.started = False
         self.exchange: LlmExchange | None = None
+        #: the token's quota slot, taken now (the connection's next request may set another)
+        self.slot: quota.Limiter | None = client.holding
+        client.holding = None
 
     def start(self) -> None:
         self.started = True
@@ -206,6 +214,13 @@ class BodyRead:
     def client_gone(self) -> None:
         if self.exchange is not None:
             self.exchange.client_gone()
+        self.drop_slot()
+
+    def drop_slot(self) -> None:
+        """Give back the quota slot of a request that never reached an exchange."""
+        slot, self.slot = self.slot, None
+        if slot is not None:
+            slot.release()
 
     def reject(self, status: int, message: bytes) -> None:
         """The connection's own refusal (a body timeout, 413) before it was routed."""
@@ -216,6 +231,7 @@ class BodyRead:
 
     def _answer(self, data: bytes, *, close: bool) -> None:
         self.exchange = None
+        self.drop_slot()
         if close or not self.complete:
             # The rest of the body is not read: the connection closes after the answer.
             self.keep_alive = False
@@ -246,8 +262,14 @@ class BodyRead:
                 return
             denied, line = self.client.authorize_for(cluster.name, self.auth)
             if denied is not None:
-                self._answer(openai_error(denied[0], denied[1]), close=False)
+                if len(denied) == 3:  # past the token's quota: 429 with Retry-After
+                    self._answer(
+                        framing.too_many_bytes(denied[1], denied[2], openai=True), close=False
+                    )
+                else:
+                    self._answer(openai_error(denied[0], denied[1]), close=False)
                 return
+            self.slot, self.client.holding = self.client.holding, None
             if line:  # passed on: the gateway does not check tokens for this service
                 self.head = self.head[:-2] + line + b"\r\n"
         hashes = None
@@ -257,6 +279,7 @@ class BodyRead:
 
     def _hand_over(self, cluster: gwcluster.Cluster, hashes: list[int] | None, body: bytes) -> None:
         client = self.client
+        client.holding, self.slot = self.slot, None  # the quota slot goes with the request
         exchange = LlmExchange(
             client,
             cluster,

@@ -8,6 +8,7 @@ prometheus_client's locks and label lookups stay off the request path.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
 import orjson
 from prometheus_client import CollectorRegistry, generate_latest
@@ -21,11 +22,23 @@ from prometheus_client.core import (
 from crosscloud.gateway import cluster as gwcluster
 
 
-class GatewayCollector:
-    """A prometheus_client collector over the gateway's clusters."""
+class TokenCounts(Protocol):
+    """What the token authorizer counts (auth.TokenAuth), by (service, token id)."""
 
-    def __init__(self, clusters: Callable[[], Iterable[gwcluster.Cluster]]) -> None:
+    admitted: dict[tuple[str, str], int]
+    throttled: dict[tuple[str, str], int]
+
+
+class GatewayCollector:
+    """A prometheus_client collector over the gateway's clusters and API tokens."""
+
+    def __init__(
+        self,
+        clusters: Callable[[], Iterable[gwcluster.Cluster]],
+        tokens: Callable[[], TokenCounts | None] = lambda: None,
+    ) -> None:
         self._clusters = clusters
+        self._tokens = tokens
 
     def collect(self) -> Iterator[Metric]:
         clusters = list(self._clusters())
@@ -68,6 +81,27 @@ class GatewayCollector:
         yield from (requests, latency, retries, overflow, in_flight, held)
         yield from _host_metrics(clusters)
         yield from _llm_metrics([c for c in clusters if c.llm])
+        yield from _token_metrics(self._tokens())
+
+
+def _token_metrics(counts: TokenCounts | None) -> Iterator[Metric]:
+    """Requests per API token (its public id, never the token): let through, and refused
+    past its quota (429)."""
+    labels = ["service", "token"]
+    admitted = CounterMetricFamily(
+        "crosscloud_gateway_token_requests", "Requests let through, by API token.", labels=labels
+    )
+    throttled = CounterMetricFamily(
+        "crosscloud_gateway_token_throttled",
+        "Requests refused (429) past the API token's quota.",
+        labels=labels,
+    )
+    if counts is not None:
+        for (service, token), n in list(counts.admitted.items()):
+            admitted.add_metric([service, token], n)
+        for (service, token), n in list(counts.throttled.items()):
+            throttled.add_metric([service, token], n)
+    yield from (admitted, throttled)
 
 
 def _buckets(counts: list[float]) -> list[tuple[str, float]]:
@@ -166,9 +200,12 @@ def stats(clusters: Iterable[gwcluster.Cluster]) -> bytes:
     )
 
 
-def registry_for(clusters: Callable[[], Iterable[gwcluster.Cluster]]) -> CollectorRegistry:
+def registry_for(
+    clusters: Callable[[], Iterable[gwcluster.Cluster]],
+    tokens: Callable[[], TokenCounts | None] = lambda: None,
+) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(GatewayCollector(clusters))
+    registry.register(GatewayCollector(clusters, tokens))
     return registry
 
 

@@ -24,7 +24,8 @@ def apply(gw: server.Gateway, config: gwconfig.GatewayConfig) -> None:
         gw.remove_service(name)
     for service in config.services:
         gw.set_service(service)
-    gw.authorizer = auth.for_config(config)  # tokens revoked since the last file are gone
+    # tokens revoked since the last file are gone; counters and quota buckets carry over
+    gw.authorizer = auth.for_config(config, gw.authorizer)
     # New limits hold for connections accepted from now on, and for the timeout sweep.
     gw.config = dataclasses.replace(gw.config, limits=_fit_fd_limit(config.limits))
 

@@ -17,13 +17,14 @@ import random
 import socket
 import time
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, cast
 
 from crosscloud.adapters import listen
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
 from crosscloud.gateway import downstream, framing, health, llm, metrics
 from crosscloud.gateway import exchange as gwexchange
+from crosscloud.planning import quota
 
 #: Resolution of per-try and overall timeouts (a sweep beats a timer per request).
 TIMEOUT_TICK = 0.1
@@ -40,8 +41,13 @@ OWN_PATHS = frozenset({b"/metrics", b"/healthz", b"/readyz", b"/-/stats", b"/v1/
 class Authorizer(Protocol):
     """The per-service token hook (auth.TokenAuth); tokens live with the control plane."""
 
-    def __call__(self, service: str, authorization: bytes | None) -> tuple[int, str] | None:
-        """None to allow, or (status, message) to refuse."""
+    #: the quota slot of the request just allowed, for its exchange to release at its end
+    holding: quota.Limiter | None
+
+    def __call__(
+        self, service: str, authorization: bytes | None
+    ) -> tuple[int, str] | tuple[int, str, int] | None:
+        """None to allow, or (status, message) to refuse (429s add Retry-After seconds)."""
 
     def guards(self, service: str) -> bool:
         """Whether `service` needs a token."""
@@ -86,7 +92,9 @@ class Gateway:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timeout_timer: asyncio.TimerHandle | None = None
         self._outlier_timer: asyncio.TimerHandle | None = None
-        self._registry = metrics.registry_for(lambda: list(self.clusters.values()))
+        self._registry = metrics.registry_for(
+            lambda: list(self.clusters.values()), lambda: _counts(self.authorizer)
+        )
         self.port = config.port
         for service in config.services:
             self.set_service(service)
@@ -199,7 +207,9 @@ class Gateway:
         known = ", ".join(sorted(self.clusters)) or "none configured"
         return f"no service {name!r} behind this gateway; services: {known}"
 
-    def authorize(self, service: str, authorization: bytes | None) -> tuple[int, str] | None:
+    def authorize(
+        self, service: str, authorization: bytes | None
+    ) -> tuple[int, str] | tuple[int, str, int] | None:
         return None if self.authorizer is None else self.authorizer(service, authorization)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -290,3 +300,10 @@ class Gateway:
             n: [h.upstream.port for h in c.hosts.values()] for n, c in self.clusters.items()
         }
         return json.dumps({"listen": f"{self.config.host}:{self.port}", "services": services})
+
+
+def _counts(authorizer: Authorizer | None) -> metrics.TokenCounts | None:
+    """The token authorizer's counters, if it keeps any (auth.TokenAuth does)."""
+    if authorizer is None or not hasattr(authorizer, "admitted"):
+        return None
+    return cast(metrics.TokenCounts, authorizer)

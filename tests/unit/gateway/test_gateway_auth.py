@@ -70,3 +70,46 @@ def test_a_bad_hash_in_the_file_is_a_user_error() -> None:
     bad = {"services": [{"name": "api", "auth": {"tokens": [{"id": ALL_ID, "sha256": "xyz"}]}}]}
     with pytest.raises(errors.UserError, match=r"services\.0\.auth\.tokens\.0\.sha256"):
         gwconfig.parse(bad)
+
+
+def _limited(**quota: object) -> gwconfig.GatewayConfig:
+    entry = {**_entry(ALL_ID, ALL), "quota": quota}
+    other = _entry(API_ID, API_ONLY)
+    return gwconfig.parse({"services": [{"name": "api", "auth": {"tokens": [entry, other]}}]})
+
+
+def test_past_its_quota_a_token_gets_429_with_retry_after_and_others_do_not() -> None:
+    check = auth.for_config(_limited(rps=0.01, burst=2))
+    assert check is not None
+    noisy, quiet = f"Bearer {ALL}".encode(), f"Bearer {API_ONLY}".encode()
+    assert check("api", noisy) is None
+    assert check("api", noisy) is None
+    refused = check("api", noisy)
+    assert refused is not None and refused[0] == 429 and len(refused) == 3
+    assert refused[2] >= 99  # a 0.01/s quota: the next request in about 100 s
+    assert "requests per second" in refused[1]
+    assert check("api", quiet) is None
+    assert check.admitted == {("api", ALL_ID): 2, ("api", API_ID): 1}
+    assert check.throttled == {("api", ALL_ID): 1}
+
+
+def test_a_concurrency_slot_is_handed_over_and_a_reload_keeps_quota_state() -> None:
+    check = auth.for_config(_limited(concurrency=1, rps=0.01, burst=1))
+    assert check is not None
+    noisy = f"Bearer {ALL}".encode()
+    assert check("api", noisy) is None
+    slot = check.holding
+    assert slot is not None and slot.in_flight == 1
+    reloaded = auth.for_config(_limited(concurrency=1, rps=0.01, burst=1), check)
+    assert reloaded is not None
+    refused = reloaded("api", noisy)  # the same limiter: its slot and bucket are used
+    assert refused is not None and "concurrent requests" in refused[1]
+    slot.release()  # the request admitted before the reload ends
+    refused = reloaded("api", noisy)
+    assert refused is not None and "requests per second" in refused[1]
+    assert reloaded.admitted == {("api", ALL_ID): 1}  # counters carry over
+
+
+def test_a_quota_in_the_file_is_validated() -> None:
+    with pytest.raises(errors.UserError, match=r"quota\.rps"):
+        _limited(rps=0)
