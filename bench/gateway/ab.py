@@ -28,8 +28,8 @@ def cpu(pid: int) -> tuple[float, float]:
 
 
 def start(procs: bench.Procs, tmp: Path, backends: list[int], src: str) -> tuple[int, str]:
-    """A gateway importing crosscloud from `src` ('' for the working tree)."""
-    name = "base" if src else "new"
+    """A gateway importing crosscloud from `src` (this tree's, or the base's archive)."""
+    name = "new" if src == str(bench.ROOT / "src") else "base"
     port = bench.free_port()
     conf = bench.gateway_conf(tmp, port, backends, "round-robin").rename(tmp / f"{name}.json")
     argv = ["env", f"PYTHONPATH={src}", str(bench.PY), "-m", "crosscloud.cli.main", "gateway"]
@@ -78,7 +78,7 @@ def main() -> None:
             backends = _backends(procs)
             gws = {
                 "base": start(procs, tmp, backends, str(tmp / "src")),
-                "new": start(procs, tmp, backends, ""),
+                "new": start(procs, tmp, backends, str(bench.ROOT / "src")),  # this tree
             }
             runs: dict[str, list[tuple[float, float, float]]] = {"base": [], "new": []}
             for i in range(args.pairs):
