@@ -155,6 +155,12 @@ class ProcessTarget(Protocol):
         known. A process that is not the recorded one is left alone."""
         ...
 
+    def use_health_paths(self, paths: Mapping[str, str]) -> None:
+        """The readiness path of each service (`targets.health_key`) whose replicas do not
+        answer crosscloud's /readyz; the rest keep it. Given again before each observe,
+        so replicas adopted after a restart are probed where they answer."""
+        ...
+
     def record_log_path(self, record: state.ReplicaRecord) -> Path:
         """Where the replica's output goes."""
         ...

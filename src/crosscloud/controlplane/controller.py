@@ -74,6 +74,7 @@ class Controller:
             self.autoscaler.step(shared, self.gateway)  # may store new counts for this pass
             deps = shared.deployments()
             self.clusters.step(shared, deps)  # EKS/AKS/GKE placements: see clusters.py
+            self.target.use_health_paths(health_paths(deps))
             observed = self._observe()
             now = shared.clock()
             # local placements only (the rest: self.clusters); spot services split in two
@@ -153,6 +154,8 @@ class Controller:
             placement=record.placement,
             version=record.version,
             source=service.source or "",
+            command=service.command or (),
+            health_path=service.health_path or targets.DEFAULT_HEALTH_PATH,
             cwd=str(dep.submitted.folder),
             cpus=cpus,
             env={**service.env, **self._discovery_env(dep.spec)},
@@ -279,3 +282,13 @@ class Controller:
     def close(self) -> None:
         self._stops.shutdown(wait=True)
         self.target.close()
+
+
+def health_paths(deps: Sequence[records.Deployed]) -> dict[str, str]:
+    """The readiness path of each service that declares its own (`healthPath`)."""
+    return {
+        targets.health_key(dep.name, service.name): service.health_path
+        for dep in deps
+        for service in dep.spec.spec.services
+        if service.health_path
+    }

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from crosscloud.adapters.local import procs
-from crosscloud.domain import gatewayfile, manifest, state, tokens
+from crosscloud.domain import gatewayfile, manifest, state, targets, tokens
 
 log = logging.getLogger("crosscloud.controlplane")
 CRASH_LOOP = 1.0  # a gateway that dies sooner than this after its start waits for the loop
@@ -267,10 +267,19 @@ def service_config(
             base_ejection_time=outlier.base_ejection_time,
             max_ejection_percent=outlier.max_ejection_percent,
         ),
-        health_check=gatewayfile.HealthFile(path="/readyz", interval=1.0, timeout=1.0),
+        health_check=gatewayfile.HealthFile(
+            path=_health_path(spec, service), interval=1.0, timeout=1.0
+        ),
         upstreams=[_upstream(ep, draining=draining) for ep in endpoints],
         **_auth(api_tokens or [], service),
     )
+
+
+def _health_path(spec: manifest.Manifest, service: str) -> str:
+    try:
+        return spec.service(service).health_path or targets.DEFAULT_HEALTH_PATH
+    except KeyError:
+        return targets.DEFAULT_HEALTH_PATH
 
 
 def _upstream(

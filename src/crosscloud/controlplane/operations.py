@@ -9,6 +9,8 @@ they take the controller."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -75,16 +77,33 @@ def check_runnable(spec: manifest.Manifest, submitted: records.Submitted) -> Non
     for service in spec.spec.services:
         if service.name not in local:
             continue
+        if service.command is not None:
+            _check_program(service.name, service.command[0], submitted)
+            continue
         if not service.source:
             raise errors.UserError(
-                f"{submitted.path}: service {service.name!r} has no source; local"
-                " placements run `source: path.py:Class`"
+                f"{submitted.path}: service {service.name!r} runs image {service.image!r},"
+                " which local placements cannot run; give it `source: path.py:Class` or"
+                " `command: [program, args...]` (an OpenAI-compatible server such as"
+                " `python -m llama_cpp.server --port {port}` runs the same way)"
             )
         file = records.source_file(submitted.folder, service.source)
         if not file.is_file():
             raise errors.UserError(
                 f"{submitted.path}: service {service.name!r}: no such file {str(file)!r}"
             )
+
+
+def _check_program(service: str, program: str, submitted: records.Submitted) -> None:
+    """The program of a `command:` exists (on PATH, or a path from the manifest's folder)."""
+    where = submitted.folder / program if os.sep in program else None
+    found = shutil.which(str(where) if where else program)
+    if found is None:
+        looked = f"no file {str(where)!r}" if where else "not on PATH"
+        raise errors.UserError(
+            f"{submitted.path}: service {service!r}: command program {program!r}: {looked}"
+            " (the control plane runs it with its own PATH, from the manifest's folder)"
+        )
 
 
 def _extras_needed(spec: manifest.Manifest, submitted: records.Submitted) -> list[extras.Need]:

@@ -15,6 +15,14 @@ from dataclasses import dataclass, field
 
 from crosscloud.domain import cost, providers, state
 
+#: Where a crosscloud replica says it is ready; `healthPath` in the manifest overrides it.
+DEFAULT_HEALTH_PATH = "/readyz"
+
+
+def health_key(deployment: str, service: str) -> str:
+    """How `ProcessTarget.use_health_paths` names a service."""
+    return f"{deployment}/{service}"
+
 
 class Target(enum.Enum):
     """Where a placement's replicas run."""
@@ -34,7 +42,9 @@ def target_of(placement: str) -> Target:
 @dataclass(frozen=True)
 class LaunchSpec:
     """What to run for one local replica. `source` is `path.py[:Class]` or
-    `module:Class`, resolved against `cwd`; `env` is added to the replica's environment."""
+    `module:Class`, resolved against `cwd`; or `command`, any program serving HTTP on the
+    port it is given (`{port}` in its arguments, and `$PORT`). `env` is added to the
+    replica's environment; `health_path` answers 200 once it is ready."""
 
     replica_id: str
     deployment: str
@@ -48,6 +58,8 @@ class LaunchSpec:
     restarts: int = 0
     crash_count: int = 0
     capacity: str = cost.ON_DEMAND
+    command: tuple[str, ...] = ()
+    health_path: str = DEFAULT_HEALTH_PATH
 
 
 @dataclass(frozen=True)

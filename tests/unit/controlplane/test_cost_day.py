@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,9 @@ class Processes:
     def stop(self, record: state.ReplicaRecord, *, grace: float | None = None) -> int | None:
         self.running.discard(record.id)
         return 0
+
+    def use_health_paths(self, paths: Mapping[str, str]) -> None:
+        pass
 
     def record_log_path(self, record: state.ReplicaRecord) -> Path:
         return Path("/dev/null")

@@ -108,6 +108,9 @@ def _render_service(
     return model.RenderService(
         name=spec.name,
         image=spec.image or f"{spec.name}:{image_tag}",
+        args=spec.args,
+        port=spec.port or model.RenderService.port,
+        health_path=spec.health_path,
         cpu=needs.cpu,
         memory_bytes=needs.memory_bytes,
         env=dict(spec.env),

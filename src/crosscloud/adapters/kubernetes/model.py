@@ -78,11 +78,20 @@ class RenderService:
     target_cpu_percent: int | None = None
     port: int = 8000
     spot: bool = False  # on the cloud's spot node pool (its label and taint)
+    # A server crosscloud did not build (vLLM, SGLang, TGI): its own readiness path, probed
+    # for start-up (long: models load), readiness and liveness. None: crosscloud's paths.
+    health_path: str | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name, what="service name", service=True)
         if not self.image:
             raise errors.UserError(f"service {self.name!r}: an image is required")
+        if not 1 <= self.port <= 65535:
+            raise errors.UserError(f"service {self.name!r}: port {self.port} is not in 1..65535")
+        if self.health_path is not None and not self.health_path.startswith("/"):
+            raise errors.UserError(
+                f"service {self.name!r}: healthPath {self.health_path!r} must start with /"
+            )
         if self.cpu <= 0 or self.memory_bytes <= 0:
             raise errors.UserError(f"service {self.name!r}: cpu and memory must be above 0")
         if (self.accelerator is None) != (self.accelerator_count == 0):

@@ -45,6 +45,22 @@ def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
     }
 
 
+def _probes(service: model.RenderService) -> dict[str, Any]:
+    """crosscloud's /readyz and /healthz; or a third-party server's one health path, with a
+    start-up probe allowing 15 minutes (a large model loads before the server answers, and
+    liveness must not restart it meanwhile)."""
+    if service.health_path is None:
+        return {
+            "readinessProbe": _probe(READY_PATH, period=5, failures=3),
+            "livenessProbe": _probe(LIVE_PATH, period=10, failures=6),
+        }
+    return {
+        "startupProbe": _probe(service.health_path, period=10, failures=90),
+        "readinessProbe": _probe(service.health_path, period=5, failures=3),
+        "livenessProbe": _probe(service.health_path, period=10, failures=6),
+    }
+
+
 def _container(
     service: model.RenderService, placement: model.RenderPlacement, device: str | None
 ) -> dict[str, Any]:
@@ -53,8 +69,7 @@ def _container(
         "image": registry.image_reference(placement.registry, service.image),
         "ports": [{"name": PORT_NAME, "containerPort": service.port, "protocol": "TCP"}],
         "resources": _resources(service, device),
-        "readinessProbe": _probe(READY_PATH, period=5, failures=3),
-        "livenessProbe": _probe(LIVE_PATH, period=10, failures=6),
+        **_probes(service),
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},

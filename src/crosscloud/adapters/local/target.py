@@ -1,4 +1,5 @@
-"""The local target: each replica is a detached `python -m crosscloud.runtime` on 127.0.0.1.
+"""The local target: each replica is a detached `python -m crosscloud.runtime` on 127.0.0.1,
+or the service's own `command` (any program serving HTTP on the port it is given).
 
 A replica runs in its own session (it outlives the control plane that started it), logs to
 $CROSSCLOUD_HOME/logs/<deployment>/<service>/<region>/<replica-id>.log, and is known by
@@ -15,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import httpx
@@ -56,6 +57,10 @@ class LocalTarget:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._exit_codes: dict[int, int] = {}  # children reaped by stop(), until observed
         self._http = httpx.Client(timeout=probe_timeout, trust_env=False)
+        self._health_paths: dict[str, str] = {}
+
+    def use_health_paths(self, paths: Mapping[str, str]) -> None:
+        self._health_paths = dict(paths)
 
     def log_path(self, *, deployment: str, service: str, placement: str, replica_id: str) -> Path:
         """Where a replica's stdout and stderr go (appended across restarts)."""
@@ -81,8 +86,8 @@ class LocalTarget:
             replica_id=spec.replica_id,
         )
         log.parent.mkdir(parents=True, exist_ok=True)
-        command = [self.python, "-m", "crosscloud.runtime", spec.source]
-        command += ["--host", HOST, "--port", str(port), "--grace", f"{self.drain_grace:g}"]
+        command = self._command(spec, port)
+        self._health_paths[targets.health_key(spec.deployment, spec.service)] = spec.health_path
         started_at = self._clock()
         with log.open("ab") as out:
             out.write(_banner(spec, port, started_at))
@@ -91,7 +96,7 @@ class LocalTarget:
                 child = subprocess.Popen(
                     command,
                     cwd=spec.cwd,
-                    env=self._environment(spec),
+                    env=self._environment(spec, port),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
@@ -117,7 +122,15 @@ class LocalTarget:
             capacity=spec.capacity,
         )
 
-    def _environment(self, spec: targets.LaunchSpec) -> dict[str, str]:
+    def _command(self, spec: targets.LaunchSpec, port: int) -> list[str]:
+        if spec.command:
+            # str.replace, not str.format: other braces in arguments (JSON) stay as written
+            given = (str(port), HOST)
+            return [a.replace("{port}", given[0]).replace("{host}", given[1]) for a in spec.command]
+        where = ["--host", HOST, "--port", str(port), "--grace", f"{self.drain_grace:g}"]
+        return [self.python, "-m", "crosscloud.runtime", spec.source, *where]
+
+    def _environment(self, spec: targets.LaunchSpec, port: int) -> dict[str, str]:
         env = dict(os.environ)
         threads = str(max(1, round(spec.cpus)))
         for name in _THREAD_VARS:  # replicas share the machine: don't each take every core
@@ -129,6 +142,8 @@ class LocalTarget:
             CROSSCLOUD_CPUS=f"{spec.cpus:g}",
             PYTHONUNBUFFERED="1",
         )
+        if spec.command:
+            env.update(PORT=str(port), HOST=HOST)
         return env
 
     def observe(self, records: Iterable[state.ReplicaRecord]) -> list[state.ReplicaObservation]:
@@ -153,17 +168,19 @@ class LocalTarget:
     def _probe(self, record: state.ReplicaRecord) -> tuple[bool, str]:
         if record.url is None:
             return False, "no port recorded"
+        key = targets.health_key(record.deployment, record.service)
+        path = self._health_paths.get(key, targets.DEFAULT_HEALTH_PATH)
         try:
-            response = self._http.get(f"{record.url}/readyz")
+            response = self._http.get(f"{record.url}{path}")
         except httpx.HTTPError as exc:
-            return False, f"/readyz: {type(exc).__name__}"
+            return False, f"{path}: {type(exc).__name__}"
         if response.status_code == 200:
             return True, ""
         try:
             detail = str(response.json().get("detail", ""))
         except ValueError:
             detail = response.text[:200]
-        return False, f"/readyz {response.status_code}: {detail}"
+        return False, f"{path} {response.status_code}: {detail}"
 
     def wait_ready(
         self, record: state.ReplicaRecord, *, timeout: float

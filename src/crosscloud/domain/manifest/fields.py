@@ -65,6 +65,14 @@ def _env_value(value: object) -> object:
     raise ValueError("an environment value must be text or a number, not a list or mapping")
 
 
+def _argument(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # `--port, 8080` in YAML
+    if isinstance(value, str) and "\0" not in value:
+        return value
+    raise ValueError("a command-line argument must be text or a number")
+
+
 def _quantity(kind: str, parse: Callable[[Any], float]) -> Callable[[object], float]:
     def check(value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -167,6 +175,11 @@ EnvValue = Annotated[
     str,
     BeforeValidator(_env_value),
     WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]
+Argument = Annotated[
+    str,
+    BeforeValidator(_argument),
+    WithJsonSchema({"type": ["string", "number"]}),
 ]
 Duration = Annotated[
     float,

@@ -78,11 +78,30 @@ class SecretRef(Model):
 
 
 class ServiceSpec(Model):
-    """`spec.services[]`: one model service, built from `source` or run from `image`."""
+    """`spec.services[]`: one model service, built from `source`, run from `image` (on
+    clusters) or started as `command` (on local placements)."""
 
     name: fields.DnsLabel
     source: str | None = Field(None, pattern=r"^\S+$", description="path.py:Class")
     image: str | None = Field(None, pattern=r"^[A-Za-z0-9][-A-Za-z0-9._/:@]*$")
+    command: tuple[fields.Argument, ...] | None = Field(
+        None,
+        min_length=1,
+        description="Local placements: a process serving HTTP on the port it is given"
+        " ({port} in an argument, and $PORT), run in the manifest's folder.",
+    )
+    args: tuple[fields.Argument, ...] = Field(
+        (), description="Arguments to the image's entrypoint (`image:` services)."
+    )
+    port: int | None = Field(
+        None, ge=1, le=65535, description="The port the image listens on. Default 8000."
+    )
+    health_path: str | None = Field(
+        None,
+        pattern=r"^/[!-~]*$",
+        description="Answers 200 once a replica is ready (vLLM, SGLang, TGI: /health)."
+        " Default /readyz, crosscloud's.",
+    )
     scaling: Scaling = Field(default_factory=Scaling)
     resources: ResourceOverrides | None = None
     env: dict[fields.EnvName, fields.EnvValue] = Field(default_factory=dict)

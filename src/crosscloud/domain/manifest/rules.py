@@ -62,21 +62,37 @@ def check_scaling(scaling: Scaling) -> list[Violation]:
 
 
 def check_service(service: ServiceSpec) -> list[Violation]:
-    """Exactly one of source and image; no variable both plain and secret."""
+    """Exactly one of source, image and command; the options of each kind only with it; no
+    variable both plain and secret."""
     found: list[Violation] = []
-    if (service.source is None) == (service.image is None):
-        which = "both source and image" if service.source else "neither source nor image"
+    given = [k for k in ("source", "image", "command") if getattr(service, k) is not None]
+    if len(given) != 1:
+        which = " and ".join(given) if given else "none of source, image and command"
         found.append(
             (
                 ("name",),
-                f"service {service.name!r} has {which}; give one"
-                " (source: ./service.py:Class, or image: registry/repo:tag)",
+                f"service {service.name!r} has {which}; give one (source: ./service.py:Class;"
+                " image: registry/repo:tag for clusters; command: [...] for local placements)",
             )
         )
     found += _repeats(list(service.models), ("models",), "model")
+    if service.image is None:
+        found += [
+            ((key,), f"{key} is for image: services; {why}")
+            for key, set_, why in (
+                ("port", service.port is not None, _PORT_WHY),
+                ("args", bool(service.args), "put the arguments in command: or the class"),
+            )
+            if set_
+        ]
+    if service.command is not None and not service.command[0].strip():
+        found.append((("command", 0), "the program to run is empty"))
     for name in sorted(service.env.keys() & service.secret_env.keys()):
         found.append((("secretEnv", name), f"{name} is set in env too; keep one of them"))
     return found
+
+
+_PORT_WHY = "a command gets its port as {port} and $PORT, a source service from crosscloud"
 
 
 def check_placement(placement: Placement) -> list[Violation]:
@@ -176,6 +192,7 @@ def check_manifest(manifest: Manifest) -> list[Violation]:
                     )
                 )
     found += _check_weights(spec)
+    found += _check_commands(manifest)
     if spec.placements != "auto":
         found += _check_placement_refs(spec, ids)
         found += spot.check(spec.services, spec.placements)
@@ -198,6 +215,39 @@ def _shared_models(spec: Spec) -> list[Violation]:
                     )
                 )
     return found
+
+
+def _check_commands(manifest: Manifest) -> list[Violation]:
+    """A `command:` runs on this machine: only local placements can run it."""
+    commands = {s.name for s in manifest.spec.services if s.command is not None}
+    if manifest.spec.placements == "auto" and commands:
+        return [
+            (
+                ("spec", "placements"),
+                f"service(s) {', '.join(sorted(commands))} run a command, which only local"
+                " placements can run; declare them (provider: local)",
+            )
+        ]
+    found: list[Violation] = []
+    for i, placement in enumerate(manifest.placements()):
+        if providers.get(placement.provider).kubernetes is None:
+            continue
+        placed: list[tuple[int | None, str]] = [
+            (j, e.name) for j, e in enumerate(placement.services)
+        ] or [(None, s.name) for s in manifest.spec.services]
+        for j, name in placed:
+            if name in commands:
+                path: Path = ("spec", "placements", i) + (() if j is None else ("services", j))
+                found.append((path, _command_on_cluster(name, placement.type)))
+    return found
+
+
+def _command_on_cluster(name: str, kind: str) -> str:
+    return (
+        f"service {name!r} runs a command, which only local placements can run; {kind}"
+        " runs container images: give the service image: (and port:, healthPath:), e.g."
+        " vllm/vllm-openai, lmsysorg/sglang or ghcr.io/huggingface/text-generation-inference"
+    )
 
 
 def _check_weights(spec: Spec) -> list[Violation]:
