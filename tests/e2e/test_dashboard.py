@@ -134,7 +134,12 @@ def page(deployed: tuple[Deployer, Path], browser: Any) -> Iterator[Any]:
     url, token_file = _printed(deployer)
     tab = browser.new_page(viewport=VIEWPORT)
     tab.problems = []
-    tab.on("console", lambda m: tab.problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    tab.on(
+        "console",
+        lambda m: (
+            tab.problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
+        ),
+    )
     tab.on("pageerror", lambda e: tab.problems.append(f"pageerror: {e}"))
     tab.goto(url)
     tab.fill("#token", Path(token_file).read_text().strip())
@@ -257,7 +262,9 @@ def test_without_the_right_token_the_page_shows_no_data(
             headers={"authorization": f"Bearer {token}", "origin": "http://evil.example"},
         )
         assert cross.status_code == 403
-        rebound = http.get("/dashboard/", headers={"host": f"evil.example:{base.rsplit(':', 1)[1]}"})
+        rebound = http.get(
+            "/dashboard/", headers={"host": f"evil.example:{base.rsplit(':', 1)[1]}"}
+        )
         assert rebound.status_code == 421
     log = (deployer.home / "logs" / "controlplane.log").read_text()
     assert token not in log

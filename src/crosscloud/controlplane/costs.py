@@ -25,12 +25,6 @@ def shipped_rows() -> tuple[catalog.CatalogRow, ...]:
     return tuple(catalog_files.shipped())
 
 
-def capacity_of(record: state.ReplicaRecord) -> str:
-    """spot or on-demand: what the replica's record says it runs on (on demand if unsaid)."""
-    found = getattr(record, "capacity", None)  # the spot work records it on the replica
-    return cost.SPOT if str(found) == cost.SPOT else cost.ON_DEMAND
-
-
 def billed(
     replicas: Sequence[state.ReplicaRecord],
     deps: Sequence[records.Deployed],
@@ -44,7 +38,7 @@ def billed(
     for r in replicas:
         if r.state is state.ReplicaState.STOPPED:
             continue
-        capacity = capacity_of(r)
+        capacity = cost.SPOT if r.capacity == cost.SPOT else cost.ON_DEMAND
         spec = specs.get(r.deployment)
         price = 0.0
         if spec is not None and any(s.name == r.service for s in spec.spec.services):

@@ -1,7 +1,8 @@
 """What one replica of a service costs per hour in one placement, for the cost ledger. Pure.
 
 - A placement's `pricePerHour` (manifest) is the price of one replica-hour there, for any
-  provider; a local placement without one is free (it runs on this machine).
+  provider, and `spotPricePerHour` that of a spot replica (default: `pricePerHour`); a
+  local placement without them is free (it runs on this machine).
 - Otherwise the catalog decides, as `crosscloud plan` would: the cheapest instance type in
   that provider and region (only the placement's `instanceType` when it names one) that
   holds a replica, its price divided by the replicas one instance holds (replicas of a
@@ -45,9 +46,25 @@ def price_of(
     """One replica-hour of `service` at `placement` ("provider/region")."""
     where = _placement(doc, placement)
     if where is not None and where.price_per_hour is not None:
-        return Price(on_demand=where.price_per_hour, spot=where.price_per_hour)
+        spot = where.spot_price_per_hour
+        return Price(
+            on_demand=where.price_per_hour, spot=where.price_per_hour if spot is None else spot
+        )
     if targets.target_of(placement) is LOCAL:
-        return Price(on_demand=0.0)
+        spot = where.spot_price_per_hour if where is not None else None
+        return Price(on_demand=0.0, spot=spot)
+    found = _from_catalog(doc, service=service, placement=placement, rows=rows)
+    if where is not None and where.spot_price_per_hour is not None:
+        return Price(
+            found.on_demand, where.spot_price_per_hour, found.instance_type, found.unpriced
+        )
+    return found
+
+
+def _from_catalog(
+    doc: manifest.Manifest, *, service: str, placement: str, rows: Sequence[catalog.CatalogRow]
+) -> Price:
+    where = _placement(doc, placement)
     provider, _, region = placement.partition("/")
     wanted = where.instance_type if where is not None else None
     needs = from_manifest.effective_resources(doc.service(service))

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from crosscloud.adapters.store.sql_store import SqlStore
-from crosscloud.controlplane import cost_ops, operations
+from crosscloud.controlplane import cost_ops, operations, preemption
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import state, targets
@@ -55,6 +55,7 @@ class Processes:
             pid=next(self.pids),
             port=next(self.pids),
             started_at=self.clock(),
+            capacity=spec.capacity,
         )
 
     def observe(self, records: Iterable[state.ReplicaRecord]) -> list[state.ReplicaObservation]:
@@ -199,3 +200,43 @@ def test_the_ledger_runs_while_replicas_run_and_stops_at_down(tmp_path: Path) ->
     assert (
         'crosscloud_cost_usd_total{deployment="shop",service="api",placement="local/b"' in metrics
     )
+
+
+SPOT_MANIFEST = """\
+apiVersion: crosscloud.dev/v1
+kind: CloudDeployment
+metadata: {name: shop}
+spec:
+  services:
+    - name: api
+      source: service.py:Api
+      scaling: {minReplicas: 2, maxReplicas: 2}
+      spot: {baseOnDemand: 0, overprovision: 0, dynamicFallback: false}
+  placements:
+    - {provider: local, region: a, pricePerHour: 1.0, spotPricePerHour: 0.25}
+    - {provider: local, region: b, pricePerHour: 1.0, spotPricePerHour: 0.25}
+"""
+
+
+def test_a_day_with_a_spot_preemption(tmp_path: Path) -> None:
+    day = Day(tmp_path)
+    day.manifest.write_text(SPOT_MANIFEST)
+    operations.apply(
+        day.ctl.shared, cluster_sync=day.ctl.clusters, text=SPOT_MANIFEST, path=str(day.manifest)
+    )
+    day.at(0)
+    before = {r.id: r for r in day.ctl.shared.store.list_replicas()}
+    assert sorted(r.capacity for r in before.values()) == ["spot", "spot"]
+    day.at(4)
+    preemption.notice(day.ctl.shared, placement="local/a", seconds=0.0)
+    day.at(4)  # killed at once; its replacement starts now, elsewhere
+    after = {r.id: r for r in day.ctl.shared.store.list_replicas()}
+    assert len(after) == 2 and len(set(after) - set(before)) == 1
+    day.at(8)
+    operations.down(day.ctl, deployment="shop")
+    day.at(10)
+    # spot replica-hours: the preempted one 0-4h, the other 0-8h, its replacement 4-8h
+    report = day.cost("placement")
+    assert round(report["total"], 2) == round((4 + 8 + 4) * 0.25, 2) == 4.00
+    intervals = day.ctl.shared.store.list_intervals(since=0.0)
+    assert {i.capacity for i in intervals} == {"spot"}

@@ -41,7 +41,11 @@ def test_the_page_loads_nothing_from_elsewhere() -> None:
     page = web.asset("/dashboard/")
     assert page is not None
     html = page[0].decode()
-    assert "http://" not in html and "https://" not in html and "//" not in html.replace("<!doctype", "")
+    assert (
+        "http://" not in html
+        and "https://" not in html
+        and "//" not in html.replace("<!doctype", "")
+    )
     assert "script-src 'self'" in web.CSP and "'unsafe-inline'" not in web.CSP
 
 

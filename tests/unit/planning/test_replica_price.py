@@ -57,6 +57,19 @@ EKS = "{provider: aws, region: us-east-1, context: eks"
         ),
         # the manifest's price wins, for spot too
         (EKS + ", pricePerHour: 0.7}", "{cpu: 1, memory: 2Gi}", "aws/us-east-1", (0.7, 0.7, "")),
+        # a spot price of the manifest's own, over the catalog's or pricePerHour
+        (
+            EKS + ", spotPricePerHour: 0.01}",
+            "{cpu: 1, memory: 2Gi}",
+            "aws/us-east-1",
+            (0.048, 0.01, "m5.large"),
+        ),
+        (
+            "{provider: local, region: a, pricePerHour: 1, spotPricePerHour: 0.3}",
+            "{cpu: 1, memory: 2Gi}",
+            "local/a",
+            (1.0, 0.3, ""),
+        ),
         # local: free unless priced
         ("{provider: local, region: a}", "{cpu: 1, memory: 2Gi}", "local/a", (0.0, None, "")),
         (

@@ -148,6 +148,12 @@ class Placement(Model):
         description="USD per replica-hour here, for `crosscloud cost`. Default: the price"
         " catalog's (clouds), 0 (local).",
     )
+    spot_price_per_hour: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="USD per spot replica-hour here. Default: pricePerHour, else the catalog's.",
+    )
     registry: str | None = Field(None, pattern=r"^\S+$")
     services: tuple[PlacementService, ...] = Field((), description="Default: every service.")
 
