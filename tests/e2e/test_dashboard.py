@@ -70,18 +70,18 @@ spec:
 
 
 class Traffic:
-    """About 40 requests a second through the gateway from one thread (paced: the
-    machine is shared) with an API token, so the page has live figures to show."""
+    """Requests through the gateway with an API token from one thread, one every `every`
+    seconds (paced: the machine is shared), so the page has live figures to show."""
 
-    def __init__(self, url: str, token: str) -> None:
-        self.url = url
+    def __init__(self, url: str, token: str, *, every: float) -> None:
+        self.url, self.every = url, every
         self.headers = {"authorization": f"Bearer {token}"}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         with httpx.Client(trust_env=False, timeout=10) as client:
-            while not self.stop.wait(0.025):
+            while not self.stop.wait(self.every):
                 with contextlib.suppress(httpx.HTTPError):  # a killed region: retried or 502
                     client.post(self.url, json={"text": "hi"}, headers=self.headers)
 
@@ -101,8 +101,11 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deploye
     folder = app_folder(tmp, MANIFEST, SERVICE)
     try:
         deployer.run("up", str(folder / "crosscloud.yaml"))
-        token = deployer.run("token", "create", "shop", "--name", "storefront").stdout.strip()
-        with Traffic(f"{deployer.gateway()}/echo/echo", token):
+        url = f"{deployer.gateway()}/echo/echo"
+        create = ("token", "create", "shop", "--name")
+        token = deployer.run(*create, "storefront", "--rps", "100").stdout.strip()
+        noisy = deployer.run(*create, "batch-job", "--rps", "5").stdout.strip()
+        with Traffic(url, token, every=0.025), Traffic(url, noisy, every=0.05):
             yield deployer, folder
     finally:
         deployer.kill_everything()
@@ -165,10 +168,14 @@ def test_the_page_loads_without_a_console_error_and_shows_the_deployment(page: A
     expect(page.locator("#events")).to_contain_text("Ready")
     # cost from the ledger at the manifest's prices: 0.5 + 0.4 + 0.3 per hour
     expect(page.locator("#cost-hour")).to_have_text("$1.20", timeout=30_000)
-    # the API token the traffic uses, with its quota (none set)
-    used = page.locator('#quotas tr[data-token="storefront"]')
-    expect(used).to_contain_text("shop")
-    expect(used).to_contain_text("no limit")
+    # the API tokens in use with their quotas: ~40 req/s under 100/s, ~20 req/s past 5/s
+    quiet = page.locator('#quotas tr[data-token="storefront"]')
+    expect(quiet).to_contain_text("100 req/s")
+    expect(quiet.locator(".in-use")).not_to_have_text("0.0 req/s", timeout=30_000)
+    expect(quiet.locator(".refused")).to_have_text("0.0 refused/s")
+    noisy = page.locator('#quotas tr[data-token="batch-job"]')
+    expect(noisy).to_contain_text("5 req/s")
+    expect(noisy.locator(".refused")).not_to_have_text("0.0 refused/s", timeout=30_000)
     assert "token" not in page.url and "#" not in page.url
     assert page.problems == []
 

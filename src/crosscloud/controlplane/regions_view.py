@@ -33,10 +33,12 @@ def report(ctl: Controller) -> dict[str, Any]:
         mine = [r for r in replicas if (r.deployment, r.service, r.placement) == where]
         row = gateway.get((want["service"], want["placement"]))
         out.append(_region(want, mine, row, stale=stale or "error" in seen))
+    # answered by the gateway itself: 5xx (no replica, none in time) count; 401 and 429
+    # (a token refused or over its quota) are the client's, not the service's, failures
     unrouted = {
         r["service"]: {"requests": r["requests"], "errors": r["errors"]}
         for r in seen["rows"]
-        if not r["placement"] and r["requests"]
+        if not r["placement"] and r["errors"]
     }
     return {
         "window_s": seen["window_s"],

@@ -85,7 +85,7 @@ function drawRegions(traffic) {
   }
   $("regions").tBodies[0].replaceChildren(...rows);
   $("window").textContent = traffic.window_s ? `(traffic over the last ${traffic.window_s} s)` : "(traffic: measuring…)";
-  const lost = Object.entries(traffic.unrouted).map(([s, n]) => `${s}: ${n.requests} request(s) no replica answered`);
+  const lost = Object.entries(traffic.unrouted).map(([s, n]) => `${s}: ${n.errors} request(s) no replica answered (5xx)`);
   if (traffic.gateway_error) lost.unshift(traffic.gateway_error);
   $("unrouted").textContent = lost.join("; ");
   $("unrouted").hidden = lost.length === 0;
@@ -132,8 +132,8 @@ function drawQuotas(quotas) {
   const rows = quotas.tokens.map((t) =>
     el("tr", { "data-token": t.name },
       el("td", {}, t.name), el("td", {}, t.deployment), el("td", { class: "muted" }, "…" + t.last4),
-      el("td", { class: "num" }, t.rps.toFixed(1) + " req/s"),
-      el("td", { class: "num" + (t.throttled_rps > 0 ? " error" : "") }, t.throttled_rps.toFixed(1) + " refused/s"),
+      el("td", { class: "num in-use" }, t.rps.toFixed(1) + " req/s"),
+      el("td", { class: "num refused" + (t.throttled_rps > 0 ? " error" : "") }, t.throttled_rps.toFixed(1) + " refused/s"),
       el("td", {}, limits(t.quota))));
   $("quotas").querySelector(".body").replaceChildren(rows.length
     ? el("table", {},
