@@ -5,6 +5,8 @@ http.server, which crosscloud did not write."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -58,6 +60,24 @@ spec:
         assert r.status_code == 200  # started in the manifest's folder, on $PORT
         served = httpx.get(f"{gateway}/metrics", timeout=10, trust_env=False).text
         assert served.count('placement="local/region-b"') > 0
+        # A command that dies is restarted like a replica (a new process, restarts 1).
+        victim = next(r for r in deployer.replicas() if r["service"] == "by-env")
+        os.kill(victim["pid"], signal.SIGKILL)
+        again = deployer.wait(
+            lambda: next(
+                (
+                    r
+                    for r in deployer.replicas()
+                    if r["id"] == victim["id"]
+                    and r["state"] == "Ready"
+                    and r["pid"] != victim["pid"]
+                ),
+                None,
+            ),
+            timeout=60,
+            what="the killed command to be restarted",
+        )
+        assert again["restarts"] == 1
         # A replica that stops answering its health path leaves the gateway's rotation.
         (site / "hello.txt").unlink()
         deployer.wait(
