@@ -2,8 +2,9 @@
 # Installs the system packages the tests use when they are missing (CI is a fresh machine):
 # Java for Spark, PostgreSQL's server binaries for the store tests, buildah for image builds,
 # nginx (the gateway's reference in the conformance suite) and the HTTP clients users use
-# (curl, ab, wrk) for the client matrix, and Debian's Chromium for the dashboard's browser
-# tests (Playwright drives it by its path; no browser is ever downloaded).
+# (curl, ab, wrk) for the client matrix, Debian's Chromium for the dashboard's browser
+# tests (Playwright drives it by its path; no browser is ever downloaded), and iproute2 and
+# tcpdump for local regions as network hosts.
 set -euo pipefail
 need=()
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
@@ -16,6 +17,9 @@ command -v curl >/dev/null || need+=(curl)
 command -v ab >/dev/null || need+=(apache2-utils)
 command -v wrk >/dev/null || need+=(wrk)
 command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
+# local regions as network hosts: namespaces and veth pairs, and captures on their links
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || need+=(iproute2)
+command -v tcpdump >/dev/null || [ -x /usr/bin/tcpdump ] || need+=(tcpdump)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

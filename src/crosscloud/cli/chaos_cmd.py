@@ -4,6 +4,8 @@
 replicas get the notice (the gateway sends them nothing new from then on, the ones in
 flight finish, replacements start where the spot policy picks) and are killed when the
 notice runs out. On clusters the cloud gives the notice itself (a tainted spot node).
+`chaos link` and `chaos partition` slow or cut an isolated local region's link
+(chaos_link.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 import click
 
 from crosscloud import errors
-from crosscloud.cli import controlplane_client
+from crosscloud.cli import chaos_link, controlplane_client
 from crosscloud.domain import quantity
 
 
@@ -71,3 +73,7 @@ def preempt(placement: str, notice: float, service: str | None, wait: bool) -> N
             return
         time.sleep(0.5)
     raise errors.CrossCloudError(f"replicas still running after their notice: {sorted(left)}")
+
+
+chaos.add_command(chaos_link.link)
+chaos.add_command(chaos_link.partition)

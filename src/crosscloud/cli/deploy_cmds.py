@@ -12,7 +12,7 @@ import click
 from crosscloud import errors
 from crosscloud.adapters import paths
 from crosscloud.adapters.store import sqlite_file as store_file
-from crosscloud.cli import controlplane_client, status_view
+from crosscloud.cli import controlplane_client, network_view, status_view
 from crosscloud.controlplane import operations, records, recovery
 from crosscloud.domain import manifest
 
@@ -90,6 +90,8 @@ def _wait(cp: controlplane_client.ControlPlane, name: str, version: int, timeout
     click.echo(f"ready: {name} version {version}; gateway {status['gateway']['url']}", err=True)
     for message in status_view.unreachable(_deployment(status, name)).values():
         click.echo(f"warning: {message}; the control plane keeps trying", err=True)
+    for line in network_view.fallbacks(_deployment(status, name)):
+        click.echo(f"note: {line}", err=True)
     auth = _deployment(status, name).get("auth") or {}
     if auth.get("mode") == "token" and not auth.get("active_tokens"):
         click.echo(

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from crosscloud import errors
 from crosscloud.adapters.local import procs
-from crosscloud.cli import controlplane_client, deploy_cmds, status_view
+from crosscloud.cli import controlplane_client, deploy_cmds, network_view, status_view
 from crosscloud.domain import targets
 
 CLUSTER = targets.Target.CLUSTER
@@ -47,6 +47,9 @@ def status(output: str, events: int) -> None:
         console.print(line, highlight=False, style="bold red")
     for grid in status_view.tables(result):
         console.print(grid)
+    for dep in result["deployments"]:
+        for line in network_view.lines(dep):
+            console.print(line, highlight=False)
     for event in result.get("events", []):
         stamp = time.strftime("%H:%M:%S", time.localtime(event["ts"]))
         console.print(

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from crosscloud import errors, ports
+from crosscloud.adapters.local import links
 from crosscloud.controlplane import (
     clusters,
     costs,
     live,
     loop_health,
+    networks,
     preemption,
     records,
     traffic,
@@ -46,6 +48,7 @@ class Controller:
         gateway: GatewayLink,
         policy: lifecycle.BackoffPolicy | None = None,
         leader: Leadership | None = None,
+        network: networks.NetworkSync | None = None,
     ) -> None:
         self.shared = shared
         # whether this process may act (several control planes on PostgreSQL: the leader)
@@ -63,6 +66,8 @@ class Controller:
         self.health = loop_health.LoopHealth()  # whether passes complete, for `status`
         self.usage = usage.UsageMeter()  # requests per service and token (usage.py)
         self._unrecorded: list[str] = []  # gateway restarts whose event the store refused
+        # isolated local regions (namespaces, links, relays); off unless the daemon says
+        self.networks = network or networks.NetworkSync(links.Links(), reason="not enabled")
 
     # -- one pass --------------------------------------------------------------------------
 
@@ -84,6 +89,7 @@ class Controller:
             staying = [r for r in observed if r.preempt_at is None]  # noticed ones leave anyway
             for action in reconcile.reconcile(want, staying, now=now, policy=self.policy):
                 self._act(action, deps)
+            self.networks.step(shared, deps, gateway_port=self.gateway.port)
             self._publish(deps)
             costs.settle(shared, deps)  # the cost ledger (costs.py)
 
@@ -162,6 +168,7 @@ class Controller:
             restarts=restarts,
             crash_count=record.crash_count,
             capacity=record.capacity,
+            network=self.networks.launch_network(dep, record.placement),
         )
 
     def _discovery_env(self, spec: manifest.Manifest) -> dict[str, str]:

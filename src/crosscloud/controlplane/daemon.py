@@ -17,11 +17,19 @@ from pathlib import Path
 
 from crosscloud import errors
 from crosscloud.adapters import paths
-from crosscloud.adapters.local import procs
+from crosscloud.adapters.local import links, procs
 from crosscloud.adapters.local import target as local
 from crosscloud.adapters.store import sqlite_file as store_file
 from crosscloud.adapters.store.sql_store import SqlStore
-from crosscloud.controlplane import api, instances, leadership, takeover, traffic, usage
+from crosscloud.controlplane import (
+    api,
+    instances,
+    leadership,
+    networks,
+    takeover,
+    traffic,
+    usage,
+)
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.gatewaylink import GatewayLink
 from crosscloud.controlplane.shared import Shared
@@ -56,7 +64,10 @@ def run(*, stay: bool = False) -> int:
     gateway.may_act = leader.may_act
     target = local.LocalTarget(home=home)
     shared = Shared(store=store)
-    ctl = Controller(shared=shared, target=target, gateway=gateway, leader=leader)
+    network = networks.NetworkSync(links.Links(home))
+    if network.reason is not None:
+        log.info("isolated local regions fall back to 127.0.0.1: %s", network.reason)
+    ctl = Controller(shared=shared, target=target, gateway=gateway, leader=leader, network=network)
     leader.on_change = shared.wake.set
     token = instances.new_token(info_file)
     server = api.ApiServer(ctl, token, io_timeout=_seconds(api.TIMEOUT_ENV, 10.0))

@@ -193,6 +193,7 @@ def down(ctl: Controller, *, deployment: str | None) -> dict[str, Any]:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(ctl.target.stop, replicas))
         costs.settle(shared)  # their billing ends now, not at the next pass
+        ctl.networks.prune(shared, keep=ctl.networks.desired(shared.deployments()))
         for name in names:
             shared.event(name, "Deleted", f"{len(replicas)} replica(s) stopped")
         if not store.list_deployments():
@@ -244,6 +245,7 @@ def _deployment(
         "auth": token_ops.auth_mode(ctl.shared, record.name),
         "traffic": _traffic_of(seen, dep.spec),
         "clusters": ctl.clusters.status(record.name),
+        "network": ctl.networks.describe(dep),
     }
 
 

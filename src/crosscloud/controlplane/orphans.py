@@ -31,11 +31,15 @@ def pid_group(pid: int) -> int | None:
         return None
 
 
-ROLES = (("crosscloud.controlplane", "controlplane"), ("crosscloud.gateway", "gateway"))
+ROLES = (
+    ("crosscloud.controlplane", "controlplane"),
+    ("crosscloud.gateway", "gateway"),
+    ("crosscloud.adapters.local.relay", "relay"),  # a region's link (links.py)
+)
 
 
 def marked(home: Path) -> dict[str, list[int]]:
-    """Live processes of `home` by role: "controlplane", "gateway" and "replica" (this
+    """Live processes of `home` by role: "controlplane", "gateway", "relay" and "replica" (this
     process excluded; a `crosscloud` command a user runs carries no role)."""
     found: dict[str, list[int]] = {}
     for entry in Path("/proc").iterdir():

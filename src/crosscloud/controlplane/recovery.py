@@ -3,7 +3,8 @@ or its state database cannot, and leave the database in a state the next `up` ca
 
 Processes are found by their marks (orphans.marked): the control plane first (its
 watcher would restart a gateway stopped before it), then the gateway and the replicas,
-each SIGTERM (they drain) and SIGKILL after `grace`. Then the store: a corrupt SQLite file
+each SIGTERM (they drain) and SIGKILL after `grace`, with the regions' link relays; then the
+regions' network namespaces (links.py) are removed. Then the store: a corrupt SQLite file
 is moved aside and a vanished one acknowledged (store_file.retire: the deployments that had
 API tokens stay closed); in a readable one the deployments are deleted (their tokens stay),
 so nothing is started again. Objects in clusters are not reached: without the store there
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from crosscloud import errors
-from crosscloud.adapters.local import procs
+from crosscloud.adapters.local import links, netns, procs
 from crosscloud.adapters.store import sql_store as store
 from crosscloud.adapters.store import sqlite_file as store_file
 from crosscloud.controlplane import daemon, gatewaylink, orphans
@@ -32,7 +33,9 @@ def force_down(home: Path, *, grace: float = 10.0) -> list[str]:
     first = orphans.marked(home)
     stopped = _stop(first.get("controlplane", []), grace=grace)
     then = orphans.marked(home)  # again: what the control plane started meanwhile
-    stopped += _stop([*then.get("gateway", []), *then.get("replica", [])], grace=grace)
+    stopped += _stop(
+        [*then.get("gateway", []), *then.get("replica", []), *then.get("relay", [])], grace=grace
+    )
     for path in (daemon.info_path(home), gatewaylink.GatewayLink(home).info_path):
         path.unlink(missing_ok=True)  # they named processes that are gone now
     if stopped:
@@ -40,12 +43,16 @@ def force_down(home: Path, *, grace: float = 10.0) -> list[str]:
         lines = [f"stopped by their marks: {_describe(found, stopped)}"]
     else:
         lines = [f"no process of {home} was running"]
+    if netns.unavailable() is None:
+        removed = links.Links(home).remove_all()
+        if removed:
+            lines.append(f"removed region networks: {', '.join(removed)}")
     return lines + _settle_store(time.time())
 
 
 def _describe(found: dict[str, list[int]], stopped: list[int]) -> str:
     parts = []
-    for role in ("controlplane", "gateway", "replica"):
+    for role in ("controlplane", "gateway", "replica", "relay"):
         pids = [p for p in found.get(role, []) if p in stopped]
         if pids:
             parts.append(f"{role} pid {', '.join(map(str, pids))}")

@@ -40,11 +40,22 @@ def target_of(placement: str) -> Target:
 
 
 @dataclass(frozen=True)
+class ReplicaNetwork:
+    """Where a local replica listens when its region is a network host of its own: inside
+    namespace `netns` on `bind`; others reach it at `address` (the region's link relay)."""
+
+    netns: str
+    bind: str
+    address: str
+
+
+@dataclass(frozen=True)
 class LaunchSpec:
     """What to run for one local replica. `source` is `path.py[:Class]` or
     `module:Class`, resolved against `cwd`; or `command`, any program serving HTTP on the
     port it is given (`{port}` in its arguments, and `$PORT`). `env` is added to the
-    replica's environment; `health_path` answers 200 once it is ready."""
+    replica's environment; `health_path` answers 200 once it is ready. `network` is None
+    for a replica on this machine's 127.0.0.1."""
 
     replica_id: str
     deployment: str
@@ -60,6 +71,7 @@ class LaunchSpec:
     capacity: str = cost.ON_DEMAND
     command: tuple[str, ...] = ()
     health_path: str = DEFAULT_HEALTH_PATH
+    network: ReplicaNetwork | None = None
 
 
 @dataclass(frozen=True)

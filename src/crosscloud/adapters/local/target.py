@@ -1,5 +1,8 @@
 """The local target: each replica is a detached `python -m crosscloud.runtime` on 127.0.0.1,
-or the service's own `command` (any program serving HTTP on the port it is given).
+        command = self._command(spec, port)
+        if net is not None:
+            command = netns.exec_prefix(net.netns) + command
+        self._health_paths[targets.health_key(spec.deployment, spec.service)] = spec.health_path
 
 A replica runs in its own session (it outlives the control plane that started it), logs to
 $CROSSCLOUD_HOME/logs/<deployment>/<service>/<region>/<replica-id>.log, and is known by
@@ -23,7 +26,7 @@ import httpx
 
 from crosscloud import errors
 from crosscloud.adapters import paths
-from crosscloud.adapters.local import procs
+from crosscloud.adapters.local import netns, procs
 from crosscloud.domain import state, targets
 
 HOST = "127.0.0.1"
@@ -77,8 +80,11 @@ class LocalTarget:
         )
 
     def start(self, spec: targets.LaunchSpec) -> state.ReplicaRecord:
-        """Launch the replica on a free port; returns its record in state Starting."""
-        port = procs.free_port(HOST)
+        """Launch the replica on a free port (in its region's namespace when it has one);
+        returns its record in state Starting."""
+        net = spec.network
+        host = HOST if net is None else net.address
+        port = procs.free_port(host)  # free where the region's relay will listen for it
         log = self.log_path(
             deployment=spec.deployment,
             service=spec.service,
@@ -87,10 +93,12 @@ class LocalTarget:
         )
         log.parent.mkdir(parents=True, exist_ok=True)
         command = self._command(spec, port)
+        if net is not None:
+            command = netns.exec_prefix(net.netns) + command
         self._health_paths[targets.health_key(spec.deployment, spec.service)] = spec.health_path
         started_at = self._clock()
         with log.open("ab") as out:
-            out.write(_banner(spec, port, started_at))
+            out.write(_banner(spec, host, port, started_at))
             out.flush()
             try:
                 child = subprocess.Popen(
@@ -113,7 +121,7 @@ class LocalTarget:
             version=spec.version,
             state=state.ReplicaState.STARTING,
             pid=child.pid,
-            host=HOST,
+            host=host,
             port=port,
             restarts=spec.restarts,
             crash_count=spec.crash_count,
@@ -123,11 +131,12 @@ class LocalTarget:
         )
 
     def _command(self, spec: targets.LaunchSpec, port: int) -> list[str]:
+        bind = HOST if spec.network is None else spec.network.bind
         if spec.command:
             # str.replace, not str.format: other braces in arguments (JSON) stay as written
-            given = (str(port), HOST)
+            given = (str(port), bind)
             return [a.replace("{port}", given[0]).replace("{host}", given[1]) for a in spec.command]
-        where = ["--host", HOST, "--port", str(port), "--grace", f"{self.drain_grace:g}"]
+        where = ["--host", bind, "--port", str(port), "--grace", f"{self.drain_grace:g}"]
         return [self.python, "-m", "crosscloud.runtime", spec.source, *where]
 
     def _environment(self, spec: targets.LaunchSpec, port: int) -> dict[str, str]:
@@ -143,7 +152,7 @@ class LocalTarget:
             PYTHONUNBUFFERED="1",
         )
         if spec.command:
-            env.update(PORT=str(port), HOST=HOST)
+            env.update(PORT=str(port), HOST=HOST if spec.network is None else spec.network.bind)
         return env
 
     def observe(self, records: Iterable[state.ReplicaRecord]) -> list[state.ReplicaObservation]:
@@ -258,9 +267,10 @@ def _exited(record: state.ReplicaRecord, code: int | None) -> state.ReplicaObser
     return state.ReplicaObservation(record.id, state.Liveness.EXITED, exit_code=code, detail=detail)
 
 
-def _banner(spec: targets.LaunchSpec, port: int, now: float) -> bytes:
+def _banner(spec: targets.LaunchSpec, host: str, port: int, now: float) -> bytes:
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    where = "" if spec.network is None else f" in network namespace {spec.network.netns}"
     return (
         f"--- crosscloud: {when} starting replica {spec.replica_id} "
-        f"(version {spec.version}, restart {spec.restarts}) on {HOST}:{port}\n"
+        f"(version {spec.version}, restart {spec.restarts}) on {host}:{port}{where}\n"
     ).encode()

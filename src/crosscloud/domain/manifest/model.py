@@ -10,6 +10,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from crosscloud.domain import policies, providers
 from crosscloud.domain.manifest import fields, rules
 from crosscloud.domain.manifest.base import Model
+from crosscloud.domain.manifest.network import NetworkSpec
 from crosscloud.domain.manifest.spot import SpotSpec
 from crosscloud.domain.manifest.traffic import OptimizerSpec, StateSpec, TrafficSpec
 
@@ -156,6 +157,7 @@ class Placement(Model):
     )
     registry: str | None = Field(None, pattern=r"^\S+$")
     services: tuple[PlacementService, ...] = Field((), description="Default: every service.")
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
 
     @property
     def id(self) -> str:

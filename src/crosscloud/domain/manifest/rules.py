@@ -120,6 +120,9 @@ def check_placement(placement: Placement) -> list[Violation]:
         found.append((("region",), regions.describe(placement.provider, placement.region)))
     if provider.kubernetes is None:
         found += _check_machine(placement)
+    elif placement.network != type(placement.network)():  # only local regions have one
+        why = f"network is for local regions (on this machine); remove it from {provider.name}"
+        found.append((("network",), why))
     found += _repeats([s.name for s in placement.services], ("services",), "service")
     return found
 
