@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import httpx
 import orjson
 
+from crosscloud.adapters.local import links, netns
 from tests.conftest import CROSSCLOUD, EXAMPLES, ROOT
 
 
@@ -95,6 +96,8 @@ class Deployer:
                 key = "gateway"
             elif "crosscloud.controlplane" in cmdline:
                 key = "controlplane"
+            elif "crosscloud.adapters.local.relay" in cmdline:
+                key = "relay"  # an isolated region's link
             else:
                 continue
             found.setdefault(key, []).append(int(entry.name))
@@ -114,12 +117,15 @@ class Deployer:
         raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
     def kill_everything(self) -> None:
-        """Teardown: `down`, then SIGKILL whatever of this state directory still lives."""
+        """Teardown: `down`, then SIGKILL whatever of this state directory still lives,
+        and remove its regions' network namespaces if any were left."""
         self.run("down", check=False, timeout=120)
         for pids in self.processes().values():
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+        if netns.unavailable() is None:
+            links.Links(self.home).remove_all()
 
 
 def post(url: str, body: dict[str, Any], timeout: float = 30) -> httpx.Response:

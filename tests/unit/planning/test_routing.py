@@ -71,13 +71,34 @@ def test_least_request_weighted_variant_divides_weight_by_active() -> None:
     assert abs(picks[0] / 4000 - 0.75) < 0.03
 
 
-def test_latency_prefers_faster_host() -> None:
-    hosts = [H(ewma=0.010), H(ewma=0.001)]
+@pytest.mark.parametrize(
+    ("hosts", "slow", "share_at_most"),
+    [
+        ([H(ewma=0.010), H(ewma=0.001)], 0, 0.03),
+        # a region 80 ms away among two near ones: only the random probes reach it
+        ([H(ewma=0.002), H(ewma=0.082), H(ewma=0.002)], 1, 0.02),
+        ([H(ewma=0.002, active=3), H(ewma=0.082), H(ewma=0.003, active=3)], 1, 0.02),
+    ],
+)
+def test_latency_prefers_faster_hosts(hosts: list[H], slow: int, share_at_most: float) -> None:
     rng = random.Random(3)
-    picks = collections.Counter(routing.pick_latency(hosts, rng) for _ in range(2000))
-    # the slow host only wins when both draws land on it (1/4)
-    assert picks[0] / 2000 < 0.3
+    picks = collections.Counter(routing.pick_latency(hosts, rng) for _ in range(4000))
+    assert 0 < picks[slow] / 4000 <= share_at_most  # re-measured now and then, never more
     assert routing.pick_latency([H()], rng) == 0
+
+
+def test_latency_weighs_in_flight_requests() -> None:
+    # 1 ms with 9 in flight (10 ms expected) loses to 5 ms idle
+    hosts = [H(ewma=0.001, active=9), H(ewma=0.005)]
+    picks = collections.Counter(
+        routing.pick_latency(hosts, random.Random(5), probe=0.0) for _ in range(500)
+    )
+    assert picks == {1: 500}
+
+
+def test_a_host_without_samples_is_tried_first() -> None:
+    hosts = [H(ewma=0.002), H(ewma=0.0)]
+    assert routing.pick_latency(hosts, random.Random(7), probe=0.0) == 1
 
 
 @pytest.mark.parametrize(
