@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import urllib.parse
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -89,7 +90,7 @@ class Controller:
             staying = [r for r in observed if r.preempt_at is None]  # noticed ones leave anyway
             for action in reconcile.reconcile(want, staying, now=now, policy=self.policy):
                 self._act(action, deps)
-            self.networks.step(shared, deps, gateway_port=self.gateway.port)
+            self.networks.step(shared, deps, egress=self._gateway_port)
             self._publish(deps)
             costs.settle(shared, deps)  # the cost ledger (costs.py)
 
@@ -97,6 +98,11 @@ class Controller:
         """Push the current endpoints to the store and the gateway."""
         with self.shared.lock:
             self._publish(self.shared.deployments())
+
+    def _gateway_port(self) -> tuple[int, ...]:
+        """The port replicas in an isolated region reach the gateway on (their loopback)."""
+        port = urllib.parse.urlsplit(self.gateway.url).port
+        return () if port is None else (port,)
 
     def _observe(self) -> list[state.ReplicaRecord]:
         store = self.shared.store

@@ -8,7 +8,7 @@ region did before, and a `NetworkFallback` event and `status` say so.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from typing import Any
 
 from crosscloud import errors
@@ -54,7 +54,13 @@ class NetworkSync:
         net = self.links.ensure_net(dep.name, placement)
         return targets.ReplicaNetwork(netns=net.netns, bind=net.ns_addr, address=net.host_addr)
 
-    def step(self, shared: Shared, deps: Sequence[records.Deployed], *, gateway_port: int) -> None:
+    def step(
+        self,
+        shared: Shared,
+        deps: Sequence[records.Deployed],
+        *,
+        egress: Callable[[], tuple[int, ...]],
+    ) -> None:
         """Every isolated region as wanted; every other region of ours removed once no
         replica record points into it."""
         wanted: set[str] = set()
@@ -69,7 +75,7 @@ class NetworkSync:
                     for r in shared.store.list_replicas(deployment=dep.name, placement=placement.id)
                     if r.port is not None
                 )
-                want = self._wanted(dep, placement, ports=ports, egress=(gateway_port,))
+                want = self._wanted(dep, placement, ports=ports, egress=egress())
                 wanted.add(self.links.netns_name(dep.name, placement.id))
                 try:
                     self.links.ensure(want)
