@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import openapi_spec_validator
 import pytest
 
 from tests.conftest import ROOT, Served
@@ -115,6 +116,11 @@ def test_openai_client_against_crosscloud_serve(serve: Callable[..., Served]) ->
     ).json()
     packed = base64.b64decode(floats["data"][0]["embedding"])
     assert struct.unpack("<3f", packed) == (3.0, 0.5, -1.0)
+    document = httpx.get(f"{served.url}/openapi.json", timeout=10).json()
+    openapi_spec_validator.validate(document)
+    assert {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models"} <= set(
+        document["paths"]
+    )
     metrics = httpx.get(f"{served.url}/metrics", timeout=10).text
     assert 'vllm:prompt_tokens_total{model_name="parrot-1"}' in metrics
     assert 'vllm:prefix_cache_hits_total{model_name="parrot-1"} 6.0' in metrics  # 2 x 3

@@ -8,6 +8,7 @@ from typing import Any
 
 import pydantic
 
+from crosscloud.runtime import openai_api
 from crosscloud.sdk.definition import EndpointDefinition, ServiceDefinition
 
 _REF = "#/components/schemas/{model}"
@@ -34,6 +35,8 @@ def document(definition: ServiceDefinition) -> dict[str, Any]:
         f"/{ep.name}": {ep.method.lower(): _operation(ep, components)}
         for ep in definition.endpoints
     }
+    if definition.llm:
+        paths |= _llm_paths(definition, components)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": definition.name, "version": "1", "description": definition.doc},
@@ -78,6 +81,74 @@ def _operation(ep: EndpointDefinition, components: dict[str, Any]) -> dict[str, 
     else:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}
     return op
+
+
+def _llm_paths(definition: ServiceDefinition, components: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI routes: request schemas from the SDK's models; answers in OpenAI's shapes
+    (see the OpenAI API reference), as JSON or, with `stream: true`, server-sent events."""
+    components["OpenAIError"] = _OPENAI_ERROR
+    error = {
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model="OpenAIError")}}}
+    }
+    paths: dict[str, Any] = {
+        openai_api.MODELS_PATH: {
+            "get": {
+                "operationId": "listModels",
+                "summary": f"The models served: {', '.join(definition.models)}",
+                "responses": {"200": {"description": "OpenAI's model list"}},
+            }
+        }
+    }
+    for handler in definition.llm:
+        answer = {"type": "object", "description": f"OpenAI's {handler.kind} answer"}
+        paths[openai_api.PATHS[handler.kind]] = {
+            "post": {
+                "operationId": f"openai_{handler.kind}",
+                "summary": f"OpenAI {handler.kind} (handler {handler.attr})",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": _schema(handler.request_model, components)}
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "The answer, or with stream: true its chunks",
+                        "content": {
+                            "application/json": {"schema": answer},
+                            "text/event-stream": {"schema": {"type": "string"}},
+                        },
+                    },
+                }
+                | {code: {"description": text} | error for code, text in _OPENAI_ERRORS.items()},
+            }
+        }
+    return paths
+
+
+_OPENAI_ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+            "required": ["message", "type", "param", "code"],
+        }
+    },
+    "required": ["error"],
+}
+_OPENAI_ERRORS = {
+    "400": "A body that does not match (param names the field)",
+    "401": "Missing or wrong bearer token",
+    "404": "No such model (code model_not_found)",
+    "500": "The handler or the model failed",
+    "503": "Not ready or draining",
+}
 
 
 def _error(description: str) -> dict[str, Any]:
