@@ -188,6 +188,11 @@ class ClusterTarget(Protocol[Where]):
         """One look at each service's progress."""
         ...
 
+    def delete_pods(self, where: Where, names: Iterable[str]) -> list[str]:
+        """Delete pods gracefully (drained; their Deployment replaces them); the names
+        deleted."""
+        ...
+
     def delete(self, where: Where, *, deployment: str) -> list[str]:
         """Delete what is labelled as the deployment's; `Kind ns/name` of each deleted."""
         ...

@@ -454,3 +454,52 @@ def test_a_hung_cluster_holds_up_neither_local_replicas_nor_the_api(
         assert answer.json() == "still here"
     finally:
         hung.close()
+
+
+def test_a_spot_node_tainted_then_deleted_has_its_pods_drained_and_replaced(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clouds: dict[str, FakeCluster],
+    deployers: list[Deployer],
+) -> None:
+    d, manifest = _deployer(tmp_path, monkeypatch, clouds, deployers)
+    manifest.write_text(
+        MANIFEST.replace(
+            "context: prod-gke,\n       services: [{name: echo, replicas: 1}]",
+            "context: prod-gke, spot: true,\n       services: [{name: echo, replicas: 2}]",
+        )
+    )
+    gke = clouds[GKE]
+    spot_taint = {"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NoSchedule"}
+    for name in ("spot-1", "spot-2"):  # a GKE Spot VM pool, labelled and tainted
+        gke.add_node(name, {"cloud.google.com/gke-spot": "true"}, (spot_taint,))
+    gke.add_node("standard-1", {})  # an on-demand pool: spot pods must not land here
+    d.run("up", str(manifest), "--timeout", "120")
+    # the rendered pods select the spot pool and tolerate its taint: one on each spot node
+    assert gke.pods_on("standard-1") == []
+    assert len(gke.pods_on("spot-1")) == len(gke.pods_on("spot-2")) == 1
+    assert {r["capacity"] for r in _by_placement(d)[GKE]} == {"spot"}
+    assert {r["capacity"] for r in _by_placement(d)[EKS]} == {"on-demand"}
+    [first] = gke.pods_on("spot-1")
+
+    gke.taint_node("spot-1", "cloud.google.com/impending-node-termination")  # the notice
+    d.wait(
+        lambda: not gke.pods_on("spot-1") and len(gke.pods_on("spot-2")) == 2,
+        what="the pod on the noticed node deleted and replaced on spot-2",
+    )
+    preempted = d.wait(
+        lambda: [e for e in _events(d) if e["kind"] == "Preempted"], what="a Preempted event"
+    )
+    assert preempted[0]["message"].startswith(
+        f"1 pod(s) in {GKE} on a spot node that is going away: deleted"
+    )
+    assert first in preempted[0]["message"]
+    gke.delete_node("spot-1")  # the cloud takes the machine: nothing of ours was left on it
+    ready = d.wait(
+        lambda: [r for r in _by_placement(d).get(GKE, []) if r["state"] == "Ready"],
+        what="GKE replicas",
+    )
+    assert len(ready) == 2 and {r["capacity"] for r in ready} == {"spot"}
+    assert gke.pods_on("spot-2") == sorted(r["pod"] for r in ready)
+    assert gke.invalid == []
+    assert "preemptions seen: 1" in d.run("status").stdout

@@ -35,7 +35,7 @@ from typing import Any
 from crosscloud import errors, ports
 from crosscloud.adapters import extras
 from crosscloud.adapters.kubernetes import model
-from crosscloud.controlplane import cluster_capacity, cluster_objects, records
+from crosscloud.controlplane import cluster_capacity, cluster_objects, preemption, records
 from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import manifest, state, targets
 from crosscloud.planning import desired as desired_mod
@@ -86,6 +86,7 @@ class Outcome:
     rollout: tuple[targets.ServiceRollout, ...] = ()
     error: str = ""
     delay: float = MAX_RETRY
+    preempted: tuple[str, ...] = ()  # pods deleted because their spot node is going away
 
 
 def _unschedulable_after() -> float:
@@ -212,13 +213,23 @@ class ClusterSync:
                 desired.target, deployment=desired.deployment, version=job.version
             )
             rollout = self.target.rollout(desired.target, services=desired.services)
+            # pods on a node that is going away (a spot preemption notice): deleted now, so
+            # they drain while the node still runs and their replacements start elsewhere
+            noticed = [r.pod for r in report.replicas if r.preempt_at is not None and r.pod]
+            preempted = self.target.delete_pods(desired.target, noticed) if noticed else []
         except errors.TargetError as exc:
             return Outcome(desired, error=str(exc), delay=exc.delay)
         except Exception as exc:  # one cluster's surprise must not stop the others
             log.exception("placement %s", desired.placement)
             where = f"placement {desired.placement} (context {desired.target.context!r})"
             return Outcome(desired, error=f"{where}: {type(exc).__name__}: {exc}")
-        return Outcome(desired, applied=applied, report=report, rollout=tuple(rollout))
+        return Outcome(
+            desired,
+            applied=applied,
+            report=report,
+            rollout=tuple(rollout),
+            preempted=tuple(preempted),
+        )
 
     def _note(self, shared: Shared, outcome: Outcome, now: float) -> None:
         desired = outcome.desired
@@ -245,6 +256,10 @@ class ClusterSync:
         seen.rollout = outcome.rollout
         seen.drift = _drifted(desired, outcome.report)
         _record(shared, desired, outcome.report.replicas)
+        if outcome.preempted:
+            preemption.on_cluster(
+                shared, desired.deployment, placement=desired.placement, pods=outcome.preempted
+            )
 
     # -- what the rest of the control plane asks -------------------------------------
 

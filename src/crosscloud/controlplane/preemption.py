@@ -145,6 +145,22 @@ def _spot_at(dep: records.Deployed, placement: str, service: str | None) -> bool
     )
 
 
+def on_cluster(shared: Shared, deployment: str, *, placement: str, pods: Sequence[str]) -> None:
+    """Pods of a cluster placement were deleted because their spot node is going away:
+    the placement's preemption is recorded (the cooldown) with an event."""
+    dep = next((d for d in shared.deployments() if d.name == deployment), None)
+    if dep is None:
+        return
+    now = shared.clock()
+    _record(shared, dep, placement=placement, now=now)
+    shared.note(
+        deployment,
+        PREEMPTED,
+        f"{len(pods)} pod(s) in {placement} on a spot node that is going away: deleted"
+        f" (drained; their Deployment replaces them on other nodes): {', '.join(pods)}",
+    )
+
+
 def _record(shared: Shared, dep: records.Deployed, *, placement: str, now: float) -> None:
     """The placement's preemption time in the deployment (the spot policy's cooldown)."""
     submitted = dataclasses.replace(

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 Validate = Callable[[dict[str, Any]], list[str]]
-CORE = ("v1", {"namespaces": "Namespace", "services": "Service", "pods": "Pod"})
+CORE = ("v1", {"namespaces": "Namespace", "services": "Service", "pods": "Pod", "nodes": "Node"})
 GROUPS = {
     "apps/v1": {"deployments": "Deployment"},
     "autoscaling/v2": {"horizontalpodautoscalers": "HorizontalPodAutoscaler"},
@@ -115,6 +115,68 @@ class FakeCluster:
             return sorted(
                 k[3] for k in self.objects if k[:2] == (api, plural) and k[2] == namespace
             )
+
+    # --- nodes: a cluster with none schedules every pod nowhere in particular; once a
+    # test adds nodes, pods go to the matching node with the fewest pods ---------------
+
+    def add_node(
+        self, name: str, labels: dict[str, str], taints: tuple[dict[str, str], ...] = ()
+    ) -> None:
+        with self._lock:
+            self.objects[("v1", "nodes", "", name)] = {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": name, "labels": {"kubernetes.io/os": "linux", **labels}},
+                "spec": {"taints": [dict(t) for t in taints]},
+            }
+
+    def taint_node(self, name: str, key: str, effect: str = "NoSchedule") -> None:
+        """What a cloud does when it takes a spot node back: a taint first..."""
+        with self._lock:
+            spec = self.objects[("v1", "nodes", "", name)]["spec"]
+            spec["taints"] = [*spec.get("taints", []), {"key": key, "effect": effect}]
+
+    def delete_node(self, name: str) -> None:
+        """...then the node is gone, and the pods still on it with it (their Deployments
+        start replacements)."""
+        with self._lock:
+            self.objects.pop(("v1", "nodes", "", name), None)
+            for key in [k for k, p in self.objects.items() if k[1] == "pods"]:
+                if self.objects[key]["spec"].get("nodeName") == name:
+                    self._delete(key)
+
+    def pods_on(self, node: str) -> list[str]:
+        with self._lock:
+            return sorted(
+                k[3]
+                for k, p in self.objects.items()
+                if k[1] == "pods" and p["spec"].get("nodeName") == node
+            )
+
+    def _schedule(self, pod: dict[str, Any]) -> bool:
+        """Put `pod` on a node its selector matches and whose NoSchedule taints it
+        tolerates, the one with the fewest pods; False when there is none."""
+        found = [o for k, o in self.objects.items() if k[1] == "nodes"]
+        if not found:
+            return True
+        spec = pod["spec"]
+        selector = spec.get("nodeSelector", {})
+        tolerated = {(t.get("key"), t.get("value")) for t in spec.get("tolerations", [])}
+        exists = {
+            t.get("key") for t in spec.get("tolerations", []) if t.get("operator") == "Exists"
+        }
+        fits = []
+        for node in found:
+            labels = node["metadata"]["labels"]
+            if any(labels.get(k) != v for k, v in selector.items()):
+                continue
+            taints = node["spec"].get("taints", [])
+            if all(t["key"] in exists or (t["key"], t.get("value")) in tolerated for t in taints):
+                fits.append(node["metadata"]["name"])
+        if not fits:
+            return False
+        spec["nodeName"] = min(fits, key=lambda n: (len(self.pods_on(n)), n))
+        return True
 
     def run_pods(self) -> None:
         """Every pod gets scheduled and turns Running and Ready (the cluster found capacity)."""
@@ -410,8 +472,12 @@ class FakeCluster:
         for key in mine[spec["replicas"] :]:
             del self.objects[key]
         template = spec["template"]
+        taken = {k[3] for k in mine}
         for index in range(len(mine), spec["replicas"]):
+            while f"{meta['name']}-{meta['uid'][-4:]}-{index}" in taken:
+                index += 1  # a replacement of a deleted pod: a name not in use
             name = f"{meta['name']}-{meta['uid'][-4:]}-{index}"
+            taken.add(name)
             pod = {
                 "apiVersion": "v1",
                 "kind": "Pod",
@@ -423,7 +489,10 @@ class FakeCluster:
                 },
                 "spec": copy.deepcopy(template["spec"]),
             }
+            placed = self._schedule(pod)
+            schedulable, self.schedulable = self.schedulable, self.schedulable and placed
             self._set_pod_status(pod)
+            self.schedulable = schedulable
             self.objects[("v1", "pods", namespace, name)] = pod
             self._owner[("v1", "pods", namespace, name)] = meta["name"]
 
@@ -479,6 +548,10 @@ class FakeCluster:
                 if k[1] == "pods" and k[2] == key[2] and self._owner.get(k) == key[3]
             ]:
                 del self.objects[inner]
+        owner = self._owner.pop(key, None) if key[1] == "pods" else None
+        deployment = self.objects.get(("apps/v1", "deployments", key[2], owner or ""))
+        if deployment is not None:  # its ReplicaSet replaces a deleted pod at once
+            self._reconcile_pods(deployment)
 
 
 def _handler(cluster: FakeCluster) -> type[BaseHTTPRequestHandler]:

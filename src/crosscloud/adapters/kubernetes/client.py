@@ -10,6 +10,7 @@ Every call names its placement; a failing cluster raises TargetError and affects
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,7 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from crosscloud import errors
-from crosscloud.adapters.kubernetes import api, meta, model, pods, resources, workload
+from crosscloud.adapters.kubernetes import (
+    api,
+    clouds,
+    meta,
+    model,
+    nodes,
+    pods,
+    resources,
+    workload,
+)
 from crosscloud.domain import state, targets
 
 MANAGER = "crosscloud"
@@ -181,15 +191,44 @@ class KubernetesTarget:
     def replicas(
         self, placement: model.RenderPlacement, *, deployment: str, version: int = 0
     ) -> list[state.ReplicaRecord]:
-        """Each pod as a ReplicaRecord (id `provider/region/pod-name`), ordered by id."""
+        """Each pod as a ReplicaRecord (id `provider/region/pod-name`), ordered by id, with
+        its capacity (the node's pool) and `preempt_at` set (now) when its node is going
+        away (`nodes.going_away`)."""
         key = api.Where.of(placement).placement
-        records = [
-            pods.replica_record(
+        found = self.list_pods(placement, deployment=deployment)
+        kube = clouds.kubernetes(placement.type)
+        known = self._nodes(placement) if found else None
+        now = self._clock()
+        records = []
+        for pod in found:
+            record = pods.replica_record(
                 pod, deployment=deployment, placement=key, version=version, port=_port(pod)
             )
-            for pod in self.list_pods(placement, deployment=deployment)
-        ]
+            capacity, noticed = nodes.of_pod(pod, known, kube)
+            records.append(
+                dataclasses.replace(record, capacity=capacity, preempt_at=now if noticed else None)
+            )
         return sorted(records, key=lambda record: record.id)
+
+    def _nodes(self, placement: model.RenderPlacement) -> dict[str, nodes.Node] | None:
+        """The cluster's nodes by name; None when this identity may not list them."""
+        try:
+            listed = self.connection(placement).request("GET", resources.NODE.collection(None))
+        except errors.TargetError as exc:
+            if "forbidden (403)" in str(exc):  # RBAC without nodes: no spot signals
+                return None
+            raise
+        return nodes.by_name(listed)
+
+    def delete_pods(self, placement: model.RenderPlacement, names: Iterable[str]) -> list[str]:
+        """Delete pods gracefully (their Service stops sending to them, they get SIGTERM
+        and their grace period); their Deployment starts replacements. Returns the names
+        deleted (one already gone is skipped)."""
+        conn, gone = self.connection(placement), []
+        for name in names:
+            if conn.maybe("DELETE", resources.POD.path(name, placement.namespace)) is not None:
+                gone.append(name)
+        return gone
 
     def observe(
         self, placement: model.RenderPlacement, records: Iterable[state.ReplicaRecord]

@@ -42,6 +42,7 @@ class Kind:
 NAMESPACE = Kind("v1", "Namespace", "namespaces", namespaced=False)
 SERVICE = Kind("v1", "Service", "services")
 POD = Kind("v1", "Pod", "pods")
+NODE = Kind("v1", "Node", "nodes", namespaced=False)
 DEPLOYMENT = Kind("apps/v1", "Deployment", "deployments")
 AUTOSCALER = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 DISRUPTION_BUDGET = Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
