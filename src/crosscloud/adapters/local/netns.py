@@ -91,6 +91,11 @@ def ensure(net: regionnet.RegionNet) -> None:
     _ip("-n", net.netns, "link", "set", net.ns_if, "up")
 
 
+def present(net: regionnet.RegionNet) -> bool:
+    """Whether the region's namespace and this side of its link exist (no `ip` call)."""
+    return exists(net.netns) and Path(f"/sys/class/net/{net.host_if}").exists()
+
+
 def set_link(net: regionnet.RegionNet, *, up: bool) -> None:
     """Bring this side of the region's link up or down (down: a partition)."""
     _ip("link", "set", net.host_if, "up" if up else "down")
