@@ -4,6 +4,7 @@ closed unless told and without chunked bodies), and whole answers of its own."""
 
 from __future__ import annotations
 
+import functools
 import http
 import json
 
@@ -47,9 +48,11 @@ def error_bytes(status: int, message: str, *, close: bool, http10: bool = False)
     return response_bytes(status, body, close=close, http10=http10)
 
 
+@functools.lru_cache(maxsize=256)
 def too_many_bytes(message: str, retry_after: int, *, openai: bool, http10: bool = False) -> bytes:
     """429 with Retry-After: OpenAI's error object on its API's paths (`/v1/...`, what its
-    clients parse and back off on), the gateway's `{error, detail}` elsewhere."""
+    clients parse and back off on), the gateway's `{error, detail}` elsewhere. Cached: a
+    token far past its quota gets the same few answers many times a second."""
     if openai:
         error = {"message": message, "type": "requests", "param": None}
         body = json.dumps({"error": {**error, "code": "rate_limit_exceeded"}}).encode()
