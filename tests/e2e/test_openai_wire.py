@@ -10,6 +10,7 @@ import os
 import struct
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -179,3 +180,40 @@ def test_openai_client_through_the_gateway(deployed: Deployer) -> None:
     # gateway that held the answer until its end would show the first chunk after ~1.2 s.
     assert first_gateway < total_gateway - 0.5
     assert first_gateway < first_direct + 0.3
+
+
+def test_requests_over_the_concurrency_wait_and_are_counted_as_vllm_does(
+    serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parrot's chat runs 2 at a time: 4 slow streams show 2 running and 2 waiting in
+    `vllm:num_requests_running` / `vllm:num_requests_waiting` (what routers read)."""
+    monkeypatch.setenv("CROSSCLOUD_TEST_TOKEN_DELAY", "0.5")
+    served = serve(PARROT)
+    oa = client(f"{served.url}/v1")
+
+    def slow() -> str:
+        chunks = oa.chat.completions.create(
+            model="parrot-1", messages=[{"role": "user", "content": "a b c d"}], stream=True
+        )
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+    def gauges() -> tuple[float, float]:
+        text = httpx.get(f"{served.url}/metrics", timeout=10).text
+        found = {
+            line.split("{")[0]: line.rsplit(" ", 1)[1]
+            for line in text.splitlines()
+            if line.startswith(("vllm:num_requests_running{", "vllm:num_requests_waiting{"))
+        }
+        return float(found["vllm:num_requests_running"]), float(found["vllm:num_requests_waiting"])
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = [pool.submit(slow) for _ in range(4)]
+        seen = set()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (2.0, 2.0) not in seen:
+            seen.add(gauges())
+            time.sleep(0.05)
+        assert (2.0, 2.0) in seen, seen
+        assert all(max(r, w) <= 2 for r, w in seen)
+        assert [a.result(timeout=60) for a in answers] == ["a b c d"] * 4
+    assert gauges() == (0.0, 0.0)
