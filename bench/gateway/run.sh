@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The gateway benchmark (issue 5). Installs what it lacks: Debian's wrk, nginx and ab, and
 # bench/.venvs/aiohttp (pinned aiohttp + uvloop) for the aiohttp proxy; then runs
-# gateway.py with any arguments given (`bash bench/run.sh gateway --help`).
+# gateway.py with any arguments given (`bash bench/run.sh gateway --help`), or tls.py
+# (`bash bench/run.sh gateway tls --help`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
@@ -30,5 +31,9 @@ if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$reqs" ]; th
   # shellcheck disable=SC2086  # the requirements are meant to split into words
   "$venv/bin/pip" install -q $reqs
   echo "$reqs" >"$venv/.installed"
+fi
+if [ "${1:-}" = "tls" ]; then  # HTTPS at the front door beside nginx (tls.py)
+  shift
+  exec "$PY" bench/gateway/tls.py "$@"
 fi
 exec "$PY" bench/gateway/gateway.py "$@"

@@ -176,7 +176,7 @@ def token(tid: str, **changes: object) -> tokens.TokenRecord:
 
 
 def test_tokens_round_trip_with_services_and_order(db: ports.StateStore) -> None:
-    scoped = token("b", services=("api", "worker"), created_at=50.0)
+    scoped = token("b", services=("api", "worker"), created_at=50.0, residency="eu")
     db.add_token(token("c"))
     db.add_token(scoped)
     db.add_token(token("a", deployment="other"))

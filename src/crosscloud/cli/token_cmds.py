@@ -74,6 +74,12 @@ def _quota(**given: float | int | None) -> dict[str, float | int]:
     help="Only this service (repeatable); default: every service of DEPLOYMENT.",
 )
 @_quota_options
+@click.option(
+    "--residency",
+    default=None,
+    metavar="ZONE",
+    help="Keep every request with this token in this zone of spec.traffic.residency.",
+)
 def create(
     deployment: str,
     name: str | None,
@@ -82,12 +88,16 @@ def create(
     burst: int | None,
     concurrency: int | None,
     tpm: int | None,
+    residency: str | None,
 ) -> None:
     """Create a token for DEPLOYMENT and print it (once: it cannot be shown again)."""
     body: dict[str, object] = {"deployment": deployment, "name": name, "services": list(services)}
     body["quota"] = _quota(rps=rps, burst=burst, concurrency=concurrency, tpm=tpm)
+    body["residency"] = residency
     made = _control_plane().post("/v1/tokens", body)
     scope = ", ".join(made["services"]) or "every service"
+    if made.get("residency"):
+        scope += f"; residency zone {made['residency']} only"
     click.echo(
         f"created token {made['id']} ({made['name']}) for {deployment}: {scope}.\n"
         "Send it as `Authorization: Bearer <token>`; it is shown only now:",
@@ -142,6 +152,7 @@ def list_(deployment: str | None, output: str) -> None:
         "name",
         "services",
         "quota",
+        "zone",
         "created",
         "ends with",
         "state",
@@ -154,6 +165,7 @@ def list_(deployment: str | None, output: str) -> None:
             t["name"],
             ", ".join(t["services"]) or "all",
             ", ".join(f"{k} {v}" for k, v in t.get("quota", {}).items()) or "none",
+            t.get("residency") or "any",
             _when(t["created_at"]),
             f"…{t['last4']}",
             "active" if t["revoked_at"] is None else f"revoked {_when(t['revoked_at'])}",

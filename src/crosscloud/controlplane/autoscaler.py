@@ -32,7 +32,7 @@ class Gateway(Protocol):
     """What the autoscaler reads of the gateway link: where it listens, whether it runs."""
 
     @property
-    def url(self) -> str: ...
+    def admin_url(self) -> str: ...
 
     def alive(self) -> bool: ...
 
@@ -101,7 +101,7 @@ class Autoscaler:
             if self.settings(s.scaling).autoscaled
         }
         self.windows = {k: w for k, w in self.windows.items() if k in scaled}
-        stats = self.fetch(gateway.url) if scaled and gateway.alive() else None
+        stats = self.fetch(gateway.admin_url) if scaled and gateway.alive() else None
         now = shared.clock()
         for dep in deps:
             self._deployment(shared, dep, stats=stats, now=now)

@@ -25,7 +25,12 @@ from crosscloud.controlplane import (
     usage,
 )
 from crosscloud.controlplane.autoscaler import Autoscaler
-from crosscloud.controlplane.gatewaylink import GatewayLink, limits_config, service_config
+from crosscloud.controlplane.gatewaylink import (
+    GatewayLink,
+    limits_config,
+    service_config,
+    tls_config,
+)
 from crosscloud.controlplane.leadership import Leadership, alone
 from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import actions, manifest, state, targets
@@ -281,7 +286,8 @@ class Controller:
                 )
         if deps or self.gateway.alive():
             self.leader.require()
-            self.gateway.ensure(services, limits_config([dep.spec for dep in deps]))
+            tls = tls_config([(dep.spec, dep.submitted.folder) for dep in deps])
+            self.gateway.ensure(services, limits_config([dep.spec for dep in deps]), tls)
         self._unrecorded += self.gateway.take_notes()
         while self._unrecorded:  # kept until stored: a full disk delays the event, not loses it
             for dep in deps:  # every deployment's traffic went through it

@@ -141,7 +141,7 @@ def _loop(
     while not stop.is_set():
         if follower.leads():  # a standby runs no pass (takeover.py)
             _pass(ctl)
-        traffic.sample(ctl.traffic, ctl.gateway.url, now=shared.clock())
+        traffic.sample(ctl.traffic, ctl.gateway.admin_url, now=shared.clock())
         if follower.leads():  # the leader alone adds to the usage buckets
             _meter(ctl)
         if not stay and _finished(shared, busy=busy, started=started):
@@ -161,7 +161,7 @@ def _meter(ctl: Controller) -> None:
     try:
         usage.sample(
             ctl.usage,
-            ctl.gateway.url,
+            ctl.gateway.admin_url,
             now=shared.clock(),
             deployment_of=owners,
             store_usage=shared.store.add_usage,

@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from crosscloud import errors
+from crosscloud.adapters import frontdoor
 from crosscloud.adapters.local import procs
 from crosscloud.domain import gatewayfile, manifest, state, targets, tokens
 
@@ -43,6 +45,8 @@ class GatewayLink:
         self.info_path = home / "gateway.pid.json"
         self.log_path = home / "logs" / "gateway.log"
         self._port = self._configured_port = port
+        self._admin_port: int | None = None
+        self._https: bool | None = None  # None: as the running gateway's record says
         self._last: bytes | None = None
         self._child: subprocess.Popen[bytes] | None = None
         self.on_restart: Callable[[], None] = lambda: None  # a note waits: wake the loop
@@ -53,7 +57,25 @@ class GatewayLink:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The front door: https:// when the manifest's `traffic.tls` asks for it."""
+        if self._https is None:
+            info = self._info()
+            self._https = bool(info and str(info.get("url", "")).startswith("https://"))
+        return f"{'https' if self._https else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """Where the control plane reads the gateway's /metrics and /-/stats: its admin
+        port (plain HTTP on 127.0.0.1, own answers only), whatever the front door asks."""
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    @property
+    def admin_port(self) -> int:
+        if self._admin_port is None:
+            info = self._info()
+            known = info.get("admin_port") if info else None
+            self._admin_port = int(known) if known else procs.free_port("127.0.0.1")
+        return self._admin_port
 
     @property
     def port(self) -> int:
@@ -79,11 +101,16 @@ class GatewayLink:
         self,
         services: list[gatewayfile.ServiceFile],
         limits: gatewayfile.LimitsFile | None = None,
+        tls: gatewayfile.TlsFile | None = None,
     ) -> None:
-        """Start the gateway if it is not running, then push `services` (and its client
-        `limits`) if they changed."""
+        """Start the gateway if it is not running, then push `services` (its client
+        `limits`, and the front door's `tls`) if they changed."""
+        listen = gatewayfile.ListenFile(
+            host=self.host, port=self.port, tls=tls, admin_port=self.admin_port
+        )
+        self._https = tls is not None
         config = gatewayfile.GatewayFile(
-            listen=gatewayfile.ListenFile(host=self.host, port=self.port),
+            listen=listen,
             limits=limits or gatewayfile.LimitsFile(),
             services=services,
         )
@@ -170,6 +197,7 @@ class GatewayLink:
             "pid": child.pid,
             "start_time": procs.process_start_time(child.pid),
             "port": self.port,
+            "admin_port": self.admin_port,
             "url": self.url,
         }
         self.info_path.write_bytes(orjson.dumps(info))
@@ -189,6 +217,7 @@ class GatewayLink:
             self._watched = None
             self._last = None
             self._port = self._configured_port
+            self._admin_port = self._https = None
 
     def stop(self, grace: float = 10.0) -> None:
         with self._mutex:
@@ -271,6 +300,7 @@ def service_config(
             path=_health_path(spec, service), interval=1.0, timeout=1.0
         ),
         upstreams=[_upstream(ep, draining=draining) for ep in endpoints],
+        residency={zone: list(members) for zone, members in traffic.residency.items()},
         **_auth(api_tokens or [], service),
     )
 
@@ -329,6 +359,48 @@ def _auth(found: list[tokens.TokenRecord], service: str) -> dict[str, gatewayfil
         return {}
     allowed = [t for t in found if t.active and t.allows(service)]
     hashes = [
-        gatewayfile.TokenFile(id=t.id, sha256=t.sha256, quota=_quota(t.quota)) for t in allowed
+        gatewayfile.TokenFile(
+            id=t.id, sha256=t.sha256, quota=_quota(t.quota), residency=t.residency
+        )
+        for t in allowed
     ]
     return {"auth": gatewayfile.AuthFile(tokens=hashes)}
+
+
+def tls_config(deps: list[tuple[manifest.Manifest, Path]]) -> gatewayfile.TlsFile | None:
+    """The front door's TLS (`spec.traffic.tls`, paths made absolute from the manifest's
+    folder `deps[i][1]`), None for plain HTTP. One gateway serves every deployment: the
+    first deployment by name that asks for TLS sets it (`status` shows the URL)."""
+    for spec, folder in sorted(deps, key=lambda d: d[0].metadata.name):
+        tls = spec.spec.traffic.tls
+        if tls is None:
+            continue
+        if tls.cert_file is None or tls.key_file is None:
+            raise errors.UserError(
+                f"{spec.metadata.name}: spec.traffic.tls without certFile and keyFile asks for"
+                " a certificate from the deployment's CA, which this version cannot issue yet;"
+                " give certFile and keyFile"
+            )
+        ca = tls.client_ca_file
+        return gatewayfile.TlsFile(
+            cert_file=str(folder / tls.cert_file),
+            key_file=str(folder / tls.key_file),
+            client_certs=tls.client_certs,
+            client_ca_file=None if ca is None else str(folder / ca),
+            handshake_timeout=tls.handshake_timeout,
+        )
+    return None
+
+
+def check_tls(spec: manifest.Manifest, *, path: str, folder: Path) -> None:
+    """Refuse (UserError naming the manifest) a `traffic.tls` whose files the gateway could
+    not serve: checked at `up`, before the gateway is told, so a bad certificate never
+    takes the front door down."""
+    found = tls_config([(spec, folder)])
+    if found is None:
+        return
+    try:
+        frontdoor.server_context(frontdoor.TlsConfig(**found.model_dump()))
+    except errors.UserError as exc:
+        message = str(exc).replace("listen.tls", "spec.traffic.tls")
+        raise errors.UserError(f"{path}: {message}") from None

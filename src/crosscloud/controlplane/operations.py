@@ -16,7 +16,15 @@ from typing import Any
 
 from crosscloud import errors
 from crosscloud.adapters import extras
-from crosscloud.controlplane import cluster_objects, costs, preemption, records, token_ops, traffic
+from crosscloud.controlplane import (
+    cluster_objects,
+    costs,
+    gatewaylink,
+    preemption,
+    records,
+    token_ops,
+    traffic,
+)
 from crosscloud.controlplane.clusters import ClusterSync
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.shared import Shared
@@ -73,6 +81,7 @@ def check_runnable(spec: manifest.Manifest, submitted: records.Submitted) -> Non
         )
     extras.raise_if(_extras_needed(spec, submitted))
     cluster_objects.check(spec, submitted.path)  # EKS/AKS/GKE placements run images
+    gatewaylink.check_tls(spec, path=submitted.path, folder=submitted.folder)
     local = _services_on(spec, LOCAL)
     for service in spec.spec.services:
         if service.name not in local:
@@ -209,7 +218,7 @@ def down(ctl: Controller, *, deployment: str | None) -> dict[str, Any]:
 
 def status(ctl: Controller, *, events: int = 0) -> dict[str, Any]:
     shared, store = ctl.shared, ctl.shared.store
-    seen = traffic.current(ctl.traffic, ctl.gateway.url, now=shared.clock())  # not locked
+    seen = traffic.current(ctl.traffic, ctl.gateway.admin_url, now=shared.clock())  # not locked
     loop = ctl.health.report(shared.clock())  # not under the lock: a pass may hold it
     with shared.lock:
         deps = shared.deployments()

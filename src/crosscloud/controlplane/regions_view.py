@@ -18,7 +18,7 @@ def report(ctl: Controller) -> dict[str, Any]:
     """Regions of every deployment and requests no replica answered. The desired counts
     are `status`'s (spot services' split included: preemption.py)."""
     shared = ctl.shared
-    seen = ctl.live.report(ctl.gateway.url, now=shared.clock())  # gateway I/O: not locked
+    seen = ctl.live.report(ctl.gateway.admin_url, now=shared.clock())  # gateway I/O: not locked
     stale = bool(ctl.health.report(shared.clock())["stale"])
     gateway = {(r["service"], r["placement"]): r for r in seen["rows"]}
     with shared.lock:

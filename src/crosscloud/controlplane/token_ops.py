@@ -30,8 +30,11 @@ def create(shared: Shared, body: dict[str, Any], *, publish: Callable[[], None])
     deployment = str(body["deployment"])
     services = tuple(sorted({str(s) for s in body.get("services") or ()}))
     quota = quota_of(body.get("quota"), tokens.Quota())
+    zone = body.get("residency") or None
     with shared.lock:
         _check_target(shared, deployment, services)
+        if zone is not None:
+            _check_zone(shared, deployment, str(zone))
         token_id, text = tokens.new_token(
             secrets.token_bytes(tokens.ID_BYTES), secrets.token_bytes(tokens.SECRET_BYTES)
         )
@@ -46,9 +49,12 @@ def create(shared: Shared, body: dict[str, Any], *, publish: Callable[[], None])
             services=services,
             now=shared.clock(),
             quota=quota,
+            residency=None if zone is None else str(zone),
         )
         shared.store.add_token(record)
         scope = ", ".join(services) if services else "every service"
+        if zone is not None:
+            scope += f", residency zone {zone}"
         shared.event(deployment, "TokenCreated", f"{token_id} ({name}) for {scope}")
         publish()
     return {**describe(record), "token": text}
@@ -113,6 +119,17 @@ def update(shared: Shared, body: dict[str, Any], *, publish: Callable[[], None])
     return {**describe(updated), "message": f"token {token_id}: {limits}"}
 
 
+def _check_zone(shared: Shared, deployment: str, zone: str) -> None:
+    """A token is bound only to a zone its deployment declares (`traffic.residency`)."""
+    spec = {dep.name: dep.spec for dep in shared.deployments()}[deployment]
+    zones = spec.spec.traffic.residency
+    if zone not in zones:
+        known = ", ".join(sorted(zones)) or "none (spec.traffic.residency)"
+        raise errors.UserError(
+            f"deployment {deployment!r} has no residency zone {zone!r}; its zones: {known}"
+        )
+
+
 def list_all(shared: Shared, query: dict[str, Any]) -> dict[str, Any]:
     deployment = query.get("deployment") or None
     return {"tokens": [describe(t) for t in shared.store.list_tokens(deployment=deployment)]}
@@ -144,6 +161,7 @@ def describe(record: tokens.TokenRecord) -> dict[str, Any]:
         "revoked_at": record.revoked_at,
         "last4": record.last4,
         "quota": record.quota.as_dict(),
+        "residency": record.residency,
     }
 
 

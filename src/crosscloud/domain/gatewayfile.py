@@ -3,7 +3,16 @@
 Schema (`crosscloud schema gateway`). Keys are camelCase as written; unknown keys are
 refused. Durations as in manifests (250ms, 10s, 5m), sizes as 32Ki or bytes.
 
-    listen: {host: 127.0.0.1, port: 8080}
+    listen:
+      host: 127.0.0.1
+      port: 8080
+      adminPort: 8081                      # optional: /metrics, /-/stats, /healthz in plain HTTP
+      tls:                                 # optional: HTTPS at the front door (gateway/tls.py)
+        certFile: /path/gateway.pem        # the certificate chain, PEM
+        keyFile: /path/gateway-key.pem
+        clientCerts: none                  # none | optional | required
+        clientCaFile: /path/clients-ca.pem # needed for optional and required
+        handshakeTimeout: 10s              # a TLS handshake not done by then: closed
     services:
       - name: echo
         hosts: [echo.example.com]          # optional: route by Host header too
@@ -19,7 +28,9 @@ refused. Durations as in manifests (250ms, 10s, 5m), sizes as 32Ki or bytes.
         healthCheck: {path: /readyz, interval: 5s, timeout: 1s}
         hold: {maxRequests: 100, timeout: 30s, retryAfter: 5s}  # while no replica (hold.py)
         auth: {tokens: [{id: 0123456789ab, sha256: <64 hex digits>,  # optional, see auth.py
-                         quota: {rps: 10, burst: 20, concurrency: 4, tokensPerMinute: 90000}}]}
+                         quota: {rps: 10, burst: 20, concurrency: 4, tokensPerMinute: 90000},
+                         residency: eu}]}  # the token's zone (planning/residency.py)
+        residency: {eu: [local/a], us: [local/b]}  # zones: placements that may serve them
         upstreams:
           - {id: a1, host: 127.0.0.1, port: 9001, placement: local/a, version: v1}
     limits:                                # every one optional; the defaults shown
@@ -36,7 +47,7 @@ refused. Durations as in manifests (250ms, 10s, 5m), sizes as 32Ki or bytes.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 
@@ -119,6 +130,7 @@ class TokenFile(FileModel):
     id: str = pydantic.Field(pattern=r"^[0-9a-f]{12}$")
     sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
     quota: QuotaFile | None = None
+    residency: str | None = None  # the zone every request with this token is kept in
 
 
 class AuthFile(FileModel):
@@ -171,13 +183,38 @@ class ServiceFile(FileModel):
     models: list[ModelName] = []
     discover_models: bool = pydantic.Field(default=False, alias="discoverModels")
     affinity: AffinityFile = AffinityFile()
+    residency: dict[str, list[str]] = {}
+
+
+ClientCerts = Literal["none", "optional", "required"]
+
+
+class TlsFile(FileModel):
+    """`listen.tls`: the front door serves HTTPS with this certificate; client
+    certificates, when asked for, must chain to `clientCaFile`."""
+
+    cert_file: str = pydantic.Field(alias="certFile", min_length=1)
+    key_file: str = pydantic.Field(alias="keyFile", min_length=1)
+    client_certs: ClientCerts = pydantic.Field(default="none", alias="clientCerts")
+    client_ca_file: str | None = pydantic.Field(default=None, alias="clientCaFile")
+    handshake_timeout: Duration = pydantic.Field(default=10.0, gt=0, alias="handshakeTimeout")
+
+    @pydantic.model_validator(mode="after")
+    def _client_ca(self) -> TlsFile:
+        if self.client_certs != "none" and not self.client_ca_file:
+            raise ValueError(f"clientCerts {self.client_certs!r} needs clientCaFile")
+        return self
 
 
 class ListenFile(FileModel):
-    """`listen`: the gateway's address (port 0: any free one)."""
+    """`listen`: the gateway's address (port 0: any free one), and TLS when it has any."""
 
     host: str = "127.0.0.1"
     port: int = pydantic.Field(default=8080, ge=0, le=65535)
+    tls: TlsFile | None = None
+    #: The gateway's own answers only (no route), plain HTTP on 127.0.0.1: how the control
+    #: plane reads metrics and stats when the front door asks for TLS or client certificates.
+    admin_port: int | None = pydantic.Field(default=None, ge=0, le=65535, alias="adminPort")
 
 
 class LimitsFile(FileModel):

@@ -91,6 +91,8 @@ class TokenRecord:
     services: tuple[str, ...] = ()
     revoked_at: float | None = None
     quota: Quota = Quota()
+    #: The residency zone every request with this token is kept in (None: any).
+    residency: str | None = None
 
     @property
     def active(self) -> bool:
@@ -123,6 +125,7 @@ def record_for(
     services: tuple[str, ...],
     now: float,
     quota: Quota = Quota(),
+    residency: str | None = None,
 ) -> TokenRecord:
     """The stored form of a freshly made token."""
     return TokenRecord(
@@ -134,6 +137,7 @@ def record_for(
         created_at=now,
         services=services,
         quota=quota,
+        residency=residency,
     )
 
 

@@ -41,13 +41,15 @@ Refusal = tuple[int, str] | tuple[int, str, int]
 class TokenAuth:
     """The `Gateway.authorizer` built from one config; replaced whole on each reload."""
 
-    __slots__ = ("_digests", "_protected", "admitted", "holding", "limiters", "throttled")
+    __slots__ = ("_digests", "_protected", "_zones", "admitted", "holding", "limiters", "throttled")
 
     def __init__(self, config: gwconfig.GatewayConfig, previous: TokenAuth | None = None) -> None:
         self._protected: dict[str, frozenset[str]] = {}
         self._digests: dict[str, bytes] = {}
         #: token id -> its quota's state (only tokens with a quota)
         self.limiters: dict[str, quota_mod.Limiter] = {}
+        #: Tokens bound to a residency zone (`token create --residency`): id -> zone.
+        self._zones: dict[str, str] = {}
         now = time.monotonic()
         for service in config.services:
             if service.auth is None:
@@ -57,6 +59,8 @@ class TokenAuth:
                 self._digests[t.id] = bytes.fromhex(t.sha256)
                 if t.quota is not None and t.quota.limited and t.id not in self.limiters:
                     self.limiters[t.id] = quota_mod.Limiter(t.quota, now=now)
+                if t.residency is not None:
+                    self._zones[t.id] = t.residency
         #: (service, token id) -> requests let through, and refused by a quota
         self.admitted: dict[tuple[str, str], int] = {}
         self.throttled: dict[tuple[str, str], int] = {}
@@ -77,6 +81,19 @@ class TokenAuth:
                 self.limiters[token_id] = old
             else:  # a new quota: what the buckets had used carries over, the slots do not
                 limiter.carry(old)
+
+    @property
+    def zoned(self) -> bool:
+        """Whether any token is bound to a residency zone (else `zone_of` is never asked)."""
+        return bool(self._zones)
+
+    def zone_of(self, authorization: bytes | None) -> str | None:
+        """The residency zone of the bearer token in `authorization` (one `__call__`
+        accepted), or None when it has none."""
+        if not authorization:
+            return None
+        found = tokens.token_id(authorization.partition(b" ")[2].strip())
+        return None if found is None else self._zones.get(found)
 
     @property
     def protected(self) -> frozenset[str]:

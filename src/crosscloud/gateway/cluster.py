@@ -16,7 +16,7 @@ from crosscloud import errors
 from crosscloud.domain import policies
 from crosscloud.gateway import config as gwconfig
 from crosscloud.gateway import hold as gwhold
-from crosscloud.planning import affinity, outlier, prefix, routing
+from crosscloud.planning import affinity, outlier, prefix, residency, routing
 
 if TYPE_CHECKING:
     from crosscloud.gateway.upstream import UpstreamConn
@@ -132,6 +132,10 @@ class _Group:
         self.weight = weight
 
 
+#: The plan of a zone the service does not declare: nothing may serve it.
+_NOWHERE: tuple[list[_Group], list[float]] = ([], [])
+
+
 class Cluster:
     """A service's hosts, outlier detector, retry accounting and picking plan."""
 
@@ -152,6 +156,10 @@ class Cluster:
         self.latency: dict[str, list[float]] = {}
         self.groups: list[_Group] = []
         self.group_weights: list[float] = []
+        #: Residency zones (name -> placements) and each zone's own picking plan, built
+        #: from the hosts `residency.may_serve` allows: a zoned pick never sees the rest.
+        self.zones: dict[str, tuple[str, ...]] = dict(service.residency)
+        self.zoned: dict[str, tuple[list[_Group], list[float]]] = {}
         self.on_change: Callable[[], None] | None = None
         self._pick_in_level = self._policy(service.policy)
         #: Only the latency policy reads the response-time EWMA; others skip keeping it.
@@ -179,6 +187,7 @@ class Cluster:
     def reconfigure(self, service: gwconfig.ServiceConfig) -> None:
         """New policies for the same service; hosts keep their state and connections."""
         self.config = service
+        self.zones = dict(service.residency)
         self.detector.config = service.outlier
         self._pick_in_level = self._policy(service.policy)
         self.tracks_latency = service.policy == "latency"
@@ -260,23 +269,31 @@ class Cluster:
     def rebuild(self) -> None:
         """Recompute the picking plan after any change of health, ejection or endpoints."""
         live = [h for h in self.hosts.values() if not h.upstream.draining]
-        keys: list[str | None] = [k for k, _ in self.config.split] or [None]
-        groups = []
-        for key in keys:
-            members = [h for h in live if key is None or key in (h.upstream.version, h.placement)]
-            groups.append(self._group(members, dict(self.config.split).get(key or "", 1.0)))
-        self.groups = groups
+        self.groups, self.group_weights = self._plan(live)
         #: Whether `/v1/*` requests to it have their body read (models, prefixes, tokens).
         self.llm = (
             bool(self.config.models)
             or self.config.policy == "prefix-affinity"
             or any(h.models for h in self.hosts.values())
         )
-        self.group_weights = [g.weight if any(lv.hosts for lv in g.levels) else 0 for g in groups]
+        zones = self.zones
+        self.zoned = {
+            zone: self._plan([h for h in live if residency.may_serve(h.placement, zone, zones)])
+            for zone in zones
+        }
         if self.on_change is not None:
             self.on_change()
-        if self.held.waiting and any(lv.hosts for g in groups for lv in g.levels):
+        if self.held.waiting and any(lv.hosts for g in self.groups for lv in g.levels):
             self.held.release()
+
+    def _plan(self, live: list[Host]) -> tuple[list[_Group], list[float]]:
+        """Split groups over `live` hosts, and each group's weight (0 while it has none)."""
+        keys: list[str | None] = [k for k, _ in self.config.split] or [None]
+        groups = []
+        for key in keys:
+            members = [h for h in live if key is None or key in (h.upstream.version, h.placement)]
+            groups.append(self._group(members, dict(self.config.split).get(key or "", 1.0)))
+        return groups, [g.weight if any(lv.hosts for lv in g.levels) else 0 for g in groups]
 
     def _group(self, members: list[Host], weight: float) -> _Group:
         order = self.config.failover
@@ -289,21 +306,25 @@ class Cluster:
             counts.append((len(up), len(at)))
         return _Group(levels, routing.priority_loads(counts), weight)
 
-    def pick(self, exclude: list[Host] | None = None) -> Host | None:
-        """The host for the next try; never one in `exclude`; None when none is left."""
-        groups = self.groups
-        if len(groups) == 1:
-            group = groups[0]
+    def pick(self, exclude: list[Host] | None = None, zone: str | None = None) -> Host | None:
+        """The host for the next try; never one in `exclude`, never one outside `zone`
+        (a residency zone); None when none is left."""
+        if zone is None:
+            groups, weights = self.groups, self.group_weights
         else:
-            group = groups[routing.pick_weighted(self.group_weights, self.rng)]
+            groups, weights = self.zoned.get(zone) or _NOWHERE
+            if not groups:
+                return None
+        one = len(groups) == 1
+        group = groups[0] if one else groups[routing.pick_weighted(weights, self.rng)]
         levels = group.levels
         level = levels[0] if len(levels) == 1 else levels[routing.pick_level(group.loads, self.rng)]
         if level.hosts and not exclude:
             return self._pick_in_level(level)
-        return self._pick_excluding(exclude or [])
+        return self._pick_excluding(exclude or [], groups)
 
-    def _pick_excluding(self, exclude: list[Host]) -> Host | None:
-        for group in self.groups:
+    def _pick_excluding(self, exclude: list[Host], groups: list[_Group]) -> Host | None:
+        for group in groups:
             for level in group.levels:
                 rest = [h for h in level.hosts if h not in exclude]
                 if rest:

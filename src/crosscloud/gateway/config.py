@@ -16,6 +16,7 @@ import pydantic
 import yaml
 
 from crosscloud import errors
+from crosscloud.adapters import frontdoor as gwtls
 from crosscloud.domain import gatewayfile, policies, tokens
 from crosscloud.gateway import hold as gwhold
 from crosscloud.planning import affinity as pa
@@ -56,6 +57,7 @@ class TokenHash:
     id: str
     sha256: str
     quota: tokens.Quota | None = None
+    residency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class ServiceConfig:
     affinity: pa.AffinityConfig = field(default_factory=pa.AffinityConfig)
     #: Prompt prefix blocks remembered per replica for prefix-affinity (planning/prefix.py).
     affinity_capacity: int = 8192
+    #: Residency zones: name -> the placements that may serve a request in it.
+    residency: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         # Refused here, once per configuration: a policy never falls back to another.
@@ -114,12 +118,19 @@ class Limits:
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    """The whole gateway: where it listens, its limits, and its services."""
+    """The whole gateway: where it listens (HTTPS when `tls`), its limits, its services."""
 
     host: str = "127.0.0.1"
     port: int = 8080
     services: tuple[ServiceConfig, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    tls: gwtls.TlsConfig | None = None
+    #: A plain-HTTP listener on 127.0.0.1 for the gateway's own answers only (None: none).
+    admin_port: int | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.tls is None else "https"
 
 
 def _service(file: gatewayfile.ServiceFile) -> ServiceConfig:
@@ -140,7 +151,9 @@ def _service(file: gatewayfile.ServiceFile) -> ServiceConfig:
         hold=gwhold.HoldConfig(**file.hold.model_dump()),
         auth=None
         if file.auth is None
-        else tuple(TokenHash(t.id, t.sha256, _quota(t.quota)) for t in file.auth.tokens),
+        else tuple(
+            TokenHash(t.id, t.sha256, _quota(t.quota), t.residency) for t in file.auth.tokens
+        ),
         models=tuple(file.models),
         discover_models=file.discover_models,
         affinity=pa.AffinityConfig(
@@ -149,6 +162,7 @@ def _service(file: gatewayfile.ServiceFile) -> ServiceConfig:
             balance_rel=file.affinity.balance_rel,
         ),
         affinity_capacity=file.affinity.capacity,
+        residency=tuple((zone, tuple(members)) for zone, members in file.residency.items()),
     )
 
 
@@ -175,6 +189,8 @@ def parse(data: Any, *, source: str = "<config>") -> GatewayConfig:
         port=model.listen.port,
         services=tuple(_service(s) for s in model.services),
         limits=Limits(**model.limits.model_dump()),
+        tls=None if model.listen.tls is None else gwtls.TlsConfig(**model.listen.tls.model_dump()),
+        admin_port=model.listen.admin_port,
     )
 
 

@@ -29,13 +29,16 @@ from crosscloud.gateway import llm as gwllm
 from crosscloud.gateway import target as gwtarget
 from crosscloud.gateway import upstream as gwupstream
 from crosscloud.gateway.framing import error_bytes
+from crosscloud.planning import residency
 
 if TYPE_CHECKING:
     from crosscloud.gateway.server import Gateway
     from crosscloud.planning import quota
 
 # Request headers that only concern the client's hop; framing is redone for the upstream.
-_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade"})
+#: The residency zone a request asks for (planning/residency.py); for the gateway only.
+RESIDENCY = b"x-crosscloud-residency"
+_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade", RESIDENCY})
 _HEAD_END = b"\r\n\r\n"
 #: How long a refused client may go on sending before its connection is dropped (nginx's
 #: lingering_timeout).
@@ -120,6 +123,7 @@ class Downstream(asyncio.Protocol):
         "queue",
         "reading_paused",
         "refused",
+        "residency",
         "server",
         "te",
         "transport",
@@ -168,6 +172,7 @@ class Downstream(asyncio.Protocol):
         self.auth: bytes | None = None
         #: the token quota slot the request just authorized holds (the exchange takes it)
         self.holding: quota.Limiter | None = None
+        self.residency: bytes | None = None
         self.te: bytes | None = None
         self.upgrade: bytes | None = None
         self.odd = self.over_cap  # something in the head that _dispatch must look at
@@ -176,7 +181,11 @@ class Downstream(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         connections = self.server.connections
         connections.add(self)
-        self.over_cap = len(connections) > self.limits.max_connections
+        # Refused (every request on it answered, then closed): over the connection cap, or
+        # without the client certificate the front door requires (tls.py asks for it).
+        self.over_cap = len(connections) > self.limits.max_connections or (
+            self.server.requires_cert and not self.transport.get_extra_info("peercert")
+        )
         self.odd = self.over_cap
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -284,15 +293,22 @@ class Downstream(asyncio.Protocol):
             self.auth = value
             return  # passed on in _dispatch unless the gateway checks it
         elif lower in _HOP:
-            if lower == b"connection":
-                self.keep_alive_asked = b"keep-alive" in value.lower()
-            elif lower == b"upgrade":
-                self.upgrade = value
+            self._hop_header(lower, value)
             return
         headers = self.headers
         headers.append(b"%b: %b\r\n" % (name, value))
         if len(headers) > self.limits.max_headers:
             self.odd = True  # a refusal for _dispatch to find (one flag there, not four tests)
+
+    def _hop_header(self, lower: bytes, value: bytes) -> None:
+        """A header for the gateway itself (never passed on)."""
+        if lower == b"connection":
+            self.keep_alive_asked = b"keep-alive" in value.lower()
+        elif lower == b"upgrade":
+            self.upgrade = value
+        elif lower == RESIDENCY:
+            # Repeated, the values join and name no zone: 400.
+            self.residency = value if self.residency is None else self.residency + b", " + value
 
     def on_headers_complete(self) -> None:
         self.in_head = False
@@ -311,7 +327,7 @@ class Downstream(asyncio.Protocol):
         self.host_header = b""
         self.content_length = -1
         self.chunked = self.expect = self.keep_alive_asked = False
-        self.auth = self.te = self.upgrade = None
+        self.auth = self.te = self.upgrade = self.residency = None
         self.odd = self.over_cap
         self.parsing = pending
         if self.current is None:
@@ -371,11 +387,13 @@ class Downstream(asyncio.Protocol):
         cluster, path = server.route(authority or self.host_header, url)
         if cluster is None:
             return self._unrouted(url, keep_alive=keep_alive, http10=http10)
-        refused = self._authorize(cluster.name)
+        zone, refused = self._admit(cluster)
         if refused is not None:
             return self._denied(refused, path, keep_alive=keep_alive, http10=http10)
         if cluster.llm and path[:4] == b"/v1/":
-            return self._body_read(cluster, path, keep_alive=keep_alive, http10=http10)
+            read = self._body_read(cluster, path, keep_alive=keep_alive, http10=http10)
+            read.zone = zone
+            return read
         method = parser.get_method()
         te = b"transfer-encoding: chunked\r\n" if self.chunked else b""
         head = b"%b %b HTTP/1.1\r\n%b%b\r\n" % (method, path, b"".join(self.headers), te)
@@ -388,6 +406,7 @@ class Downstream(asyncio.Protocol):
             keep_alive=keep_alive,
             http10=http10,
             expect=self.expect,
+            zone=zone,
         )
 
     def _own(self, url: bytes, *, keep_alive: bool, http10: bool) -> _Local | None:
@@ -425,10 +444,16 @@ class Downstream(asyncio.Protocol):
             http10=http10,
             expect=self.expect,
             auth=self.auth if cluster is None else None,
+            residency=self.residency if cluster is None else None,
         )
 
     def _refusal(self, version: str) -> tuple[int, str] | None:
         if self.over_cap:
+            transport = self.transport
+            if self.server.requires_cert and not (
+                transport and transport.get_extra_info("peercert")
+            ):
+                return 403, "this gateway requires a client certificate; none was sent"
             limit = self.limits.max_connections
             return 503, f"the gateway holds its limit of {limit} client connections; retry"
         facts = gwhead.HeadFacts(
@@ -473,6 +498,34 @@ class Downstream(asyncio.Protocol):
             )
             return _Local(self, data, keep_alive=how["keep_alive"])
         return self._local(denied[0], denied[1], **how)
+
+    def _admit(
+        self, cluster: gwcluster.Cluster
+    ) -> tuple[str | None, tuple[int, str] | tuple[int, str, int] | None]:
+        """(the request's residency zone, None), or (None, a refusal): its token first."""
+        denied = self._authorize(cluster.name)
+        if denied is None and (self.residency is not None or self.server.zoned_tokens):
+            zone, refused = self.zone_for(cluster, self.auth, self.residency)
+            if refused is not None:
+                self.drop_holding()
+            return zone, refused
+        return None, denied
+
+    def drop_holding(self) -> None:
+        """A request its token's quota admitted is refused after all: give its slot back."""
+        holding, self.holding = self.holding, None
+        if holding is not None:
+            holding.release()
+
+    def zone_for(
+        self, cluster: gwcluster.Cluster, auth: bytes | None, asked: bytes | None
+    ) -> tuple[str | None, tuple[int, str] | None]:
+        """The request's residency zone (its token's, else the one its header `asked`
+        for), or a refusal (planning/residency.py)."""
+        authorizer = self.server.authorizer
+        token_zone = None if authorizer is None else authorizer.zone_of(auth)
+        header = None if asked is None else asked.decode("latin-1").strip()
+        return residency.request_zone(header=header, token_zone=token_zone, zones=cluster.zones)
 
     def _local(self, status: int, message: str, *, keep_alive: bool, http10: bool) -> _Local:
         if not keep_alive:
@@ -630,3 +683,21 @@ def _parse_error(exc: httptools.HttpParserError, data: bytes) -> tuple[int, str]
         if _TOKEN.fullmatch(method):
             return 501, f"method {method.decode()!r} is not one the gateway relays"
     return 400, f"malformed HTTP request: {message}"
+
+
+class Admin(Downstream):
+    """A client of the admin listener (`listen.adminPort`): the gateway's own answers
+    (/metrics, /-/stats, /healthz, /readyz) and nothing routed, so that a front door that
+    asks for TLS or client certificates cannot be walked around through it."""
+
+    __slots__ = ()
+
+    def _dispatch(self) -> _Pending:
+        keep_alive = bool(self.parser.should_keep_alive())
+        own = self.server.own_route(self.url.partition(b"?")[0])
+        if own is None:
+            message = "the gateway's admin port answers /metrics, /-/stats, /healthz and /readyz"
+            return self._local(404, message, keep_alive=keep_alive, http10=False)
+        if not keep_alive:
+            own = own.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1)
+        return _Local(self, own, keep_alive=keep_alive)

@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from crosscloud.gateway import cluster as gwcluster
+from crosscloud.gateway import hold as gwhold
 from crosscloud.gateway import upstream as gwupstream
 from crosscloud.gateway.framing import CONTINUE, connection_line, status_line
 from crosscloud.planning import outlier, retry, routing
@@ -76,6 +77,7 @@ class Exchange:
         "timer",
         "tried",
         "try_deadline",
+        "zone",
     )
 
     def __init__(
@@ -89,8 +91,11 @@ class Exchange:
         keep_alive: bool,
         http10: bool = False,
         expect: bool = False,
+        zone: str | None = None,
     ) -> None:
         self.client = client
+        #: The request's residency zone: every try, retry and failover stays in it.
+        self.zone = zone
         self.expect = expect
         self.cluster = cluster
         self.head = head
@@ -175,10 +180,13 @@ class Exchange:
         self.timer = None
         if self.done:
             return
-        host = self.cluster.pick(self.tried)
+        host = self.cluster.pick(self.tried, self.zone)
         if host is None:
             if not self.tried and self.cluster.held.hold(self):
                 return  # no replica at all yet: held until one starts (hold.py)
+            if self.zone is not None:
+                self._zone_unavailable()
+                return
             self._fail(*self.failure)
             return
         self.host = host
@@ -431,6 +439,21 @@ class Exchange:
         now = time.perf_counter()
         self.deadline = now + self.cluster.config.timeout
         self._try(now)
+
+    def _zone_unavailable(self) -> None:
+        """No replica of the request's residency zone can take it (all dead, ejected or
+        tried): 503 with Retry-After. It is never sent outside the zone instead."""
+        self._end_try()
+        cluster, zone = self.cluster, self.zone
+        where = ", ".join(cluster.zones.get(zone or "", ())) or "none"
+        message = (
+            f"no replica of {cluster.name!r} in residency zone {zone!r} ({where}) can take"
+            " the request now; it is not sent outside the zone"
+        )
+        retry_after = cluster.config.hold.retry_after
+        close, http10 = not self.keep_alive, self.http10
+        answer = gwhold.unavailable(message, retry_after=retry_after, close=close, http10=http10)
+        self.answer(503, answer)
 
     def answer(self, status: int, data: bytes) -> None:
         """End a request that never reached a replica with a whole response of the

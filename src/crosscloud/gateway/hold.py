@@ -32,7 +32,7 @@ class HoldConfig:
     retry_after: float = 5.0
 
 
-def _unavailable(message: str, *, retry_after: float, close: bool, http10: bool) -> bytes:
+def unavailable(message: str, *, retry_after: float, close: bool, http10: bool) -> bytes:
     body = json.dumps({"error": "Service Unavailable", "detail": message}).encode()
     head = (
         b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
@@ -106,5 +106,5 @@ class HoldQueue:
             retry_after = self.config.retry_after
             close, http10 = not ex.keep_alive, ex.http10
             ex.answer(
-                503, _unavailable(message, retry_after=retry_after, close=close, http10=http10)
+                503, unavailable(message, retry_after=retry_after, close=close, http10=http10)
             )

@@ -154,9 +154,11 @@ class BodyRead:
         "keep_alive",
         "method",
         "parts",
+        "residency",
         "size",
         "slot",
         "started",
+        "zone",
     )
 
     def __init__(
@@ -171,9 +173,13 @@ class BodyRead:
         http10: bool,
         expect: bool,
         auth: bytes | None = None,
+        residency: bytes | None = None,
     ) -> None:
         self.client, self.cluster, self.head, self.method = client, cluster, head, method
         self.chunked, self.auth = chunked, auth
+        #: The residency zone (known with the cluster), or the header that asks for one.
+        self.zone: str | None = None
+        self.residency = residency
         self.keep_alive, self.http10, self.expect = keep_alive, http10, expect
         self.parts: list[bytes] = []
         self.size = 0
@@ -248,34 +254,43 @@ class BodyRead:
             return
         body = b"".join(self.parts)
         model, parsed = read_request(body, whole=self.complete)
-        cluster = self.cluster
+        cluster = self.cluster if self.cluster is not None else self._by_model(model)
         if cluster is None:
-            if model is None:
-                message = "you must provide a model parameter"
-                self._answer(openai_error(400, message, param="model"), close=False)
-                return
-            cluster = self.client.server.model_cluster(model)
-            if cluster is None:
-                message = f"The model `{model}` does not exist."
-                error = openai_error(404, message, param="model", code="model_not_found")
-                self._answer(error, close=False)
-                return
-            denied, line = self.client.authorize_for(cluster.name, self.auth)
-            if denied is not None:
-                if len(denied) == 3:  # past the token's quota: 429 with Retry-After
-                    self._answer(
-                        framing.too_many_bytes(denied[1], denied[2], openai=True), close=False
-                    )
-                else:
-                    self._answer(openai_error(denied[0], denied[1]), close=False)
-                return
-            self.slot, self.client.holding = self.client.holding, None
-            if line:  # passed on: the gateway does not check tokens for this service
-                self.head = self.head[:-2] + line + b"\r\n"
+            return  # answered
         hashes = None
         if parsed is not None and cluster.config.policy == "prefix-affinity":
             hashes = prefix.chain_hashes(prefix.template(parsed)) or None
         self._hand_over(cluster, hashes, body)
+
+    def _by_model(self, model: str | None) -> gwcluster.Cluster | None:
+        """The service of an OpenAI request routed by its model, with its token checked
+        there (and its residency zone found); None when it was answered instead."""
+        if model is None:
+            message = "you must provide a model parameter"
+            self._answer(openai_error(400, message, param="model"), close=False)
+            return None
+        cluster = self.client.server.model_cluster(model)
+        if cluster is None:
+            message = f"The model `{model}` does not exist."
+            error = openai_error(404, message, param="model", code="model_not_found")
+            self._answer(error, close=False)
+            return None
+        denied, line = self.client.authorize_for(cluster.name, self.auth)
+        if denied is not None:
+            if len(denied) == 3:  # past the token's quota: 429 with Retry-After
+                self._answer(framing.too_many_bytes(denied[1], denied[2], openai=True), close=False)
+            else:
+                self._answer(openai_error(denied[0], denied[1]), close=False)
+            return None
+        self.slot, self.client.holding = self.client.holding, None
+        if line:  # passed on: the gateway does not check tokens for this service
+            self.head = self.head[:-2] + line + b"\r\n"
+        if self.residency is not None or self.client.server.zoned_tokens:
+            self.zone, denied = self.client.zone_for(cluster, self.auth, self.residency)
+            if denied is not None:
+                self._answer(openai_error(denied[0], denied[1]), close=False)
+                return None
+        return cluster
 
     def _hand_over(self, cluster: gwcluster.Cluster, hashes: list[int] | None, body: bytes) -> None:
         client = self.client
@@ -289,6 +304,7 @@ class BodyRead:
             keep_alive=self.keep_alive,
             http10=self.http10,
             hashes=hashes,
+            zone=self.zone,
         )
         self.exchange = exchange
         if client.current is self:

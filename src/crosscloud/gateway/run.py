@@ -10,6 +10,7 @@ import signal
 import sys
 
 from crosscloud import errors
+from crosscloud.adapters import frontdoor as gwtls
 from crosscloud.adapters import listen
 from crosscloud.gateway import auth, server
 from crosscloud.gateway import config as gwconfig
@@ -45,7 +46,8 @@ async def run(path: str, *, host: str | None = None, port: int | None = None) ->
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, _reload, gw, path)
     names = ", ".join(sorted(gw.clusters)) or "no services yet"
-    print(f"gateway listening on http://{config.host}:{gw.port} ({names})", file=sys.stderr)
+    where = f"{config.scheme}://{config.host}:{gw.port}"
+    print(f"gateway listening on {where} ({names})", file=sys.stderr)
     await stop.wait()
     await gw.stop()
 
@@ -71,9 +73,28 @@ def _fit_fd_limit(limits: gwconfig.Limits) -> gwconfig.Limits:
 
 def _reload(gw: server.Gateway, path: str) -> None:
     try:
-        apply(gw, gwconfig.load(path))
+        config = gwconfig.load(path)
+        apply(gw, config)
     except errors.CrossCloudError as exc:
         # A bad file must not take the data plane down: keep serving the last good config.
         log.error("not reloading %s: %s", path, exc)
         return
     log.info("reloaded %s", path)
+    # The listener's certificate (renewed files, or TLS turned on or off) changes apart:
+    # it takes an await, and a certificate that cannot be used keeps the last good one.
+    task = gw.loop.create_task(_reload_tls(gw, config.tls))
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
+
+
+_PENDING: set[asyncio.Task[None]] = set()
+
+
+async def _reload_tls(gw: server.Gateway, tls: gwtls.TlsConfig | None) -> None:
+    try:
+        changed = await gw.set_tls(tls)
+    except errors.CrossCloudError as exc:
+        log.error("keeping the front door's last certificate: %s", exc)
+        return
+    if changed:
+        log.info("front door now %s", "HTTPS" if tls is not None else "plain HTTP")

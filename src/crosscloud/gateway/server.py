@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import random
 import socket
+import ssl
 import time
 from collections.abc import Iterable
 from typing import Protocol, cast
 
+from crosscloud.adapters import frontdoor as gwtls
 from crosscloud.adapters import listen
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
@@ -52,6 +55,13 @@ class Authorizer(Protocol):
     def guards(self, service: str) -> bool:
         """Whether `service` needs a token."""
 
+    @property
+    def zoned(self) -> bool:
+        """Whether some token is bound to a residency zone."""
+
+    def zone_of(self, authorization: bytes | None) -> str | None:
+        """The residency zone of an accepted token, or None."""
+
 
 def bind(host: str, port: int) -> socket.socket:
     """A non-blocking listening socket for the event loop; UserError when the port is taken."""
@@ -72,6 +82,8 @@ class Gateway:
     ) -> None:
         self.config = config
         self.rng = rng or random.Random()  # noqa: S311 - load balancing, not secrets
+        #: Whether some token is bound to a residency zone (read per request: one attribute).
+        self.zoned_tokens = False
         self.authorizer = authorizer
         self.own_paths = OWN_PATHS
         self.clusters: dict[str, gwcluster.Cluster] = {}
@@ -89,6 +101,12 @@ class Gateway:
         self._tick_timer: asyncio.TimerHandle | None = None
         self.loop = asyncio.get_event_loop_policy().get_event_loop()
         self._server: asyncio.Server | None = None
+        self._sock: socket.socket | None = None
+        self._admin: asyncio.Server | None = None
+        #: `clientCerts: required`: connections without a certificate get 403 (tls.py).
+        self.requires_cert = False
+        self.admin_port: int | None = None
+        self._tls_stamp: tuple[object, ...] = ()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timeout_timer: asyncio.TimerHandle | None = None
         self._outlier_timer: asyncio.TimerHandle | None = None
@@ -100,6 +118,15 @@ class Gateway:
             self.set_service(service)
 
     # -- the control plane's API ----------------------------------------------------------
+
+    @property
+    def authorizer(self) -> Authorizer | None:
+        return self._authorizer
+
+    @authorizer.setter
+    def authorizer(self, found: Authorizer | None) -> None:
+        self._authorizer = found
+        self.zoned_tokens = found is not None and found.zoned
 
     def set_service(self, service: gwconfig.ServiceConfig) -> None:
         """Add or replace a service (its policies); its upstreams are `service.upstreams`."""
@@ -217,15 +244,54 @@ class Gateway:
     async def start(self) -> None:
         """Listen and start health checks and timers (bound to `self.port` after this)."""
         self.loop = asyncio.get_running_loop()
-        sock = bind(self.config.host, self.config.port)
+        tls = self.config.tls
+        context = gwtls.server_context(tls) if tls is not None else None
+        sock = self._sock = bind(self.config.host, self.config.port)
         self.port = sock.getsockname()[1]
-        self._server = await self.loop.create_server(lambda: downstream.Downstream(self), sock=sock)
+        self._server = await self._listen(sock, tls, context)
+        self._tls_stamp = gwtls.fingerprint(tls)
+        if self.config.admin_port is not None:
+            admin = bind("127.0.0.1", self.config.admin_port)
+            self.admin_port = admin.getsockname()[1]
+            self._admin = await self.loop.create_server(lambda: downstream.Admin(self), sock=admin)
         for cluster in self.clusters.values():
             self._start_health(cluster)
         self._tick_timeouts()
         self._tick_outliers()
         self._tick()
         self._sweep()
+
+    async def _listen(
+        self, sock: socket.socket, tls: gwtls.TlsConfig | None, context: ssl.SSLContext | None
+    ) -> asyncio.Server:
+        def factory() -> downstream.Downstream:
+            return downstream.Downstream(self)
+
+        self.requires_cert = tls is not None and tls.client_certs == "required"
+        if tls is None or context is None:
+            return await self.loop.create_server(factory, sock=sock)
+        # The handshake has its own timeout: a client that connects and sends nothing (or
+        # garbage, slowly) is dropped then, before it is a connection the limits count.
+        return await self.loop.create_server(
+            factory, sock=sock, ssl=context, ssl_handshake_timeout=tls.handshake_timeout
+        )
+
+    async def set_tls(self, tls: gwtls.TlsConfig | None) -> bool:
+        """Serve `tls` (None: plain HTTP) to connections accepted from now on, when it or
+        its files changed since the last call; connections open now keep theirs. The new
+        listener takes a duplicate of the same listening socket before the old one closes,
+        so no connection attempt is refused in between. UserError (nothing changed) when
+        the certificate cannot be used. True when the listener changed."""
+        stamp = gwtls.fingerprint(tls)
+        if stamp == self._tls_stamp or self._sock is None or self._server is None:
+            return False
+        context = gwtls.server_context(tls) if tls is not None else None
+        old, sock = self._server, self._sock.dup()
+        self._server = await self._listen(sock, tls, context)
+        self._sock, self._tls_stamp = sock, stamp
+        self.config = dataclasses.replace(self.config, tls=tls)
+        old.close()
+        return True
 
     def _start_health(self, cluster: gwcluster.Cluster) -> None:
         old = self._tasks.pop(cluster.name, None)
@@ -287,10 +353,11 @@ class Gateway:
         for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        for listener in (self._server, self._admin):
+            if listener is not None:
+                listener.close()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(listener.wait_closed(), 1.0)
         for cluster in self.clusters.values():
             for host in cluster.hosts.values():
                 host.close_idle()
@@ -299,7 +366,8 @@ class Gateway:
         services = {
             n: [h.upstream.port for h in c.hosts.values()] for n, c in self.clusters.items()
         }
-        return json.dumps({"listen": f"{self.config.host}:{self.port}", "services": services})
+        listen = f"{self.config.scheme}://{self.config.host}:{self.port}"
+        return json.dumps({"listen": listen, "services": services})
 
 
 def _counts(authorizer: Authorizer | None) -> metrics.TokenCounts | None:

@@ -37,7 +37,7 @@ spec:
 
 
 class FakeGateway:
-    url = "http://127.0.0.1:1"
+    admin_url = "http://127.0.0.1:1"
 
     def alive(self) -> bool:
         return True

@@ -84,10 +84,10 @@ class Processes:
 
 
 class Gateway:
-    url = "http://127.0.0.1:9"
+    url = admin_url = "http://127.0.0.1:9"
     on_restart: Any = None
 
-    def ensure(self, services: Any, limits: Any = None) -> None:
+    def ensure(self, services: Any, limits: Any = None, tls: Any = None) -> None:
         """Nothing listens: the ledger does not need the gateway."""
 
     def alive(self) -> bool:

@@ -4,12 +4,16 @@ back, through the gateway's own parser, as the manifest's traffic settings."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
+import pytest
 import yaml
 
+from crosscloud import errors
 from crosscloud.controlplane import gatewaylink
 from crosscloud.domain import gatewayfile, manifest, state, tokens
 from crosscloud.gateway import config as gwconfig
+from tests.certs import TestCA
 
 
 def _manifest(**traffic: object) -> manifest.Manifest:
@@ -85,3 +89,49 @@ def test_limits_are_the_most_generous_of_the_deployments() -> None:
     limits = gatewaylink.limits_config([tight, loose])
     assert limits is not None
     assert (limits.max_body_size, limits.idle_timeout) == (256 * 2**20, 300.0)
+
+
+def test_zones_and_zoned_tokens_reach_the_gateway() -> None:
+    token_id, text = tokens.new_token(b"\x02" * 6, b"b" * 32)
+    record = tokens.record_for(
+        text, token_id=token_id, deployment="demo", name="eu", services=(), now=0.0, residency="eu"
+    )
+    service = _read_back(_manifest(residency={"eu": ["local/a"]}), [record])
+    assert service.residency == (("eu", ("local/a",)),)
+    assert service.auth == (gwconfig.TokenHash(token_id, record.sha256, residency="eu"),)
+
+
+def test_tls_paths_are_made_absolute_from_the_manifest_folder(tmp_path: Path) -> None:
+    assert gatewaylink.tls_config([(_manifest(), tmp_path)]) is None
+    spec = _manifest(
+        tls={
+            "certFile": "certs/gw.pem",
+            "keyFile": "/abs/key.pem",
+            "clientCerts": "required",
+            "clientCaFile": "ca.pem",
+            "handshakeTimeout": "2s",
+        }
+    )
+    found = gatewaylink.tls_config([(_manifest(), tmp_path), (spec, tmp_path)])
+    assert found is not None
+    assert found.cert_file == str(tmp_path / "certs" / "gw.pem")
+    assert found.key_file == "/abs/key.pem"
+    assert found.client_ca_file == str(tmp_path / "ca.pem")
+    assert (found.client_certs, found.handshake_timeout) == ("required", 2.0)
+
+
+def test_up_refuses_a_certificate_the_gateway_could_not_serve(tmp_path: Path) -> None:
+    (tmp_path / "gw.pem").write_text("not a certificate")
+    (tmp_path / "gw-key.pem").write_text("not a key")
+    spec = _manifest(tls={"certFile": "gw.pem", "keyFile": "gw-key.pem"})
+    with pytest.raises(
+        errors.UserError, match=r"^/x/crosscloud.yaml: spec.traffic.tls: cannot use"
+    ):
+        gatewaylink.check_tls(spec, path="/x/crosscloud.yaml", folder=tmp_path)
+    missing = _manifest(tls={"certFile": "nope.pem", "keyFile": "gw-key.pem"})
+    with pytest.raises(errors.UserError, match="no such file"):
+        gatewaylink.check_tls(missing, path="/x/crosscloud.yaml", folder=tmp_path)
+    ca = TestCA(tmp_path / "ca")
+    good = ca.server()
+    fine = _manifest(tls={"certFile": str(good.cert), "keyFile": str(good.key)})
+    gatewaylink.check_tls(fine, path="/x/crosscloud.yaml", folder=tmp_path)

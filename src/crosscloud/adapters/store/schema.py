@@ -69,6 +69,7 @@ tokens = sa.Table(
     sa.Column("revoked_at", sa.Double, nullable=True),
     sa.Column("services", sa.JSON, nullable=False),
     sa.Column("quota", sa.JSON, nullable=True),
+    sa.Column("residency", sa.String(63), nullable=True),
 )
 cost_intervals = sa.Table(
     "cost_intervals",
@@ -229,6 +230,11 @@ def _v4_to_v5(conn: sa.Connection) -> None:
     v5.create_all(conn)
 
 
+def _v5_to_v6(conn: sa.Connection) -> None:
+    """An API token may be bound to a residency zone (`token create --residency`)."""
+    conn.exec_driver_sql("ALTER TABLE tokens ADD COLUMN residency VARCHAR(63)")
+
+
 # MIGRATIONS[n] upgrades schema n to n + 1.
 MIGRATIONS: list[Callable[[sa.Connection], None]] = [
     _v0_to_v1,
@@ -236,6 +242,7 @@ MIGRATIONS: list[Callable[[sa.Connection], None]] = [
     _v2_to_v3,
     _v3_to_v4,
     _v4_to_v5,
+    _v5_to_v6,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -1,5 +1,5 @@
-"""The SQL store's API-token rows (schema 3; their quotas since 5): kept apart from store.py
-so each file stays small; `SqlStore` inherits these methods."""
+"""The SQL store's API-token rows (schema 3; quotas since 5, zones since 6): kept apart
+from store.py so each file stays small; `SqlStore` inherits these methods."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def _row(record: tokens.TokenRecord) -> dict[str, Any]:
         "revoked_at": record.revoked_at,
         "services": list(record.services),
         "quota": record.quota.as_dict() or None,
+        "residency": record.residency,
     }
 
 
@@ -37,6 +38,7 @@ def _record(row: sa.RowMapping) -> tokens.TokenRecord:
         revoked_at=row["revoked_at"],
         services=tuple(row["services"] or ()),
         quota=tokens.Quota.from_dict(row["quota"]),
+        residency=row["residency"],
     )
 
 

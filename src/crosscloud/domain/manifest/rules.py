@@ -12,6 +12,7 @@ from crosscloud.domain.manifest import spot
 from crosscloud.domain.yamlpos import Path, format_path
 
 if TYPE_CHECKING:
+    from crosscloud.domain.manifest.frontdoor import FrontDoorTls
     from crosscloud.domain.manifest.model import (
         Manifest,
         Placement,
@@ -148,6 +149,37 @@ def check_traffic(traffic: TrafficSpec) -> list[Violation]:
     found = _repeats(list(traffic.failover), ("failover",), "failover entry")
     if traffic.split and sum(traffic.split.values()) <= 0:
         found.append((("split",), "the weights add up to 0; at least one must be positive"))
+    for zone, members in traffic.residency.items():
+        if not members:
+            found.append((("residency", zone), f"zone {zone!r} lists no placement"))
+        found += _repeats(list(members), ("residency", zone), "placement")
+    return found
+
+
+def check_tls(tls: FrontDoorTls) -> list[Violation]:
+    """certFile and keyFile together; client certificates need a CA to check them by."""
+    found: list[Violation] = []
+    if (tls.cert_file is None) != (tls.key_file is None):
+        given, missing = ("certFile", "keyFile")
+        if tls.cert_file is None:
+            given, missing = missing, given
+        found.append(
+            (
+                (given,),
+                f"{given} needs {missing} too (or leave both out for a certificate from"
+                " the deployment's CA)",
+            )
+        )
+    if tls.client_certs != "none" and tls.client_ca_file is None:
+        found.append(
+            (
+                ("clientCerts",),
+                f"clientCerts {tls.client_certs!r} needs clientCaFile: the CA that client"
+                " certificates must chain to",
+            )
+        )
+    if tls.handshake_timeout <= 0:
+        found.append((("handshakeTimeout",), "must be more than 0 (e.g. 10s)"))
     return found
 
 
@@ -199,6 +231,14 @@ def check_manifest(manifest: Manifest) -> list[Violation]:
     if spec.placements != "auto":
         found += _check_placement_refs(spec, ids)
         found += spot.check(spec.services, spec.placements)
+        found += _check_residency(spec)
+    elif spec.traffic.residency:
+        found.append(
+            (
+                ("spec", "traffic", "residency"),
+                "residency zones name declared placements; `placements: auto` has none",
+            )
+        )
     return found
 
 
@@ -251,6 +291,35 @@ def _command_on_cluster(name: str, kind: str) -> str:
         " runs container images: give the service image: (and port:, healthPath:), e.g."
         " vllm/vllm-openai, lmsysorg/sglang or ghcr.io/huggingface/text-generation-inference"
     )
+
+
+def _check_residency(spec: Spec) -> list[Violation]:
+    """Every zone names declared placements, and runs every service: a request in the
+    zone for a service with no placement there could never be served."""
+    assert spec.placements != "auto"
+    by_id = {p.id: p for p in spec.placements}
+    ids = list(by_id)
+    everything = [s.name for s in spec.services]
+    found: list[Violation] = []
+    for zone, members in spec.traffic.residency.items():
+        known = [m for m in members if m in by_id]
+        found += [
+            (("spec", "traffic", "residency", zone, i), _unknown("placement", m, ids))
+            for i, m in enumerate(members)
+            if m not in by_id
+        ]
+        served = {n for m in known for n in ([i.name for i in by_id[m].services] or everything)}
+        missing = [name for name in everything if name not in served]
+        if known and missing:
+            found.append(
+                (
+                    ("spec", "traffic", "residency", zone),
+                    f"zone {zone!r} ({', '.join(members)}) has no placement for service(s)"
+                    f" {', '.join(missing)}: a request in the zone could never be served;"
+                    " add them to a placement of the zone",
+                )
+            )
+    return found
 
 
 def _check_weights(spec: Spec) -> list[Violation]:

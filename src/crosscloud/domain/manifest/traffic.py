@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from crosscloud.domain import policies, providers
-from crosscloud.domain.manifest import fields, rules
+from crosscloud.domain.manifest import fields, frontdoor, rules
 from crosscloud.domain.manifest.base import Model
 
 RetryCondition = Literal[
@@ -113,6 +113,14 @@ class TrafficSpec(Model):
         default_factory=dict, description="Weights per placement id or version."
     )
     limits: TrafficLimits = Field(default_factory=TrafficLimits)
+    tls: frontdoor.FrontDoorTls | None = Field(
+        None, description="HTTPS at the gateway's front door (left out: plain HTTP)."
+    )
+    residency: dict[frontdoor.ZoneName, tuple[fields.FailoverEntry, ...]] = Field(
+        default_factory=dict,
+        description="Zones by name, each a list of placement ids (provider/region); a request in"
+        f" a zone (`{frontdoor.RESIDENCY_HEADER}` header or its API token) is served there only.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TrafficSpec:
