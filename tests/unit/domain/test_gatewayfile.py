@@ -77,3 +77,26 @@ def test_written_json_keeps_only_what_was_set() -> None:
         "services": [{"name": "echo", "policy": "latency"}],
     }
     assert gwconfig.parse(file.to_json()).services[0].policy == "latency"
+
+
+def test_the_front_doors_tls_and_zones_are_read() -> None:
+    config = gwconfig.parse(_documented())
+    assert config.scheme == "https" and config.admin_port == 8081
+    assert config.tls is not None
+    assert (config.tls.client_certs, config.tls.handshake_timeout) == ("none", 10.0)
+    assert config.services[0].residency == (("eu", ("local/a",)), ("us", ("local/b",)))
+    assert config.services[0].auth is not None and config.services[0].auth[0].residency == "eu"
+
+
+@pytest.mark.parametrize(
+    ("tls", "says"),
+    [
+        ({"certFile": "a.pem"}, "listen.tls.keyFile: Field required"),
+        ({"certFile": "a", "keyFile": "b", "clientCerts": "required"}, "needs clientCaFile"),
+        ({"certFile": "a", "keyFile": "b", "clientCerts": "yes"}, "listen.tls.clientCerts"),
+        ({"certFile": "a", "keyFile": "b", "handshakeTimeout": "0s"}, "greater than 0"),
+    ],
+)
+def test_a_bad_tls_section_is_refused(tls: dict[str, object], says: str) -> None:
+    with pytest.raises(errors.UserError, match=says):
+        gwconfig.parse({"listen": {"tls": tls}})
