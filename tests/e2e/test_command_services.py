@@ -87,3 +87,32 @@ spec:
             timeout=60,
             what="files replicas to be seen as not ready",
         )
+
+
+@pytest.mark.parametrize(
+    ("service", "message"),
+    [
+        (
+            "image: vllm/vllm-openai:v0.11.0",
+            "runs image 'vllm/vllm-openai:v0.11.0', which local placements cannot run",
+        ),
+        (
+            "command: [no-such-server-xyz, --port, '{port}']",
+            "command program 'no-such-server-xyz': not on PATH",
+        ),
+    ],
+)
+def test_up_refuses_what_a_local_placement_cannot_run(
+    tmp_path: Path, service: str, message: str
+) -> None:
+    manifest = tmp_path / "crosscloud.yaml"
+    manifest.write_text(
+        "apiVersion: crosscloud.dev/v1\nkind: CloudDeployment\nmetadata: {name: bad}\n"
+        f"spec:\n  services:\n    - name: llm\n      {service}\n"
+        "  placements:\n    - {provider: local, region: laptop}\n"
+    )
+    with isolated(tmp_path) as deployer:
+        result = deployer.run("up", str(manifest), check=False, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr
+        assert deployer.replicas() == []
