@@ -1,5 +1,6 @@
-"""Per-region traffic for the dashboard, live: requests/s, p50 and p99, 5xx, ejections
-and refused connections over the last few seconds, from the gateway's /metrics.
+"""Per-region traffic for the dashboard, live: requests/s, p50 and p99, 5xx, ejections,
+refused connections and model tokens/s (OpenAI services) over the last few seconds, from
+the gateway's /metrics.
 
 Scraped when a dashboard asks (at most once every `MIN_GAP` seconds, however many pages
 are open) and kept for `WINDOW` seconds: the figures are the growth between the newest
@@ -36,6 +37,7 @@ class Snapshot:
     connect_errors: dict[Key, float] = field(default_factory=dict)
     upstreams: dict[Key, int] = field(default_factory=dict)
     available: dict[Key, int] = field(default_factory=dict)
+    tokens: dict[Key, float] = field(default_factory=dict)  # prompt + completion
 
 
 def _add(into: dict[Key, Any], key: Key, value: float) -> None:
@@ -60,6 +62,8 @@ def parse(text: str) -> Snapshot:
                 _add(snap.ejections, key, sample.value)
             elif name == "upstream_connect_errors_total":
                 _add(snap.connect_errors, key, sample.value)
+            elif name in ("prompt_tokens_total", "completion_tokens_total"):
+                _add(snap.tokens, key, sample.value)
             elif name == "upstream_available":
                 _add(snap.upstreams, key, 1)
                 _add(snap.available, key, int(sample.value))
@@ -80,6 +84,7 @@ def rows(old: Snapshot, new: Snapshot, seconds: float) -> list[dict[str, Any]]:
     errors = traffic.increase(old.errors, new.errors)
     ejections = traffic.increase(old.ejections, new.ejections)
     refused = traffic.increase(old.connect_errors, new.connect_errors)
+    tokens = traffic.increase(old.tokens, new.tokens)
     out = []
     for key in sorted({*new.requests, *new.upstreams}):
         cumulative = _latency_growth(old.latency.get(key, {}), new.latency.get(key, {}))
@@ -93,6 +98,10 @@ def rows(old: Snapshot, new: Snapshot, seconds: float) -> list[dict[str, Any]]:
                 "placement": key[1],
                 "requests": int(n),
                 "rps": n / seconds if seconds > 0 else None,
+                # None where the gateway counts no token (not an OpenAI service)
+                "tokens_per_s": (
+                    tokens.get(key, 0.0) / seconds if seconds > 0 and key in new.tokens else None
+                ),
                 "p50_ms": None if p50 is None else p50 * 1000,
                 "p99_ms": None if p99 is None else p99 * 1000,
                 "errors": int(errors.get(key, 0.0)),

@@ -83,7 +83,7 @@ def _region(
         "states": {s: sum(r.state.value == s for r in mine) for s in {r.state.value for r in mine}},
         "health": level.value,
         "reason": reason,
-        **{k: gateway.get(k) for k in ("rps", "p50_ms", "p99_ms")},
+        **{k: gateway.get(k) for k in ("rps", "tokens_per_s", "p50_ms", "p99_ms")},
         **{k: gateway.get(k, 0) for k in ("requests", "errors", "ejections", "connect_errors")},
         **{k: gateway.get(k, 0) for k in ("upstreams", "available")},
     }

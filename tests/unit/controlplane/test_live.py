@@ -15,13 +15,13 @@ from crosscloud.gateway import metrics
 BUCKETS = gwcluster.LATENCY_BUCKETS
 
 
-def _cluster() -> gwcluster.Cluster:
+def _cluster(models: tuple[str, ...] = ()) -> gwcluster.Cluster:
     upstreams = (
         gwconfig.Upstream(id="a1", host="127.0.0.1", port=1, placement="local/a"),
         gwconfig.Upstream(id="a2", host="127.0.0.1", port=2, placement="local/a"),
         gwconfig.Upstream(id="b1", host="127.0.0.1", port=3, placement="local/b"),
     )
-    service = gwconfig.ServiceConfig(name="echo", upstreams=upstreams)
+    service = gwconfig.ServiceConfig(name="echo", upstreams=upstreams, models=models)
     return gwcluster.Cluster(service, rng=random.Random(0))
 
 
@@ -78,6 +78,7 @@ def test_rows_are_what_grew_between_two_snapshots() -> None:
     # the 50 fast requests before the window are not in its quantiles
     assert 5.0 < a["p50_ms"] <= 10.0
     assert 100.0 < a["p99_ms"] <= 250.0
+    assert a["tokens_per_s"] is None  # not an OpenAI service: no token counted
     b = rows["local/b"]  # known to the gateway, no request: no rate of latency to show
     assert (b["requests"], b["p50_ms"], b["upstreams"], b["available"]) == (0, None, 1, 1)
 
@@ -123,3 +124,15 @@ def test_a_gateway_that_does_not_answer_is_said(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(traffic, "metrics_text", lambda url, timeout=1.0: None)
     report = live.LiveTraffic().report("http://gw", now=1.0)
     assert report["rows"] == [] and "did not answer" in report["error"]
+
+
+def test_model_tokens_per_second_per_placement() -> None:
+    """Prompt and completion tokens the gateway counted from OpenAI answers' `usage`."""
+    c = _cluster(models=("tiny-chat",))
+    c.hosts["a1"].prompt_tokens, c.hosts["a1"].completion_tokens = 100, 50
+    old = live.parse(_text(c))
+    c.hosts["a1"].prompt_tokens, c.hosts["a1"].completion_tokens = 400, 250
+    c.hosts["a2"].completion_tokens = 150
+    rows = {r["placement"]: r for r in live.rows(old, live.parse(_text(c)), seconds=5.0)}
+    assert rows["local/a"]["tokens_per_s"] == (300 + 200 + 150) / 5.0
+    assert rows["local/b"]["tokens_per_s"] == 0.0  # an OpenAI service's region, idle

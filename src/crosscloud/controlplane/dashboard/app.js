@@ -67,7 +67,7 @@ function drawRegions(traffic) {
   let last = null;
   for (const r of traffic.regions) {
     if (r.deployment !== last) {
-      rows.push(el("tr", { class: "deployment" }, el("td", { colspan: "11" }, r.deployment)));
+      rows.push(el("tr", { class: "deployment" }, el("td", { colspan: "12" }, r.deployment)));
       last = r.deployment;
     }
     const versions = r.versions.length ? r.versions.map((v) => "v" + v).join(", ") : "—";
@@ -78,7 +78,7 @@ function drawRegions(traffic) {
         el("td", {}, el("span", { class: "replicas" }, `${r.ready}/${r.desired}`),
           r.spot_desired || r.spot_ready ? el("span", { class: "muted" }, ` (${r.spot_ready} spot)`) : ""),
         el("td", {}, versions),
-        el("td", { class: "num rps" }, fixed(r.rps, 1)),
+        el("td", { class: "num rps" }, fixed(r.rps, 1)), el("td", { class: "num" }, fixed(r.tokens_per_s, 0)),
         el("td", { class: "num" }, fixed(r.p50_ms, 1)), el("td", { class: "num" }, fixed(r.p99_ms, 1)),
         el("td", { class: "num" }, r.errors), el("td", { class: "num" }, r.ejections),
         el("td", { class: "why" }, r.reason)));
