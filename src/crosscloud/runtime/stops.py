@@ -1,5 +1,6 @@
-"""Stop strings for generated text: cut at the first one, and hold back a tail that could be
-the start of one, so a stream never sends text that a later token turns into a stop."""
+"""Stop strings for generated text: cut at the first one, and hold back only a tail that is
+the start of one, so a stream never sends text that a later token turns into a stop, and
+never delays text that cannot be."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ class StopFilter:
 
     def __init__(self, stops: tuple[str, ...]) -> None:
         self.stops = stops
-        self.hold = max((len(s) for s in stops), default=1) - 1
         self.buffer = ""
 
     def feed(self, piece: str) -> tuple[str, bool]:
@@ -21,7 +21,7 @@ class StopFilter:
         if hits:
             self.buffer = ""
             return text[: min(hits)], True
-        keep = min(self.hold, len(text))
+        keep = _partial(text, self.stops)
         self.buffer = text[len(text) - keep :]
         return text[: len(text) - keep], False
 
@@ -29,3 +29,14 @@ class StopFilter:
         """What was held back, once the generation has ended without a stop."""
         rest, self.buffer = self.buffer, ""
         return rest
+
+
+def _partial(text: str, stops: tuple[str, ...]) -> int:
+    """The length of the longest end of `text` that begins some stop string."""
+    best = 0
+    for stop in stops:
+        for k in range(min(len(stop) - 1, len(text)), best, -1):
+            if text.endswith(stop[:k]):
+                best = k
+                break
+    return best

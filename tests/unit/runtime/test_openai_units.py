@@ -20,8 +20,9 @@ pytestmark = pytest.mark.timeout(10)
     ("stops", "pieces", "sent", "stopped"),
     [
         ((), ["a", "b"], ["a", "b"], False),
-        (("END",), ["he", "llo", " E", "N", "D", "x"], ["", "hel", "lo", " ", ""], True),
-        (("END",), ["he", "llo", " E", "x"], ["", "hel", "lo", " "], False),  # + flush "Ex"
+        (("END",), ["he", "llo", " E", "N", "D", "x"], ["he", "llo", " ", "", ""], True),
+        (("END",), ["he", "llo", " E", "x"], ["he", "llo", " ", "Ex"], False),
+        (("END",), ["E", "NE", "ND"], ["", "EN", ""], True),  # "ENEND": the second E starts it
         (("\n", "."), ["one", ".", "two"], ["one", ""], True),
         (("ab",), ["xa", "b"], ["x", ""], True),
     ],
