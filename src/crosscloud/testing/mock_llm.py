@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import uvicorn
 
-from crosscloud.testing import mock_metrics
+from crosscloud.testing import mock_metrics, mock_wire
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -110,27 +110,6 @@ class Engine:
         self.seqs.release()
 
 
-def prompt_of(body: dict[str, Any]) -> bytes:
-    """The templated prompt: every message's role and content, or the prompt."""
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        return "".join(
-            f"<|{m.get('role', '')}|>{m.get('content', '')}"
-            for m in messages
-            if isinstance(m, dict)
-        ).encode()
-    prompt = body.get("prompt", "")
-    return (prompt if isinstance(prompt, str) else str(prompt)).encode()
-
-
-def error(
-    status: int, message: str, *, param: str | None = None, code: str | None = None
-) -> tuple[int, bytes]:
-    kind = "invalid_request_error" if status < 500 else "server_error"
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return status, orjson.dumps(body)
-
-
 class App:
     """The ASGI app of one mock replica."""
 
@@ -142,23 +121,23 @@ class App:
             return
         path, method = scope["path"], scope["method"]
         if path == "/health" or path == "/readyz":
-            await _reply(send, 200, b"{}")
+            await mock_wire.reply(send, 200, b"{}")
         elif path == "/metrics":
             body = mock_metrics.render(self.engine.stats, time.monotonic())
-            await _reply(send, 200, body, b"text/plain; version=0.0.4")
+            await mock_wire.reply(send, 200, body, b"text/plain; version=0.0.4")
         elif path == "/v1/models":
             data = [
                 {"id": m, "object": "model", "created": 0, "owned_by": "mock"}
                 for m in self.engine.config.models
             ]
-            await _reply(send, 200, orjson.dumps({"object": "list", "data": data}))
+            await mock_wire.reply(send, 200, orjson.dumps({"object": "list", "data": data}))
         elif path == "/-/reset" and method == "POST":
             self.engine.reset()
-            await _reply(send, 200, b"{}")
+            await mock_wire.reply(send, 200, b"{}")
         elif path in ("/v1/chat/completions", "/v1/completions") and method == "POST":
             await self._complete(scope, receive, send, chat=path.endswith("chat/completions"))
         else:
-            await _reply(send, *error(404, f"no route {method} {path}"))
+            await mock_wire.reply(send, *mock_wire.error(404, f"no route {method} {path}"))
 
     async def _complete(self, scope: Scope, receive: Receive, send: Send, *, chat: bool) -> None:
         raw = b""
@@ -170,15 +149,17 @@ class App:
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            await _reply(send, *error(400, "the body is not valid JSON"))
+            await mock_wire.reply(send, *mock_wire.error(400, "the body is not valid JSON"))
             return
         if not isinstance(body, dict):
-            await _reply(send, *error(400, "the body must be a JSON object"))
+            await mock_wire.reply(send, *mock_wire.error(400, "the body must be a JSON object"))
             return
         model = body.get("model")
         if model not in self.engine.config.models:
             text = f"The model `{model}` does not exist."
-            await _reply(send, *error(404, text, param="model", code="model_not_found"))
+            await mock_wire.reply(
+                send, *mock_wire.error(404, text, param="model", code="model_not_found")
+            )
             return
         out_tokens = int(
             body.get("max_tokens")
@@ -187,8 +168,8 @@ class App:
         )
         stream = bool(body.get("stream"))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        reply = _Reply(send, model=str(model), chat=chat)
-        tokens, cached = await self.engine.run_prefill(prompt_of(body))
+        reply = mock_wire.Reply(send, model=str(model), chat=chat)
+        tokens, cached = await self.engine.run_prefill(mock_wire.prompt_of(body))
         try:
             if stream:
                 await reply.stream(out_tokens, self.engine.config.decode_tokens_per_s)
@@ -206,76 +187,6 @@ class App:
                 await reply.whole(out_tokens, usage)
         finally:
             self.engine.finish(out_tokens)
-
-
-class _Reply:
-    """The OpenAI shapes of one answer."""
-
-    def __init__(self, send: Send, *, model: str, chat: bool) -> None:
-        self.send, self.model, self.chat = send, model, chat
-        self.id = f"cmpl-{id(self):x}"
-        self.kind = "chat.completion" if chat else "text_completion"
-
-    def _choice(self, text: str, finish: str | None, *, delta: bool) -> dict[str, Any]:
-        if not self.chat:
-            return {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
-        key = "delta" if delta else "message"
-        return {"index": 0, key: {"role": "assistant", "content": text}, "finish_reason": finish}
-
-    def _event(self, obj: dict[str, Any]) -> bytes:
-        return b"data: " + orjson.dumps(obj) + b"\n\n"
-
-    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
-        kind = self.kind + (".chunk" if self.chat else "")
-        return self._event(
-            {
-                "id": self.id,
-                "object": kind,
-                "created": 0,
-                "model": self.model,
-                "choices": choices,
-                **extra,
-            }
-        )
-
-    async def stream(self, tokens: int, rate: float) -> None:
-        await self.send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"text/event-stream")],
-            }
-        )
-        for i in range(tokens):
-            finish = "length" if i == tokens - 1 else None
-            data = self._chunk([self._choice(f"t{i} ", finish, delta=True)])
-            await self.send({"type": "http.response.body", "body": data, "more_body": True})
-            if i < tokens - 1:
-                await asyncio.sleep(1 / rate)
-
-    async def end_stream(self, usage: dict[str, Any] | None) -> None:
-        tail = self._chunk([], usage=usage) if usage is not None else b""
-        await self.send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n"})
-
-    async def whole(self, tokens: int, usage: dict[str, Any]) -> None:
-        text = "".join(f"t{i} " for i in range(tokens))
-        body = {
-            "id": self.id,
-            "object": self.kind,
-            "created": 0,
-            "model": self.model,
-            "choices": [self._choice(text, "length", delta=False)],
-            "usage": usage,
-        }
-        await _reply(self.send, 200, orjson.dumps(body))
-
-
-async def _reply(
-    send: Send, status: int, body: bytes, content_type: bytes = b"application/json"
-) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -160,3 +160,10 @@ def test_idle_scale_down_keeps_two_failure_domains(extra: str, expected: dict[st
         ctl.now += 1
     counts = {k: v for k, v in ctl.submitted().autoscale.items() if v}
     assert counts == expected
+
+
+def test_the_gateway_stats_become_a_sample() -> None:
+    stats = {"in_flight": 3, "prompt_tokens": 900, "completion_tokens": 100, "waiting": 7}
+    sample = autoscaler.sample_of(stats, now=5.0)
+    assert (sample.tokens, sample.waiting, sample.in_flight) == (1000, 7, 3)
+    assert autoscaler.sample_of({}, now=5.0).waiting == -1  # an older gateway: no queue

@@ -135,3 +135,31 @@ def test_up_refuses_a_certificate_the_gateway_could_not_serve(tmp_path: Path) ->
     good = ca.server()
     fine = _manifest(tls={"certFile": str(good.cert), "keyFile": str(good.key)})
     gatewaylink.check_tls(fine, path="/x/crosscloud.yaml", folder=tmp_path)
+
+
+def _llm_manifest(**service: object) -> manifest.Manifest:
+    data = {
+        "apiVersion": "crosscloud.dev/v1",
+        "kind": "CloudDeployment",
+        "metadata": {"name": "demo"},
+        "spec": {
+            "services": [{"name": "echo", "source": "./service.py:Echo", **service}],
+            "placements": [{"provider": "local", "region": "a"}],
+            "traffic": {"policy": "least-request"},
+        },
+    }
+    return manifest.load_manifest(yaml.safe_dump(data), "crosscloud.yaml")
+
+
+def test_declared_models_and_the_service_policy_reach_the_gateway() -> None:
+    service = _read_back(_llm_manifest(models=["tiny-chat", "tiny-base"], policy="prefix-affinity"))
+    assert service.models == ("tiny-chat", "tiny-base")
+    assert service.policy == "prefix-affinity"
+    assert not service.discover_models  # declared: the replicas are not asked
+
+
+def test_without_models_the_gateway_asks_the_replicas() -> None:
+    service = _read_back(_llm_manifest())
+    assert service.models == ()
+    assert service.discover_models
+    assert service.policy == "least-request"  # the deployment's, no override
