@@ -34,6 +34,11 @@ import workload  # the benchmark's own module beside it
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = ROOT / ".venv" / "bin" / "python"
+TINY_GPT = str(ROOT / "examples" / "llm" / "service.py") + ":TinyChat"
+ENGINES = {
+    "mock": workload.Engine(model="bench-model", bytes_per_token=4),
+    "tiny-gpt": workload.Engine(model="tiny-gpt", bytes_per_token=1),
+}
 TICK = os.sysconf("SC_CLK_TCK")
 REGIONS = ["local/region-a"] * 3 + ["local/region-b"] * 3 + ["local/region-c"] * 2
 GOALS = {
@@ -91,10 +96,20 @@ class Procs:
                 proc.wait()
 
 
+def regions(args: argparse.Namespace) -> list[str]:
+    """8 mock replicas in 3 regions (3 + 3 + 2), or one tiny-gpt replica in each."""
+    return REGIONS if args.engine == "mock" else REGIONS[::3]
+
+
 def start_replicas(procs: Procs, args: argparse.Namespace) -> list[int]:
     ports = []
-    for i in range(len(REGIONS)):
+    for i in range(len(regions(args))):
         port = free_port()
+        if args.engine == "tiny-gpt":  # examples/llm: a real GPT-2 on the CPU, prefix KV cache
+            argv = [str(PY), "-m", "crosscloud.cli.main", "serve", TINY_GPT, "--port", str(port)]
+            procs.start(argv, f"replica{i}", f"http://127.0.0.1:{port}/readyz")
+            ports.append(port)
+            continue
         argv = [str(PY), "-m", "crosscloud.testing.mock_llm", "--port", str(port)]
         argv += ["--model", "bench-model", "--prefill-rate", str(args.prefill_rate)]
         argv += ["--decode-rate", str(args.decode_rate), "--max-seqs", str(args.max_seqs)]
@@ -108,11 +123,12 @@ def start_gateway(
     procs: Procs, tmp: Path, policy: str, replicas: list[int], args: argparse.Namespace
 ) -> tuple[int, str]:
     port = free_port()
-    ups = [{"id": f"r{i}", "port": p, "placement": REGIONS[i]} for i, p in enumerate(replicas)]
+    where = regions(args)
+    ups = [{"id": f"r{i}", "port": p, "placement": where[i]} for i, p in enumerate(replicas)]
     service = {
         "name": "chat",
         "policy": policy,
-        "models": ["bench-model"],
+        "models": [ENGINES[args.engine].model],
         "timeout": "120s",
         "retries": {"attempts": 2, "perTryTimeout": "60s"},
         "upstreams": ups,
@@ -146,15 +162,25 @@ def one_run(
     gateway_pid: int | None,
     concurrency: int,
 ) -> dict[str, float]:
-    for port in replicas:
+    for port in replicas:  # the mock empties its cache; tiny-gpt has no such route
         httpx.post(f"http://127.0.0.1:{port}/-/reset")
+    start = [scrape(p) for p in replicas]
     before = cpu_seconds(gateway_pid) if gateway_pid else 0.0
     result = asyncio.run(workload.run(wl, router, concurrency=concurrency))
     cpu = cpu_seconds(gateway_pid) - before if gateway_pid else float("nan")
-    stats = [scrape(p) for p in replicas]
-    hits = sum(s["vllm:prefix_cache_hits_total"] for s in stats)
-    queries = sum(s["vllm:prefix_cache_queries_total"] for s in stats)
-    loads = [s["mock_inflight_seconds_total"] / s["mock_uptime_seconds"] for s in stats]
+    end = [scrape(p) for p in replicas]
+
+    def grown(name: str) -> float:
+        return sum(b.get(name, 0.0) - a.get(name, 0.0) for a, b in zip(start, end, strict=True))
+
+    hits = grown("vllm:prefix_cache_hits_total")
+    queries = grown("vllm:prefix_cache_queries_total")
+    loads = [  # time-averaged sequences in flight (the mock's); else the requests served
+        s.get("mock_inflight_seconds_total", 0.0) / s.get("mock_uptime_seconds", 1.0)
+        if "mock_uptime_seconds" in s
+        else s.get("vllm:request_success_total", 0.0) - a.get("vllm:request_success_total", 0.0)
+        for a, s in zip(start, end, strict=True)
+    ]
     ttft = sorted(result.ttft)
     return {
         "ttft_p50_ms": statistics.median(ttft) * 1000,
@@ -171,6 +197,12 @@ def one_run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--engine",
+        choices=sorted(ENGINES),
+        default="mock",
+        help="the replicas: 8 mock engines, or 3 of examples/llm's real tiny-gpt",
+    )
     parser.add_argument("--tenants", type=int, default=16, help="system prompts (K)")
     parser.add_argument("--sessions", type=int, default=48, help="multi-turn sessions a run")
     parser.add_argument("--control", type=int, default=64, help="control requests a run")
@@ -211,15 +243,7 @@ def run_rounds(
     time.sleep(1.5)  # the gateways' first health checks
     rounds = []
     for r in range(args.rounds):
-        shared = workload.multi_tenant(r, tenants=args.tenants, sessions=args.sessions)
-        alone = workload.control(r, requests=args.control)
-        runs: dict[str, tuple[workload.Workload, workload.Router | None, str | None]] = {
-            "least-request": (shared, None, "least-request"),
-            "prefix-affinity": (shared, None, "prefix-affinity"),
-            "sticky-oracle": (shared, workload.StickyOracle(urls), None),
-            "control/least-request": (alone, None, "least-request"),
-            "control/prefix-affinity": (alone, None, "prefix-affinity"),
-        }
+        runs = round_runs(args, r, urls)
         order = list(runs)
         order = order[r % len(order) :] + order[: r % len(order)]
         found = {}
@@ -233,6 +257,37 @@ def run_rounds(
             print(f"round {r + 1} {name:<24} " + _line(found[name]), flush=True)
         rounds.append(found)
     return rounds
+
+
+Run = tuple[workload.Workload, workload.Router | None, str | None]
+
+
+def round_runs(args: argparse.Namespace, r: int, urls: list[str]) -> dict[str, Run]:
+    """Each contender of round `r`: (workload, router or None for a gateway, policy).
+
+    The mock's caches are emptied between runs, so every run gets the same requests;
+    tiny-gpt's cannot be, so each run gets prompts of its own (the same shapes)."""
+    engine = ENGINES[args.engine]
+    fresh = args.engine != "mock"
+
+    def seed(k: int) -> int:
+        return r * 10 + k if fresh else r
+
+    def shared(k: int) -> workload.Workload:
+        return workload.multi_tenant(
+            seed(k), tenants=args.tenants, sessions=args.sessions, engine=engine
+        )
+
+    def alone(k: int) -> workload.Workload:
+        return workload.control(seed(k), requests=args.control, engine=engine)
+
+    return {
+        "least-request": (shared(0), None, "least-request"),
+        "prefix-affinity": (shared(1), None, "prefix-affinity"),
+        "sticky-oracle": (shared(2), workload.StickyOracle(urls), None),
+        "control/least-request": (alone(3), None, "least-request"),
+        "control/prefix-affinity": (alone(4), None, "prefix-affinity"),
+    }
 
 
 def _line(m: dict[str, float]) -> str:

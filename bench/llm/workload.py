@@ -37,11 +37,19 @@ WORDS = [
 ]
 
 
-def text(rng: random.Random, tokens: int) -> str:
-    """About `tokens` tokens (4 bytes each) of words drawn from `rng`."""
+@dataclass(frozen=True)
+class Engine:
+    """What the replicas are: the model name to ask for and bytes per token."""
+
+    model: str = "bench-model"
+    bytes_per_token: int = 4  # the mock's count; tiny-gpt's tokenizer is byte-level: 1
+
+
+def text(rng: random.Random, tokens: int, engine: Engine) -> str:
+    """About `tokens` tokens of words drawn from `rng`."""
     out: list[str] = []
     size = 0
-    while size < tokens * 4:
+    while size < tokens * engine.bytes_per_token:
         word = rng.choice(WORDS) + str(rng.randrange(1000))
         out.append(word)
         size += len(word) + 1
@@ -61,40 +69,45 @@ class Session:
 @dataclass
 class Workload:
     sessions: list[Session]
-    multi_turn: bool = True
+    engine: Engine
 
 
 def multi_tenant(
-    seed: int, *, tenants: int, sessions: int, turns: tuple[int, int] = (3, 5)
+    seed: int, *, tenants: int, sessions: int, engine: Engine, turns: tuple[int, int] = (3, 5)
 ) -> Workload:
     rng = random.Random(seed)
-    systems = [f"tenant {k}: " + text(rng, rng.randrange(2000, 6001)) for k in range(tenants)]
+    systems = [
+        f"tenant {k}: " + text(rng, rng.randrange(2000, 6001), engine) for k in range(tenants)
+    ]
     out = []
     for i in range(sessions):
         tenant = rng.randrange(tenants)
         n = rng.randint(*turns)
         out.append(
             Session(
-                i, tenant, systems[tenant], [text(rng, rng.randrange(30, 90)) for _ in range(n)]
+                i,
+                tenant,
+                systems[tenant],
+                [text(rng, rng.randrange(30, 90), engine) for _ in range(n)],
             )
         )
     rng.shuffle(out)
-    return Workload(out)
+    return Workload(out, engine)
 
 
-def control(seed: int, *, requests: int) -> Workload:
+def control(seed: int, *, requests: int, engine: Engine) -> Workload:
     """Single-turn requests with nothing in common (a unique system prompt each)."""
     rng = random.Random(seed + 7919)
     out = [
         Session(
             i,
             -1,
-            f"request {i} {rng.random()}: " + text(rng, rng.randrange(2000, 6001)),
-            [text(rng, 40)],
+            f"request {i} {rng.random()}: " + text(rng, rng.randrange(2000, 6001), engine),
+            [text(rng, 40, engine)],
         )
         for i in range(requests)
     ]
-    return Workload(out, multi_turn=False)
+    return Workload(out, engine)
 
 
 @dataclass
@@ -106,11 +119,16 @@ class Result:
 
 
 async def one_request(
-    http: aiohttp.ClientSession, url: str, messages: list[dict[str, str]], result: Result
+    http: aiohttp.ClientSession,
+    url: str,
+    messages: list[dict[str, str]],
+    result: Result,
+    *,
+    model: str = "bench-model",
 ) -> str:
     """Stream one chat completion; note its time to first token; the reply's text."""
     body = {
-        "model": "bench-model",
+        "model": model,
         "messages": messages,
         "max_tokens": 16,
         "stream": True,
@@ -197,7 +215,7 @@ async def run(workload: Workload, router: Router, *, concurrency: int) -> Result
             messages = [{"role": "system", "content": session.system}]
             for turn in session.turns:
                 messages.append({"role": "user", "content": turn})
-                reply = await one_request(http, url, messages, result)
+                reply = await one_request(http, url, messages, result, model=workload.engine.model)
                 messages.append({"role": "assistant", "content": reply})
             router.done(session)
 

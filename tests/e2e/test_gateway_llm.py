@@ -5,6 +5,8 @@ prefix-affinity sending a prompt to the replica that already holds its prefix.""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import sys
 import time
@@ -16,6 +18,7 @@ import httpx
 import openai
 import pytest
 
+from crosscloud.domain import tokens
 from tests.conftest import free_port
 from tests.e2e.test_gateway import Cluster, Proc
 
@@ -188,3 +191,45 @@ def test_prefix_affinity_picks_the_replica_that_holds_the_prefix(
     # least-loaded for new prefixes: three tenants on an idle deployment, three replicas
     assert len(set(first.values())) == 3
     assert re.fullmatch(r"[abc]", first["tenant-0"])
+
+
+def test_api_tokens_guard_model_routes_and_the_model_list(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path)
+    try:
+        open_mock, closed_mock = mock(cluster, "o", "open-chat"), mock(cluster, "c", "paid-chat")
+        token_id, token = tokens.new_token(
+            os.urandom(tokens.ID_BYTES), os.urandom(tokens.SECRET_BYTES)
+        )
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        gateway = cluster.gateway(
+            [
+                {
+                    "name": "free",
+                    "models": ["open-chat"],
+                    "upstreams": [upstream(open_mock, "o", "local/a")],
+                },
+                {
+                    "name": "paid",
+                    "models": ["paid-chat"],
+                    "auth": {"tokens": [{"id": token_id, "sha256": digest}]},
+                    "upstreams": [upstream(closed_mock, "c", "local/a")],
+                },
+            ]
+        )
+        anonymous = client(gateway)
+        assert [m.id for m in anonymous.models.list()] == ["open-chat"]
+        hello = [{"role": "user", "content": "hi"}]
+        with pytest.raises(openai.AuthenticationError) as caught:
+            anonymous.chat.completions.create(model="paid-chat", messages=hello)  # type: ignore[arg-type]
+        assert caught.value.status_code == 401
+        assert (
+            anonymous.chat.completions.create(model="open-chat", messages=hello).model
+            == "open-chat"
+        )  # type: ignore[arg-type]
+        paying = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=token, max_retries=0)
+        assert {m.id for m in paying.models.list()} == {"open-chat", "paid-chat"}
+        assert (
+            paying.chat.completions.create(model="paid-chat", messages=hello).model == "paid-chat"
+        )  # type: ignore[arg-type]
+    finally:
+        cluster.stop_all()

@@ -410,7 +410,11 @@ class Downstream(asyncio.Protocol):
         )
 
     def _own(self, url: bytes, *, keep_alive: bool, http10: bool) -> _Local | None:
-        own = self.server.own_route(url)
+        if url == b"/v1/models":
+            auth = self.auth
+            own = self.server.models_route(lambda s: self.authorize_for(s, auth)[0] is None)
+        else:
+            own = self.server.own_route(url)
         if own is None:
             return None
         if http10:  # own answers are written for HTTP/1.1 keep-alive clients

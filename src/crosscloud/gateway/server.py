@@ -18,7 +18,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol, cast
 
 from crosscloud.adapters import frontdoor as gwtls
@@ -225,9 +225,15 @@ class Gateway:
             return framing.response_bytes(200, b'{"status":"ok"}')
         if url == b"/-/stats":  # the control plane's autoscaler reads this every pass
             return framing.response_bytes(200, metrics.stats(self.clusters.values()))
-        if url == b"/v1/models" and b"v1" not in self._by_name:
-            return llm.models_answer(self.clusters[n] for n in sorted(self.clusters))
         return None
+
+    def models_route(self, allowed: Callable[[str], bool]) -> bytes | None:
+        """`GET /v1/models`: the models of the services `allowed` says the caller may use
+        (a service behind API tokens lists its models only to a token it accepts)."""
+        if b"v1" in self._by_name:
+            return None  # a service named v1 keeps its paths
+        names = [n for n in sorted(self.clusters) if allowed(n)]
+        return llm.models_answer(self.clusters[n] for n in names)
 
     def unknown_service(self, url: bytes) -> str:
         name = url.split(b"/")[1].split(b"?")[0].decode(errors="replace") if url[:1] == b"/" else ""
