@@ -109,16 +109,9 @@ class TokenAuth:
         allowed = self._protected.get(service)
         if allowed is None:
             return None
-        if not authorization:
-            return MISSING
-        scheme, _, given = authorization.partition(b" ")
-        if scheme.lower() != b"bearer":
-            return MISSING
-        given = given.strip()
-        token_id = tokens.token_id(given)
-        expected = self._digests.get(token_id) if token_id is not None else None
-        if expected is None or not hmac.compare_digest(tokens.digest(given), expected):
-            return INVALID
+        token_id = self._identify(authorization)
+        if not isinstance(token_id, str):
+            return token_id
         if token_id not in allowed:
             return 403, f"this token may not call service {service!r}"
         key = (service, token_id)
@@ -131,6 +124,30 @@ class TokenAuth:
             self.holding = limiter  # released when the answer ends; it spends tokens
         self.admitted[key] = self.admitted.get(key, 0) + 1
         return None
+
+    def _identify(self, authorization: bytes | None) -> str | Refusal:
+        """The id of a valid bearer token, or why there is none (MISSING, INVALID)."""
+        if not authorization:
+            return MISSING
+        scheme, _, given = authorization.partition(b" ")
+        if scheme.lower() != b"bearer":
+            return MISSING
+        given = given.strip()
+        token_id = tokens.token_id(given)
+        expected = self._digests.get(token_id) if token_id is not None else None
+        if expected is None or not hmac.compare_digest(tokens.digest(given), expected):
+            return INVALID
+        assert token_id is not None
+        return token_id
+
+    def allows(self, service: str, authorization: bytes | None) -> bool:
+        """Whether this header may call `service`, admitting and spending nothing (the
+        gateway's `GET /v1/models` lists only what the caller may use)."""
+        allowed = self._protected.get(service)
+        if allowed is None:
+            return True
+        token_id = self._identify(authorization)
+        return isinstance(token_id, str) and token_id in allowed
 
 
 def _too_many(limit: str, wait: float) -> tuple[int, str, int]:

@@ -411,8 +411,7 @@ class Downstream(asyncio.Protocol):
 
     def _own(self, url: bytes, *, keep_alive: bool, http10: bool) -> _Local | None:
         if url == b"/v1/models":
-            auth = self.auth
-            own = self.server.models_route(lambda s: self.authorize_for(s, auth)[0] is None)
+            own = self.server.models_route(self.auth)
         else:
             own = self.server.own_route(url)
         if own is None:

@@ -18,7 +18,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Protocol, cast
 
 from crosscloud.adapters import frontdoor as gwtls
@@ -61,6 +61,9 @@ class Authorizer(Protocol):
 
     def zone_of(self, authorization: bytes | None) -> str | None:
         """The residency zone of an accepted token, or None."""
+
+    def allows(self, service: str, authorization: bytes | None) -> bool:
+        """Whether the header may call `service`, admitting and spending nothing."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -227,12 +230,13 @@ class Gateway:
             return framing.response_bytes(200, metrics.stats(self.clusters.values()))
         return None
 
-    def models_route(self, allowed: Callable[[str], bool]) -> bytes | None:
-        """`GET /v1/models`: the models of the services `allowed` says the caller may use
-        (a service behind API tokens lists its models only to a token it accepts)."""
+    def models_route(self, authorization: bytes | None) -> bytes | None:
+        """`GET /v1/models`: the models of the services the caller may use (a service
+        behind API tokens lists its models only to a token it accepts)."""
         if b"v1" in self._by_name:
             return None  # a service named v1 keeps its paths
-        names = [n for n in sorted(self.clusters) if allowed(n)]
+        auth = self.authorizer
+        names = [n for n in sorted(self.clusters) if auth is None or auth.allows(n, authorization)]
         return llm.models_answer(self.clusters[n] for n in names)
 
     def unknown_service(self, url: bytes) -> str:
