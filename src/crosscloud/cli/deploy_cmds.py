@@ -11,6 +11,7 @@ import click
 
 from crosscloud import errors
 from crosscloud.adapters import paths
+from crosscloud.adapters.clouds import catalog as catalog_files
 from crosscloud.adapters.store import sqlite_file as store_file
 from crosscloud.cli import controlplane_client, network_view, status_view
 from crosscloud.controlplane import operations, records, recovery
@@ -45,9 +46,16 @@ def _control_plane(spec: manifest.Manifest | None = None) -> controlplane_client
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for ready.")
 @click.option("--wait/--no-wait", default=True, show_default=True)
-def up(file: str, timeout: float, wait: bool) -> None:
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A price catalog CSV for `crosscloud cost` (extends the shipped one, as in plan).",
+)
+def up(file: str, timeout: float, wait: bool, catalog_path: Path | None) -> None:
     """Deploy FILE (a CloudDeployment) and wait until every placement is ready."""
-    _submit(file, timeout=timeout, wait=wait, verb="up")
+    _submit(file, timeout=timeout, wait=wait, verb="up", catalog_path=catalog_path)
 
 
 @click.command()
@@ -58,13 +66,19 @@ def rollout(file: str, timeout: float) -> None:
     _submit(file, timeout=timeout, wait=True, verb="rollout")
 
 
-def _submit(file: str, *, timeout: float, wait: bool, verb: str) -> None:
+def _submit(
+    file: str, *, timeout: float, wait: bool, verb: str, catalog_path: Path | None = None
+) -> None:
     text, spec = _read(file)
     path = str(Path(file).resolve())
+    body = {"text": text, "path": path}
+    if catalog_path is not None:  # else the catalog stored with the deployment stays
+        catalog_files.read(catalog_path)  # a bad line is named here, before anything starts
+        body["catalog"] = catalog_path.read_text("utf-8")
     # what the control plane would refuse (missing extras included) starts nothing
     operations.check_runnable(spec, records.Submitted(text=text, path=path))
     cp = _control_plane(spec)
-    result = cp.post("/v1/apply", {"text": text, "path": path})
+    result = cp.post("/v1/apply", body)
     name, version = result["deployment"], result["version"]
     what = f"version {version}" + ("" if result["changed"] else " (unchanged)")
     click.echo(f"{verb}: {name} {what}", err=True)

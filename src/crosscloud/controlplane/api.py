@@ -46,7 +46,11 @@ Route = Callable[[Controller, dict[str, Any]], dict[str, Any]]
 
 def _apply(ctl: Controller, body: dict[str, Any]) -> dict[str, Any]:
     return operations.apply(
-        ctl.shared, cluster_sync=ctl.clusters, text=str(body["text"]), path=str(body["path"])
+        ctl.shared,
+        cluster_sync=ctl.clusters,
+        text=str(body["text"]),
+        path=str(body["path"]),
+        catalog=None if body.get("catalog") is None else str(body["catalog"]),
     )
 
 

@@ -2,7 +2,8 @@
 billing intervals that `planning.ledger.step` opens and closes, in the state store (so a
 restarted control plane, or one that takes over, carries on the same ledger).
 
-Prices come from the shipped catalog (read once) and each placement's `pricePerHour`
+Prices come from the shipped catalog (read once) extended by the user's (`up --catalog`,
+kept with the deployment) and each placement's `pricePerHour`
 (`planning.replica_price`); a spot replica is billed at the spot price. Every replica the
 store records counts, whatever its state, until its record is gone: a stopping replica
 still holds its machine, and a crashed one waits on it for its restart.
@@ -25,15 +26,29 @@ def shipped_rows() -> tuple[catalog.CatalogRow, ...]:
     return tuple(catalog_files.shipped())
 
 
+@functools.lru_cache(maxsize=16)
+def user_rows(text: str) -> tuple[catalog.CatalogRow, ...]:
+    """A user's catalog CSV (`up --catalog`) as rows; ManifestError naming bad lines."""
+    return tuple(catalog.parse_catalog(text, "--catalog"))
+
+
+@functools.lru_cache(maxsize=16)
+def rows_for(text: str) -> tuple[catalog.CatalogRow, ...]:
+    """The shipped catalog extended by a user's (its rows win), as `plan --catalog`."""
+    if not text:
+        return shipped_rows()
+    return tuple(catalog.merge(shipped_rows(), user_rows(text)))
+
+
 def billed(
     replicas: Sequence[state.ReplicaRecord],
     deps: Sequence[records.Deployed],
     *,
-    rows: Sequence[catalog.CatalogRow],
     now: float,
 ) -> list[cost.Interval]:
     """The recorded replicas with their prices (those of unknown deployments are free)."""
     specs = {d.name: d.spec for d in deps}
+    prices = {d.name: rows_for(d.submitted.catalog) for d in deps}
     out = []
     for r in replicas:
         if r.state is state.ReplicaState.STOPPED:
@@ -43,7 +58,7 @@ def billed(
         price = 0.0
         if spec is not None and any(s.name == r.service for s in spec.spec.services):
             found = replica_price.price_of(
-                spec, service=r.service, placement=r.placement, rows=rows
+                spec, service=r.service, placement=r.placement, rows=prices[r.deployment]
             )
             price = found.billed(spot=capacity == cost.SPOT)
         started = r.started_at if r.started_at is not None else now
@@ -66,7 +81,6 @@ def _changes(shared: Shared, deps: Sequence[records.Deployed] | None, now: float
     found = billed(
         store.list_replicas(),
         shared.deployments() if deps is None else deps,
-        rows=shipped_rows(),
         now=now,
     )
     return ledger.step(store.list_intervals(), found, now=now)

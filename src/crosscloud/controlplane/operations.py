@@ -34,10 +34,21 @@ from crosscloud.planning import desired as desired_mod
 LOCAL, CLUSTER = targets.Target.LOCAL, targets.Target.CLUSTER
 
 
-def apply(shared: Shared, *, cluster_sync: ClusterSync, text: str, path: str) -> dict[str, Any]:
-    """Store a new manifest (a new version when it or a service's source changed)."""
-    submitted = records.Submitted(text=text, path=path)
+def apply(
+    shared: Shared,
+    *,
+    cluster_sync: ClusterSync,
+    text: str,
+    path: str,
+    catalog: str | None = None,
+) -> dict[str, Any]:
+    """Store a new manifest (a new version when it or a service's source changed), with
+    the user's price catalog for the cost ledger when given (None: keep the stored one; a
+    new catalog alone is no new version)."""
+    submitted = records.Submitted(text=text, path=path, catalog=catalog or "")
     spec = submitted.parse()  # ManifestError: nothing is touched
+    if catalog:
+        costs.user_rows(catalog)  # ManifestError naming the bad lines: nothing is touched
     check_runnable(spec, submitted)
     with shared.lock:
         _check_names(shared, spec)
@@ -45,11 +56,15 @@ def apply(shared: Shared, *, cluster_sync: ClusterSync, text: str, path: str) ->
         name = spec.metadata.name
         old = shared.store.get_deployment(name)
         if old is not None and old.manifest_hash == digest:
+            _keep_catalog(shared, old, catalog)
             return {"deployment": name, "version": old.version, "changed": False}
         if old is not None:  # autoscaled counts carry over to the new version; pins do not
             before = records.submitted_of(old)
             submitted = dataclasses.replace(
-                submitted, autoscale=before.autoscale, preempted=before.preempted
+                submitted,
+                autoscale=before.autoscale,
+                preempted=before.preempted,
+                catalog=before.catalog if catalog is None else catalog,
             )
             # its cluster placements, so those the new version drops are cleaned up even
             # when this process never synced them (it was restarted since)
@@ -70,6 +85,14 @@ def apply(shared: Shared, *, cluster_sync: ClusterSync, text: str, path: str) ->
         shared.note(name, kind, f"version {version} of {path}")  # stored: done, event or not
     shared.wake.set()
     return {"deployment": name, "version": version, "changed": True}
+
+
+def _keep_catalog(shared: Shared, old: state.DeploymentRecord, catalog: str | None) -> None:
+    """The same manifest with another price catalog: the catalog is stored, no rollout."""
+    before = records.submitted_of(old)
+    if catalog is not None and before.catalog != catalog:
+        updated = dataclasses.replace(before, catalog=catalog)
+        shared.store.put_deployment(dataclasses.replace(old, manifest_json=updated.dumps()))
 
 
 def check_runnable(spec: manifest.Manifest, submitted: records.Submitted) -> None:

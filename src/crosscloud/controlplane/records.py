@@ -30,6 +30,8 @@ class Submitted:
     scale: dict[str, int] = field(default_factory=dict)
     autoscale: dict[str, int] = field(default_factory=dict)
     preempted: dict[str, float] = field(default_factory=dict)
+    #: the user's price catalog CSV given to `up --catalog` (for the cost ledger), or ""
+    catalog: str = ""
 
     def overrides(self) -> dict[str, int]:
         """Replica counts by `service@placement`: a manual `scale` wins over the autoscaler."""
@@ -49,6 +51,8 @@ class Submitted:
             doc["autoscale"] = self.autoscale
         if self.preempted:
             doc["preempted"] = self.preempted
+        if self.catalog:
+            doc["catalog"] = self.catalog
         return orjson.dumps(doc).decode()
 
     @classmethod
@@ -60,6 +64,7 @@ class Submitted:
             scale=dict(doc.get("scale", {})),
             autoscale=dict(doc.get("autoscale", {})),
             preempted={k: float(v) for k, v in doc.get("preempted", {}).items()},
+            catalog=str(doc.get("catalog", "")),
         )
 
 
