@@ -1,10 +1,12 @@
 """`spec.traffic.tls` through `crosscloud up`: the gateway the control plane runs serves
 HTTPS with the manifest's certificate (and `status` says https://), the control plane
 still reads its traffic through the admin port, and a certificate the gateway could not
-serve is refused by `up` (exit 2) before anything starts."""
+serve is refused by `up` (exit 2) before anything starts. Without files, the certificate
+comes from the deployment's own CA, and clients trust the bundle written beside it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +72,35 @@ def test_up_serves_https_and_refuses_a_bad_certificate(deployer: Deployer, tmp_p
         what="traffic in status",
     )
     assert rows[0]["placement"] == "local/region-a" and rows[0]["requests"] >= 5
+
+
+CA_MANIFEST = """\
+apiVersion: crosscloud.dev/v1
+kind: CloudDeployment
+metadata:
+  name: local-ca
+spec:
+  services:
+    - name: echo
+      source: service.py:Echo
+  placements:
+    - {provider: local, region: region-a, services: [{name: echo, replicas: 1}]}
+  traffic:
+    tls: {}
+"""
+
+
+def test_a_certificate_from_the_deployments_ca(deployer: Deployer, tmp_path: Path) -> None:
+    d = deployer
+    folder = app_folder(tmp_path, CA_MANIFEST)
+    d.run("up", str(folder / "crosscloud.yaml"))
+    url = d.gateway()
+    assert url.startswith("https://127.0.0.1:")
+    bundle = d.home / "frontdoor" / "ca.pem"
+    issued = d.home / "frontdoor" / "gateway.pem"
+    assert oct(issued.stat().st_mode & 0o777) == "0o600"
+    answer = requests.post(f"{url}/echo/echo", json={"text": "hi"}, verify=str(bundle), timeout=30)
+    assert answer.json() == "hi"
+    # The root in the bundle is the deployment's own, as `crosscloud ca show` lists it.
+    shown = d.run("ca", "show", "-o", "json").stdout
+    assert bundle.read_text().count("BEGIN CERTIFICATE") == len(json.loads(shown)["roots"])

@@ -10,12 +10,14 @@ import urllib.parse
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from crosscloud import errors, ports
 from crosscloud.adapters.local import links
 from crosscloud.controlplane import (
     clusters,
     costs,
+    frontdoor_cert,
     live,
     loop_health,
     networks,
@@ -74,6 +76,13 @@ class Controller:
         self._unrecorded: list[str] = []  # gateway restarts whose event the store refused
         # isolated local regions (namespaces, links, relays); off unless the daemon says
         self.networks = network or networks.NetworkSync(links.Links(), reason="not enabled")
+        self._front: frontdoor_cert.FrontDoorCert | None = None  # made when a manifest asks
+
+    def _issued(self) -> Path:
+        """The front door's certificate from the deployment's CA (frontdoor_cert.py)."""
+        if self._front is None:
+            self._front = frontdoor_cert.FrontDoorCert(self.gateway.home, host=self.gateway.host)
+        return self._front.ensure(now=self.shared.clock())
 
     # -- one pass --------------------------------------------------------------------------
 
@@ -286,7 +295,7 @@ class Controller:
                 )
         if deps or self.gateway.alive():
             self.leader.require()
-            tls = tls_config([(dep.spec, dep.submitted.folder) for dep in deps])
+            tls = tls_config([(d.spec, d.submitted.folder) for d in deps], issued=self._issued)
             self.gateway.ensure(services, limits_config([dep.spec for dep in deps]), tls)
         self._unrecorded += self.gateway.take_notes()
         while self._unrecorded:  # kept until stored: a full disk delays the event, not loses it

@@ -115,10 +115,16 @@ class GatewayLink:
             services=services,
         )
         body = orjson.dumps(config.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        # A certificate renewed in place leaves the file as it was: its files' stamps are
+        # part of what is compared, so the gateway is told (SIGHUP) and loads it.
+        seen = body
+        if tls is not None:
+            stamp = frontdoor.fingerprint(frontdoor.TlsConfig(**tls.model_dump()))
+            seen += repr(stamp).encode()
         with self._mutex:
             if not self.alive():
                 gone = self._info()  # recorded and not running: it died (or was killed)
-                self._write(body)
+                self._write(body, seen)
                 self._start()
                 if gone:
                     self._notes.append(f"gateway pid {gone['pid']} was gone; {self._restarted()}")
@@ -126,8 +132,8 @@ class GatewayLink:
             if self._watched is None:  # adopted from an earlier control plane
                 self._watch(None)
                 log.info("watching the running gateway on %s (pid %s)", self.url, self._watched)
-            if body != self._last:
-                self._write(body)
+            if seen != self._last:
+                self._write(body, seen)
                 self._signal(signal.SIGHUP)
 
     def take_notes(self) -> list[str]:
@@ -174,12 +180,12 @@ class GatewayLink:
         log.warning("gateway pid %d %s; restarted on %s", pid, how, self.url)
         self.on_restart()
 
-    def _write(self, body: bytes) -> None:
+    def _write(self, body: bytes, seen: bytes) -> None:
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.config_path.with_suffix(".tmp")
         tmp.write_bytes(body)
         os.replace(tmp, self.config_path)  # the gateway never reads a half-written file
-        self._last = body
+        self._last = seen
 
     def _start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -367,24 +373,27 @@ def _auth(found: list[tokens.TokenRecord], service: str) -> dict[str, gatewayfil
     return {"auth": gatewayfile.AuthFile(tokens=hashes)}
 
 
-def tls_config(deps: list[tuple[manifest.Manifest, Path]]) -> gatewayfile.TlsFile | None:
+def tls_config(
+    deps: list[tuple[manifest.Manifest, Path]], *, issued: Callable[[], Path] | None = None
+) -> gatewayfile.TlsFile | None:
     """The front door's TLS (`spec.traffic.tls`, paths made absolute from the manifest's
-    folder `deps[i][1]`), None for plain HTTP. One gateway serves every deployment: the
-    first deployment by name that asks for TLS sets it (`status` shows the URL)."""
+    folder `deps[i][1]`), None for plain HTTP. Without certFile and keyFile, the file
+    `issued()` returns (a certificate from the deployment's CA, frontdoor_cert.py). One
+    gateway serves every deployment: the first by name that asks for TLS sets it."""
     for spec, folder in sorted(deps, key=lambda d: d[0].metadata.name):
         tls = spec.spec.traffic.tls
         if tls is None:
             continue
         if tls.cert_file is None or tls.key_file is None:
-            raise errors.UserError(
-                f"{spec.metadata.name}: spec.traffic.tls without certFile and keyFile asks for"
-                " a certificate from the deployment's CA, which this version cannot issue yet;"
-                " give certFile and keyFile"
-            )
+            if issued is None:
+                return None  # checked at `up`: nothing to check for an issued certificate
+            cert = key = issued()
+        else:
+            cert, key = folder / tls.cert_file, folder / tls.key_file
         ca = tls.client_ca_file
         return gatewayfile.TlsFile(
-            cert_file=str(folder / tls.cert_file),
-            key_file=str(folder / tls.key_file),
+            cert_file=str(cert),
+            key_file=str(key),
             client_certs=tls.client_certs,
             client_ca_file=None if ca is None else str(folder / ca),
             handshake_timeout=tls.handshake_timeout,

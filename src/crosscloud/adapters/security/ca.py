@@ -13,7 +13,9 @@ never write over each other; readers reload `roots.json` when it changes.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,8 +212,17 @@ class Authority:
 
     # -- leaves ------------------------------------------------------------------------------
 
-    def issue(self, uri: str, *, now: float, lifetime: float = certs.DEFAULT_LIFETIME) -> Leaf:
-        """A new key and a certificate for the SPIFFE ID `uri`, signed by the current root."""
+    def issue(
+        self,
+        uri: str,
+        *,
+        now: float,
+        lifetime: float = certs.DEFAULT_LIFETIME,
+        hosts: Sequence[str] = (),
+    ) -> Leaf:
+        """A new key and a certificate for the SPIFFE ID `uri`, signed by the current root;
+        `hosts` (IP addresses or DNS names) are added to its SANs for clients that check
+        the name they dialled (the gateway's front door)."""
         root = self.signer(now=now)
         issuer, signing_key = self.cert(root.id), self._key(root.id)
         issuer_public = signing_key.public_key()  # the issuer's key, typed as one that signs
@@ -236,9 +247,7 @@ class Authority:
                 ),
                 critical=False,
             )
-            .add_extension(
-                x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]), critical=True
-            )
+            .add_extension(x509.SubjectAlternativeName(_names(uri, hosts)), critical=True)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public),
                 critical=False,
@@ -280,6 +289,16 @@ class Authority:
                 }
             )
         return out
+
+
+def _names(uri: str, hosts: Sequence[str]) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(uri)]
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return names
 
 
 def _leaf_usage() -> x509.KeyUsage:
