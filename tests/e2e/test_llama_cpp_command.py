@@ -74,12 +74,16 @@ spec:
         gateway = deployer.gateway()
         for base in (f"{gateway}/llama/v1", f"{gateway}/v1"):  # by path, and by model
             oa = openai.OpenAI(base_url=base, api_key="unused", max_retries=0, timeout=60)
+            # Random weights may pick </s> early: at most 8 tokens, "length" when all 8.
             done = oa.completions.create(model="tiny-llama", prompt="hello", max_tokens=8)
-            assert done.usage is not None and done.usage.completion_tokens == 8
+            assert done.usage is not None and 1 <= done.usage.completion_tokens <= 8
+            assert done.choices[0].finish_reason == (
+                "length" if done.usage.completion_tokens == 8 else "stop"
+            )
             reply = oa.chat.completions.create(
                 model="tiny-llama", messages=[{"role": "user", "content": "hi"}], max_tokens=8
             )
-            assert reply.choices[0].finish_reason == "length"
+            assert reply.choices[0].finish_reason in ("length", "stop")
             chunks = list(
                 oa.chat.completions.create(
                     model="tiny-llama",
@@ -88,7 +92,8 @@ spec:
                     stream=True,
                 )
             )
-            assert chunks[-1].choices[0].finish_reason == "length"
+            assert chunks[-1].choices[0].finish_reason in ("length", "stop")
+            assert len(chunks) >= 2  # streamed as chunks, not one body
         both = openai.OpenAI(base_url=f"{gateway}/v1", api_key="unused", max_retries=0)
         assert {m.id for m in both.models.list()} >= {"tiny-llama", "parrot-1", "parrot-mini"}
         parrot = both.chat.completions.create(
