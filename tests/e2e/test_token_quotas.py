@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -134,3 +135,17 @@ def test_cost_by_token_splits_by_requests(deployed: tuple[Deployer, str]) -> Non
     assert service["rows"][0]["cost"] > 0 and service["hourly"] == pytest.approx(3.6)
     assert service["rows"][0]["per_1k_requests"] > 0
     assert "over the last 24h" in d.run("cost").stdout
+
+
+def test_up_refuses_a_bad_catalog_before_anything_starts(tmp_path: Path) -> None:
+    with isolated(tmp_path) as d:
+        folder = app_folder(tmp_path, MANIFEST)
+        bad = folder / "prices.csv"
+        bad.write_text(
+            "provider,region,instance_type,accelerator,accelerator_count,vcpus,memory_gib,"
+            "price_hour\naws,us-east-1,m5.large,,0,2,8,cheap\n"
+        )
+        result = d.run("up", str(folder / "crosscloud.yaml"), "--catalog", str(bad), check=False)
+        assert result.returncode == 2
+        assert f"{bad}:2" in result.stderr and "price_hour" in result.stderr
+        assert d.processes() == {}  # no control plane, gateway or replica was started
