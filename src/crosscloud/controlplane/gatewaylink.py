@@ -307,7 +307,17 @@ def service_config(
         ),
         upstreams=[_upstream(ep, draining=draining) for ep in endpoints],
         residency={zone: list(members) for zone, members in traffic.residency.items()},
+        affinity=_affinity(traffic.prefix_affinity),
         **_auth(api_tokens or [], service),
+    )
+
+
+def _affinity(found: manifest.PrefixAffinity) -> gatewayfile.AffinityFile:
+    return gatewayfile.AffinityFile(
+        cache_threshold=found.cache_threshold,
+        balance_abs=found.balance_abs_threshold,
+        balance_rel=found.balance_rel_threshold,
+        capacity=found.blocks_per_replica,
     )
 
 

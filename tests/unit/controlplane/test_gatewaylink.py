@@ -163,3 +163,15 @@ def test_without_models_the_gateway_asks_the_replicas() -> None:
     assert service.models == ()
     assert service.discover_models
     assert service.policy == "least-request"  # the deployment's, no override
+
+
+def test_prefix_affinity_thresholds_reach_the_gateway() -> None:
+    spec = _manifest(
+        policy="prefix-affinity",
+        prefixAffinity={"cacheThreshold": 0.3, "balanceAbsThreshold": 32, "blocksPerReplica": 64},
+    )
+    service = _read_back(spec)
+    assert service.policy == "prefix-affinity"
+    assert (service.affinity.cache_threshold, service.affinity.balance_abs) == (0.3, 32)
+    assert service.affinity.balance_rel == 1.0001  # SGLang's default, not set here
+    assert service.affinity_capacity == 64

@@ -22,6 +22,7 @@ from crosscloud.domain.manifest.spot import SpotSpec, domain_of
 from crosscloud.domain.manifest.traffic import (
     OptimizerSpec,
     OutlierDetection,
+    PrefixAffinity,
     Retries,
     Spread,
     StateSpec,
@@ -38,6 +39,7 @@ __all__ = [
     "OutlierDetection",
     "Placement",
     "PlacementService",
+    "PrefixAffinity",
     "ResourceOverrides",
     "Retries",
     "Scaling",

@@ -99,6 +99,23 @@ class TrafficLimits(Model):
         return value
 
 
+class PrefixAffinity(Model):
+    """`traffic.prefixAffinity`: the thresholds of `policy: prefix-affinity` (SGLang's
+    router's names). A request goes to the replica holding the longest prefix of its
+    prompt when that covers `cacheThreshold` of it and that replica has at most
+    `balanceAbsThreshold` requests in flight more than the least loaded one (or at most
+    `balanceRelThreshold` times as many); else to the least loaded replica."""
+
+    cache_threshold: float = Field(0.5, ge=0, le=1, description="SGLang's default.")
+    balance_abs_threshold: int = Field(
+        2, ge=0, description="SGLang documents 32, for hundreds of requests per GPU replica."
+    )
+    balance_rel_threshold: float = Field(1.0001, ge=1, description="SGLang's default.")
+    blocks_per_replica: int = Field(
+        8192, ge=1, le=1_048_576, description="Prompt blocks of 512 bytes remembered per replica."
+    )
+
+
 class TrafficSpec(Model):
     """`spec.traffic`: balancing policy, timeouts, retries, ejection, failover, split."""
 
@@ -113,6 +130,7 @@ class TrafficSpec(Model):
         default_factory=dict, description="Weights per placement id or version."
     )
     limits: TrafficLimits = Field(default_factory=TrafficLimits)
+    prefix_affinity: PrefixAffinity = Field(default_factory=PrefixAffinity)
     tls: frontdoor.FrontDoorTls | None = Field(
         None, description="HTTPS at the gateway's front door (left out: plain HTTP)."
     )
