@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
-import uvloop
+# A SIGHUP (the control plane's "config changed") that comes while this process is still
+# starting would end it (the default action) and count as a crash: ignored until run.py
+# installs its handler, which then reads the file once more.
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
-from crosscloud import errors
-from crosscloud.gateway import run
+import uvloop  # noqa: E402 - after the signal is ignored
+
+from crosscloud import errors  # noqa: E402
+from crosscloud.gateway import run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ def apply(gw: server.Gateway, config: gwconfig.GatewayConfig) -> None:
 
 
 async def run(path: str, *, host: str | None = None, port: int | None = None) -> None:
-    config = gwconfig.load(path)
+    config = config_read = gwconfig.load(path)
     if host is not None:
         config = dataclasses.replace(config, host=host)
     if port is not None:
@@ -45,11 +45,20 @@ async def run(path: str, *, host: str | None = None, port: int | None = None) ->
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, _reload, gw, path)
+    if _changed(path, config_read):  # while starting (a SIGHUP then was ignored)
+        _reload(gw, path)
     names = ", ".join(sorted(gw.clusters)) or "no services yet"
     where = f"{config.scheme}://{config.host}:{gw.port}"
     print(f"gateway listening on {where} ({names})", file=sys.stderr)
     await stop.wait()
     await gw.stop()
+
+
+def _changed(path: str, read: gwconfig.GatewayConfig) -> bool:
+    try:
+        return gwconfig.load(path) != read
+    except errors.CrossCloudError:
+        return True  # _reload says what is wrong with it
 
 
 def _fit_fd_limit(limits: gwconfig.Limits) -> gwconfig.Limits:
