@@ -9,7 +9,10 @@ whose name matches one of the client's own methods (`call`, `close`) still works
 from __future__ import annotations
 
 import os
+import ssl
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import SimpleNamespace, TracebackType
 from typing import Any
 
@@ -17,6 +20,7 @@ import httpx
 import orjson
 
 from crosscloud import errors
+from crosscloud.adapters.security import tls
 
 
 class Client:
@@ -29,10 +33,15 @@ class Client:
         *,
         timeout: float | None = 60.0,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
-            base_url=url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+            base_url=url.rstrip("/"),
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            verify=verify,
         )
         spec = self._get("/openapi.json")
         self._operations: dict[str, tuple[str, str, bool]] = {}
@@ -139,7 +148,23 @@ def _decode(response: httpx.Response) -> Any:
     raise errors.http_error(response.status_code, error, detail)
 
 
-_CLIENTS: dict[str, Client] = {}
+_CLIENTS: dict[str, tuple[ssl.SSLContext | None, Client]] = {}
+_WORKLOAD: list[tls.Reloading] = []  # this replica's certificate, once loaded
+_LOADING = threading.Lock()
+
+
+def _workload_context() -> ssl.SSLContext | None:
+    """This replica's client context for mutual TLS (its own workload certificate, from
+    CROSSCLOUD_TLS_CERT/CROSSCLOUD_TLS_CA), following the files as they are renewed; None
+    when the deployment runs without mutual TLS."""
+    cert, ca = os.environ.get("CROSSCLOUD_TLS_CERT"), os.environ.get("CROSSCLOUD_TLS_CA")
+    if not cert or not ca:
+        return None
+    with _LOADING:
+        if not _WORKLOAD:
+            files = tls.TlsFiles(cert=Path(cert), key=None, ca=Path(ca))
+            _WORKLOAD.append(tls.Reloading(files, server=False).start())
+    return _WORKLOAD[0].current
 
 
 def service_urls() -> dict[str, str]:
@@ -157,7 +182,13 @@ def call(service: str, endpoint: str, /, **params: Any) -> Any:
     if service not in urls:
         known = ", ".join(sorted(urls)) or "none (not running under `crosscloud up`)"
         raise errors.UserError(f"no service {service!r} to call; known: {known}")
-    client = _CLIENTS.get(service)
-    if client is None:
-        client = _CLIENTS[service] = Client(urls[service], token=os.environ.get("CROSSCLOUD_TOKEN"))
-    return client.call(endpoint, **params)
+    ctx = _workload_context()
+    cached = _CLIENTS.get(service)
+    if cached is None or cached[0] is not ctx:  # first call, or a renewed certificate
+        token = os.environ.get("CROSSCLOUD_TOKEN")
+        client = Client(urls[service], token=token, verify=True if ctx is None else ctx)
+        _CLIENTS[service], old = (ctx, client), cached
+        if old is not None:
+            old[1].close()
+        cached = _CLIENTS[service]
+    return cached[1].call(endpoint, **params)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -69,11 +70,27 @@ def test_the_readme_snippet_streams_through_the_gateway(deployed: Deployer) -> N
     assert len(line) == 32 and line.isprintable()
 
 
-def test_prefix_cache_reuse_is_real_and_gives_the_same_tokens(deployed: Deployer) -> None:
+@pytest.fixture
+def mtls_client(deployed: Deployer) -> Iterator[httpx.Client]:
+    """A client with a certificate of the deployment's CA: replicas take no other."""
+    tls = deployed.home / "tls"
+    ctx = ssl.create_default_context(cafile=str(tls / "bundle.pem"))
+    ctx.check_hostname = False  # replicas are named by URI SANs (SPIFFE IDs)
+    ctx.load_cert_chain(str(tls / "controlplane.pem"))
+    with httpx.Client(verify=ctx, timeout=120) as http:
+        yield http
+
+
+def test_prefix_cache_reuse_is_real_and_gives_the_same_tokens(
+    deployed: Deployer, mtls_client: httpx.Client
+) -> None:
     replica = next(r for r in deployed.replicas() if r["state"] == "Ready")
-    url = f"http://127.0.0.1:{replica['port']}"
-    oa = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120)
-    before = httpx.get(f"{url}/metrics", timeout=10).text
+    url = replica["url"]  # https: mutual TLS, see `mtls_client`
+    http = mtls_client
+    oa = openai.OpenAI(
+        base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120, http_client=http
+    )
+    before = http.get(f"{url}/metrics").text
     first = ask(oa, "How do I deploy?")
     assert cached(first) < 16  # at most the chat template's start, if the snippet came here
     assert first.usage is not None and first.usage.completion_tokens == 24
@@ -108,7 +125,7 @@ def test_prefix_cache_reuse_is_real_and_gives_the_same_tokens(deployed: Deployer
     assert last.prompt_tokens_details is not None
     assert last.prompt_tokens_details.cached_tokens == last.prompt_tokens - 1
 
-    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    metrics = http.get(f"{url}/metrics").text
     replies = [first, again, other]
     prompts = sum(r.usage.prompt_tokens for r in replies if r.usage) + last.prompt_tokens
     hits = sum(cached(r) for r in replies) + (last.prompt_tokens_details.cached_tokens or 0)

@@ -7,6 +7,7 @@ import sys
 import click
 
 from crosscloud.adapters import extras
+from crosscloud.adapters.security import tls as tlsmod
 from crosscloud.runtime import app as runtime_app
 from crosscloud.runtime import server
 
@@ -49,6 +50,17 @@ from crosscloud.runtime import server
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
 @click.option("--reload", is_flag=True, help="Restart when the service's files change.")
+@click.option(
+    "--tls-cert",
+    default=None,
+    help="Serve HTTPS only, with this certificate (PEM; may hold the key too).",
+)
+@click.option("--tls-key", default=None, help="The certificate's private key (PEM).")
+@click.option(
+    "--tls-ca",
+    default=None,
+    help="Require client certificates signed by these roots (PEM): mutual TLS.",
+)
 def serve(
     source: str,
     host: str,
@@ -60,9 +72,15 @@ def serve(
     access_log: bool,
     log_level: str,
     reload: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_ca: str | None,
 ) -> None:
     """Serve SOURCE (path.py[:Class] or module:Class) on HOST:PORT."""
     extras.raise_if(extras.service_needs(source, label=source))
+    tls = tlsmod.files_from(cert=tls_cert, key=tls_key, ca=tls_ca)
+    if reload and tls is not None:
+        raise click.UsageError("--reload does not serve TLS yet; leave out --tls-* or --reload")
     if reload:
         server.serve_with_reload(source, host=host, port=port, token=token, log_level=log_level)
         return
@@ -76,5 +94,6 @@ def serve(
         grace=grace,
         access_log=access_log,
         log_level=log_level,
+        tls=tls,
     )
     sys.exit(code)

@@ -136,7 +136,7 @@ def tables(status: dict[str, Any]) -> list[Table]:
     for dep in status["deployments"]:
         grid = Table(
             title=f"{dep['name']} (version {dep['version']}) behind {status['gateway']['url']}"
-            f"{_auth_note(dep)}",
+            f"{_auth_note(dep)}{_mtls_note(dep)}",
             title_justify="left",
         )
         columns = ("service", "placement", "ready", "endpoints", "restarts", "age", "version")
@@ -243,7 +243,7 @@ def _endpoints_cell(dep: dict[str, Any], want: dict[str, Any], ready: list[dict[
             for e in dep["endpoints"]
             if (e["service"], e["placement"]) == (want["service"], want["placement"])
         ]
-    return " ".join(url.removeprefix("http://") for url in urls) or "-"
+    return " ".join(url.partition("://")[2] or url for url in urls) or "-"
 
 
 def _auth_note(dep: dict[str, Any]) -> str:
@@ -253,6 +253,12 @@ def _auth_note(dep: dict[str, Any]) -> str:
     if auth:
         return "; open: no API token yet (`crosscloud token create`)"
     return ""
+
+
+def _mtls_note(dep: dict[str, Any]) -> str:
+    if dep.get("mtls") == "disabled":
+        return "; PLAINTEXT to replicas: mutual TLS disabled by spec.security.mtls"
+    return "; mutual TLS to replicas" if dep.get("mtls") else ""
 
 
 def _traffic_cells(row: dict[str, Any] | None) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,8 @@ from crosscloud.planning import desired as desired_mod
 from crosscloud.planning import from_manifest, placement
 
 CLUSTER = targets.Target.CLUSTER
+#: A service's certificate, key and trust bundle: (deployment, service) -> material.
+TlsSource = Callable[[str, str], model.TlsMaterial | None]
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,21 @@ def check(spec: manifest.Manifest, path: str) -> None:
 
 
 def desired(
-    spec: manifest.Manifest, *, version: int, overrides: Mapping[str, int]
+    spec: manifest.Manifest,
+    *,
+    version: int,
+    overrides: Mapping[str, int],
+    tls_material: TlsSource | None = None,
 ) -> list[Desired]:
-    """Every cluster placement's objects at the counts `overrides` leave (sorted by id)."""
+    """Every cluster placement's objects at the counts `overrides` leave (sorted by id);
+    with `tls_material`, each mutual TLS service's Secret holds its real certificate."""
     wanted = desired_mod.desired_services(spec, version=version, scale=overrides)
     resources = {s.name: from_manifest.effective_resources(s) for s in spec.spec.services}
     plan = _plan(spec, wanted, resources)
     traffic = from_plan.traffic(spec.spec.traffic)
     out = []
     for cluster in from_plan.clusters(spec, plan, resources=resources):
-        services = tuple(_fixed(s) for s in cluster.services)
+        services = tuple(_with_tls(_fixed(s), spec, tls_material) for s in cluster.services)
         objects = render.render_placement(
             deployment=spec.metadata.name,
             placement=cluster.placement,
@@ -100,6 +107,14 @@ def desired(
             )
         )
     return out
+
+
+def _with_tls(
+    service: model.RenderService, spec: manifest.Manifest, source: TlsSource | None
+) -> model.RenderService:
+    if not service.mtls or source is None:
+        return service
+    return dataclasses.replace(service, tls_material=source(spec.metadata.name, service.name))
 
 
 def digest(objects: Sequence[Mapping[str, Any]]) -> str:

@@ -105,8 +105,10 @@ class ClusterSync:
         target: Target | None = None,
         clock: Callable[[], float] = time.time,
         resync: float = RESYNC,
+        tls_material: cluster_objects.TlsSource | None = None,
     ) -> None:
         self._target = target
+        self.tls_material = tls_material  # certificates for the pods' Secrets (certs.py)
         self._loading = threading.Lock()  # placements sync from threads of their own
         self.clock = clock
         self.resync = resync
@@ -184,7 +186,10 @@ class ClusterSync:
         for dep in deps:
             try:
                 found = cluster_objects.desired(
-                    dep.spec, version=dep.record.version, overrides=dep.submitted.overrides()
+                    dep.spec,
+                    version=dep.record.version,
+                    overrides=dep.submitted.overrides(),
+                    tls_material=self.tls_material,
                 )
             except errors.UserError as exc:  # checked by `apply`; never stop the local loop
                 log.error("%s: cannot render its cluster placements: %s", dep.name, exc)

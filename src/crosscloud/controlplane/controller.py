@@ -13,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from crosscloud import errors, ports
+from crosscloud.adapters import paths
 from crosscloud.adapters.local import links
+from crosscloud.controlplane import certs as certs_mod
 from crosscloud.controlplane import (
     clusters,
     costs,
@@ -35,7 +37,7 @@ from crosscloud.controlplane.gatewaylink import (
 )
 from crosscloud.controlplane.leadership import Leadership, alone
 from crosscloud.controlplane.shared import Shared
-from crosscloud.domain import actions, manifest, state, targets
+from crosscloud.domain import actions, gatewayfile, manifest, state, targets
 from crosscloud.planning import lifecycle, reconcile
 
 log = logging.getLogger("crosscloud.controlplane")
@@ -57,8 +59,12 @@ class Controller:
         policy: lifecycle.BackoffPolicy | None = None,
         leader: Leadership | None = None,
         network: networks.NetworkSync | None = None,
+        certs: certs_mod.Certificates | None = None,
     ) -> None:
         self.shared = shared
+        #: Every process's certificate for mutual TLS, issued and renewed each pass.
+        self.certs = certs or certs_mod.Certificates(paths.home())
+        self._tls_renewed = False
         # whether this process may act (several control planes on PostgreSQL: the leader)
         self.leader = leader or alone()
         self.target = target
@@ -70,7 +76,8 @@ class Controller:
         self.traffic = traffic.TrafficWindow()  # the gateway's counters, for `status`
         self.live = live.LiveTraffic()  # the same, over seconds, for the dashboard (live.py)
         self.autoscaler = Autoscaler()  # replica counts from the gateway's load (autoscaler.py)
-        self.clusters = clusters.ClusterSync()  # EKS/AKS/GKE placements (clusters.py)
+        # EKS/AKS/GKE placements (clusters.py); their pods get certificates as Secrets
+        self.clusters = clusters.ClusterSync(tls_material=self.certs.material)
         self.health = loop_health.LoopHealth()  # whether passes complete, for `status`
         self.usage = usage.UsageMeter()  # requests per service and token (usage.py)
         self._unrecorded: list[str] = []  # gateway restarts whose event the store refused
@@ -93,6 +100,8 @@ class Controller:
             self.leader.require()  # a standby, or a leader whose lease lapsed, does nothing
             self.autoscaler.step(shared, self.gateway)  # may store new counts for this pass
             deps = shared.deployments()
+            # before any launch: a replica started below finds its certificate in place
+            self._tls_renewed = self.certs.step(deps, now=shared.clock()) or self._tls_renewed
             self.clusters.step(shared, deps)  # EKS/AKS/GKE placements: see clusters.py
             self.target.use_health_paths(health_paths(deps))
             observed = self._observe()
@@ -173,6 +182,9 @@ class Controller:
             return None
         service = dep.spec.service(record.service)
         cpus = service.resources.cpu if service.resources and service.resources.cpu else 1.0
+        tls = None
+        if dep.spec.spec.secured(record.service):
+            tls = self.certs.service_files(record.deployment, record.service)
         return targets.LaunchSpec(
             replica_id=record.id,
             deployment=record.deployment,
@@ -184,20 +196,29 @@ class Controller:
             health_path=service.health_path or targets.DEFAULT_HEALTH_PATH,
             cwd=str(dep.submitted.folder),
             cpus=cpus,
-            env={**service.env, **self._discovery_env(dep.spec)},
+            env={**service.env, **self._discovery_env(dep.spec, record.service)},
             restarts=restarts,
             crash_count=record.crash_count,
             capacity=record.capacity,
             network=self.networks.launch_network(dep, record.placement),
+            tls_cert=None if tls is None else str(tls.cert),
+            tls_ca=None if tls is None else str(tls.ca),
         )
 
-    def _discovery_env(self, spec: manifest.Manifest) -> dict[str, str]:
-        """How code in one service reaches another: through the gateway, by name."""
-        urls = {s.name: f"{self.gateway.url}/{s.name}" for s in spec.spec.services}
-        return {
-            "CROSSCLOUD_GATEWAY_URL": self.gateway.url,
-            "CROSSCLOUD_SERVICE_URLS": ",".join(f"{k}={v}" for k, v in sorted(urls.items())),
-        }
+    def _discovery_env(self, spec: manifest.Manifest, service: str) -> dict[str, str]:
+        """How code in one service reaches another: through the gateway, by name; with
+        mutual TLS, through its mesh listener, with the service's own certificate (so a
+        deployment's API tokens do not stand in the way of its own services)."""
+        names = [s.name for s in spec.spec.services]
+        env = {"CROSSCLOUD_GATEWAY_URL": self.gateway.url}
+        if spec.spec.security.enabled:
+            urls = {name: self.gateway.mesh_url(name) for name in names}
+            files = self.certs.service_files(spec.metadata.name, service)
+            env.update(CROSSCLOUD_TLS_CERT=str(files.cert), CROSSCLOUD_TLS_CA=str(files.ca))
+        else:
+            urls = {name: f"{self.gateway.url}/{name}" for name in names}
+        env["CROSSCLOUD_SERVICE_URLS"] = ",".join(f"{k}={v}" for k, v in sorted(urls.items()))
+        return env
 
     def _start(self, action: actions.Start, deps: Sequence[records.Deployed]) -> None:
         region = action.placement.split("/", 1)[-1]
@@ -288,20 +309,41 @@ class Controller:
             noticed = {r.id for r in replicas if r.preempt_at is not None}
             for service in dep.spec.spec.services:
                 mine = [e for e in endpoints if e.service == service.name]
+                secured = dep.spec.spec.secured(service.name)
+                who = self.certs.service_identity(dep.name, service.name) if secured else None
                 services.append(
                     service_config(
-                        dep.spec, service.name, mine, api_tokens=api_tokens, draining=noticed
+                        dep.spec,
+                        service.name,
+                        mine,
+                        api_tokens=api_tokens,
+                        draining=noticed,
+                        identity=who,
                     )
                 )
         if deps or self.gateway.alive():
             self.leader.require()
             tls = tls_config([(d.spec, d.submitted.folder) for d in deps], issued=self._issued)
-            self.gateway.ensure(services, limits_config([dep.spec for dep in deps]), tls)
+            self.gateway.ensure(
+                services,
+                limits_config([dep.spec for dep in deps]),
+                tls,
+                upstream_tls=self._gateway_tls(deps),
+                reload=self._tls_renewed,
+            )
+            self._tls_renewed = False
         self._unrecorded += self.gateway.take_notes()
         while self._unrecorded:  # kept until stored: a full disk delays the event, not loses it
             for dep in deps:  # every deployment's traffic went through it
                 self.shared.event(dep.name, "GatewayRestarted", self._unrecorded[0])
             self._unrecorded.pop(0)
+
+    def _gateway_tls(self, deps: Sequence[records.Deployed]) -> gatewayfile.UpstreamTlsFile | None:
+        """The gateway's certificate while any deployment has mutual TLS on."""
+        if not any(dep.spec.spec.security.enabled for dep in deps):
+            return None
+        files = self.certs.gateway_files()
+        return gatewayfile.UpstreamTlsFile(cert=str(files.cert), ca=str(files.ca))
 
     def busy(self) -> bool:
         """Stops still draining in the background."""

@@ -23,6 +23,7 @@ from crosscloud.adapters.store import sqlite_file as store_file
 from crosscloud.adapters.store.sql_store import SqlStore
 from crosscloud.controlplane import (
     api,
+    certs,
     instances,
     leadership,
     networks,
@@ -62,12 +63,20 @@ def run(*, stay: bool = False) -> int:
     leader = leadership.for_store(store, home=home)  # a standby until it takes the lease
     gateway = GatewayLink(home)
     gateway.may_act = leader.may_act
-    target = local.LocalTarget(home=home)
+    issued = certs.Certificates(home)
+    target = local.LocalTarget(home=home, client_tls=issued.controlplane_files())
     shared = Shared(store=store)
     network = networks.NetworkSync(links.Links(home))
     if network.reason is not None:
         log.info("isolated local regions fall back to 127.0.0.1: %s", network.reason)
-    ctl = Controller(shared=shared, target=target, gateway=gateway, leader=leader, network=network)
+    ctl = Controller(
+        shared=shared,
+        target=target,
+        gateway=gateway,
+        leader=leader,
+        network=network,
+        certs=issued,
+    )
     leader.on_change = shared.wake.set
     token = instances.new_token(info_file)
     server = api.ApiServer(ctl, token, io_timeout=_seconds(api.TIMEOUT_ENV, 10.0))

@@ -10,6 +10,7 @@ import logging
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -47,6 +48,7 @@ class GatewayLink:
         self._port = self._configured_port = port
         self._admin_port: int | None = None
         self._https: bool | None = None  # None: as the running gateway's record says
+        self._mesh_port: int | None = None
         self._last: bytes | None = None
         self._child: subprocess.Popen[bytes] | None = None
         self.on_restart: Callable[[], None] = lambda: None  # a note waits: wake the loop
@@ -84,6 +86,18 @@ class GatewayLink:
             self._port = int(info["port"]) if info else procs.free_port(self.host)
         return self._port
 
+    @property
+    def mesh_port(self) -> int:
+        """The port of the gateway's mutual TLS listener for services calling services."""
+        if self._mesh_port is None:
+            info = self._info()
+            found = info.get("mesh_port") if info else None
+            self._mesh_port = int(found) if found else procs.free_port(self.host)
+        return self._mesh_port
+
+    def mesh_url(self, service: str) -> str:
+        return f"https://{self.host}:{self.mesh_port}/{service}"
+
     def _info(self) -> dict[str, Any] | None:
         try:
             return dict(orjson.loads(self.info_path.read_bytes()))
@@ -102,17 +116,27 @@ class GatewayLink:
         services: list[gatewayfile.ServiceFile],
         limits: gatewayfile.LimitsFile | None = None,
         tls: gatewayfile.TlsFile | None = None,
+        *,
+        upstream_tls: gatewayfile.UpstreamTlsFile | None = None,
+        reload: bool = False,
     ) -> None:
         """Start the gateway if it is not running, then push `services` (its client
-        `limits`, and the front door's `tls`) if they changed."""
+        `limits`, the front door's `tls`, and with `upstream_tls` its certificate for mutual
+        TLS to replicas and the mesh listener) if they changed, or if `reload` (its
+        certificate files were renewed)."""
         listen = gatewayfile.ListenFile(
             host=self.host, port=self.port, tls=tls, admin_port=self.admin_port
         )
         self._https = tls is not None
+        mesh = None
+        if upstream_tls is not None:
+            mesh = gatewayfile.MeshFile(host=self.host, port=self.mesh_port)
         config = gatewayfile.GatewayFile(
             listen=listen,
             limits=limits or gatewayfile.LimitsFile(),
             services=services,
+            upstream_tls=upstream_tls,
+            mesh=mesh,
         )
         body = orjson.dumps(config.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         # A certificate renewed in place leaves the file as it was: its files' stamps are
@@ -132,7 +156,7 @@ class GatewayLink:
             if self._watched is None:  # adopted from an earlier control plane
                 self._watch(None)
                 log.info("watching the running gateway on %s (pid %s)", self.url, self._watched)
-            if seen != self._last:
+            if (seen != self._last or reload) and self._listening():
                 self._write(body, seen)
                 self._signal(signal.SIGHUP)
 
@@ -205,10 +229,20 @@ class GatewayLink:
             "port": self.port,
             "admin_port": self.admin_port,
             "url": self.url,
+            "mesh_port": self.mesh_port,
         }
         self.info_path.write_bytes(orjson.dumps(info))
         log.info("gateway started on %s (pid %d)", self.url, child.pid)
         self._watch(child)
+
+    def _listening(self) -> bool:
+        """Whether the gateway accepts connections, and so has its SIGHUP handler (else a
+        SIGHUP would end it): until then the push waits for the next pass."""
+        try:
+            socket.create_connection((self.host, self.port), timeout=0.5).close()
+        except OSError:
+            return False
+        return True
 
     def _signal(self, sig: signal.Signals) -> None:
         info = self._info()
@@ -224,6 +258,7 @@ class GatewayLink:
             self._last = None
             self._port = self._configured_port
             self._admin_port = self._https = None
+            self._mesh_port = None
 
     def stop(self, grace: float = 10.0) -> None:
         with self._mutex:
@@ -277,10 +312,12 @@ def service_config(
     *,
     api_tokens: list[tokens.TokenRecord] | None = None,
     draining: Collection[str] = (),
+    identity: str | None = None,
 ) -> gatewayfile.ServiceFile:
     """One service of the gateway's config file, from the manifest's traffic settings
     and the deployment's API tokens (`api_tokens`: every one, revoked included);
-    replicas in `draining` (ids) get no new request (a preemption notice)."""
+    replicas in `draining` (ids) get no new request (a preemption notice); with
+    `identity`, mutual TLS to replicas that must present it."""
     traffic = spec.spec.traffic
     outlier = traffic.outlier_detection
     declared = next((s for s in spec.spec.services if s.name == service), None)
@@ -308,6 +345,7 @@ def service_config(
         upstreams=[_upstream(ep, draining=draining) for ep in endpoints],
         residency={zone: list(members) for zone, members in traffic.residency.items()},
         affinity=_affinity(traffic.prefix_affinity),
+        identity=identity,
         **_auth(api_tokens or [], service),
     )
 
@@ -331,7 +369,7 @@ def _health_path(spec: manifest.Manifest, service: str) -> str:
 def _upstream(
     endpoint: state.EndpointRecord, *, draining: Collection[str]
 ) -> gatewayfile.UpstreamFile:
-    host, _, port = endpoint.url.removeprefix("http://").partition(":")
+    host, _, port = endpoint.url.partition("://")[2].partition(":")
     return gatewayfile.UpstreamFile(
         id=endpoint.replica_id or endpoint.url,
         host=host,

@@ -275,6 +275,7 @@ def _deployment(
         "replicas": [_replica(r, ctl, stale=stale) for r in replicas],
         "endpoints": [dataclasses.asdict(e) for e in store.list_endpoints(deployment=record.name)],
         "auth": token_ops.auth_mode(ctl.shared, record.name),
+        "mtls": dep.spec.spec.security.mtls,
         "traffic": _traffic_of(seen, dep.spec),
         "clusters": ctl.clusters.status(record.name),
         "network": ctl.networks.describe(dep),

@@ -31,6 +31,7 @@ refused. Durations as in manifests (250ms, 10s, 5m), sizes as 32Ki or bytes.
                          quota: {rps: 10, burst: 20, concurrency: 4, tokensPerMinute: 90000},
                          residency: eu}]}  # the token's zone (planning/residency.py)
         residency: {eu: [local/a], us: [local/b]}  # zones: placements that may serve them
+        identity: spiffe://crosscloud.local/demo/echo  # the URI SAN replicas must present
         upstreams:
           - {id: a1, host: 127.0.0.1, port: 9001, placement: local/a, version: v1}
     limits:                                # every one optional; the defaults shown
@@ -43,6 +44,11 @@ refused. Durations as in manifests (250ms, 10s, 5m), sizes as 32Ki or bytes.
       maxUrlBytes: 8Ki                     # the request target: 414
       maxHeaders: 100                      # 431
       maxBodySize: 64Mi                    # 413
+    upstreamTls:                           # optional: mutual TLS to every replica
+      cert: /path/gateway.pem              # the gateway's certificate (and key, unless `key`)
+      ca: /path/bundle.pem                 # the roots replicas' certificates must chain to
+    mesh: {host: 127.0.0.1, port: 8443}    # optional: mTLS listener for services calling
+                                           # services (a workload certificate, no token)
 """
 
 from __future__ import annotations
@@ -164,6 +170,23 @@ ModelName = Annotated[
 ]
 
 
+class UpstreamTlsFile(FileModel):
+    """`upstreamTls`: the gateway's certificate (its key inside unless `key`) and the
+    roots that replicas' certificates must chain to. Files are re-read when they change."""
+
+    cert: str = pydantic.Field(min_length=1)
+    key: str | None = None
+    ca: str = pydantic.Field(min_length=1)
+
+
+class MeshFile(FileModel):
+    """`mesh`: a listener that takes only clients with a workload certificate of the CA;
+    such a client may call its own deployment's services without an API token."""
+
+    host: str = "127.0.0.1"
+    port: int = pydantic.Field(default=0, ge=0, le=65535)
+
+
 class ServiceFile(FileModel):
     """`services[]`: one routed service, its replicas and how traffic reaches them."""
 
@@ -184,6 +207,7 @@ class ServiceFile(FileModel):
     discover_models: bool = pydantic.Field(default=False, alias="discoverModels")
     affinity: AffinityFile = AffinityFile()
     residency: dict[str, list[str]] = {}
+    identity: str | None = pydantic.Field(None, pattern=r"^spiffe://[a-z0-9._-]+/\S+$")
 
 
 ClientCerts = Literal["none", "optional", "required"]
@@ -237,6 +261,14 @@ class GatewayFile(FileModel):
     listen: ListenFile = ListenFile()
     limits: LimitsFile = LimitsFile()
     services: list[ServiceFile] = []
+    upstream_tls: UpstreamTlsFile | None = pydantic.Field(None, alias="upstreamTls")
+    mesh: MeshFile | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _tls_for_identities(self) -> GatewayFile:
+        if self.upstream_tls is None and (self.mesh or any(s.identity for s in self.services)):
+            raise ValueError("`identity` and `mesh` need `upstreamTls` (the gateway's certificate)")
+        return self
 
     def to_json(self) -> dict[str, Any]:
         """The file's content as written: camelCase keys, only the values that were set."""

@@ -73,11 +73,12 @@ class ReplicaRecord:
     message: str = ""
     capacity: str = cost.ON_DEMAND
     preempt_at: float | None = None
+    scheme: str = "http"  # https: it serves mutual TLS only
 
     @property
     def url(self) -> str | None:
-        """http://host:port, or None before the replica has a port."""
-        return None if self.port is None else f"http://{self.host}:{self.port}"
+        """scheme://host:port, or None before the replica has a port."""
+        return None if self.port is None else f"{self.scheme}://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ class LaunchSpec:
     `module:Class`, resolved against `cwd`; or `command`, any program serving HTTP on the
     port it is given (`{port}` in its arguments, and `$PORT`). `env` is added to the
     replica's environment; `health_path` answers 200 once it is ready. `network` is None
-    for a replica on this machine's 127.0.0.1."""
+    for a replica on this machine's 127.0.0.1. With `tls_cert` and `tls_ca` (file paths)
+    a crosscloud replica serves mutual TLS only."""
 
     replica_id: str
     deployment: str
@@ -72,6 +73,8 @@ class LaunchSpec:
     command: tuple[str, ...] = ()
     health_path: str = DEFAULT_HEALTH_PATH
     network: ReplicaNetwork | None = None
+    tls_cert: str | None = None
+    tls_ca: str | None = None
 
 
 @dataclass(frozen=True)

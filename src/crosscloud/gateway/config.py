@@ -17,7 +17,8 @@ import yaml
 
 from crosscloud import errors
 from crosscloud.adapters import frontdoor as gwtls
-from crosscloud.domain import gatewayfile, policies, tokens
+from crosscloud.adapters.security import tls as mtls
+from crosscloud.domain import gatewayfile, identity, policies, tokens
 from crosscloud.gateway import hold as gwhold
 from crosscloud.planning import affinity as pa
 from crosscloud.planning import outlier, retry
@@ -89,6 +90,14 @@ class ServiceConfig:
     affinity_capacity: int = 8192
     #: Residency zones: name -> the placements that may serve a request in it.
     residency: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: The URI SAN every replica must present (mutual TLS), or None (plaintext).
+    identity: str | None = None
+
+    @property
+    def deployment(self) -> str | None:
+        """The deployment named by `identity`: its workloads may call without a token."""
+        found = None if self.identity is None else identity.parse(self.identity)
+        return None if found is None else found.deployment
 
     def __post_init__(self) -> None:
         # Refused here, once per configuration: a policy never falls back to another.
@@ -127,6 +136,10 @@ class GatewayConfig:
     tls: gwtls.TlsConfig | None = None
     #: A plain-HTTP listener on 127.0.0.1 for the gateway's own answers only (None: none).
     admin_port: int | None = None
+    #: The gateway's certificate and trusted roots for mutual TLS to replicas.
+    upstream_tls: mtls.TlsFiles | None = None
+    #: (host, port) of the listener for services calling services, or None.
+    mesh: tuple[str, int] | None = None
 
     @property
     def scheme(self) -> str:
@@ -163,6 +176,7 @@ def _service(file: gatewayfile.ServiceFile) -> ServiceConfig:
         ),
         affinity_capacity=file.affinity.capacity,
         residency=tuple((zone, tuple(members)) for zone, members in file.residency.items()),
+        identity=file.identity,
     )
 
 
@@ -191,6 +205,16 @@ def parse(data: Any, *, source: str = "<config>") -> GatewayConfig:
         limits=Limits(**model.limits.model_dump()),
         tls=None if model.listen.tls is None else gwtls.TlsConfig(**model.listen.tls.model_dump()),
         admin_port=model.listen.admin_port,
+        upstream_tls=_upstream_tls(model.upstream_tls),
+        mesh=None if model.mesh is None else (model.mesh.host, model.mesh.port),
+    )
+
+
+def _upstream_tls(file: gatewayfile.UpstreamTlsFile | None) -> mtls.TlsFiles | None:
+    if file is None:
+        return None
+    return mtls.TlsFiles(
+        Path(file.cert), None if file.key is None else Path(file.key), Path(file.ca)
     )
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
+from crosscloud.adapters.security import tls
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
 from crosscloud.gateway import exchange as gwexchange
@@ -115,11 +116,13 @@ class Downstream(asyncio.Protocol):
         "limits",
         "lingering",
         "mark",
+        "mesh",
         "odd",
         "out",
         "over_cap",
         "parser",
         "parsing",
+        "peer_deployment",
         "queue",
         "reading_paused",
         "refused",
@@ -131,8 +134,12 @@ class Downstream(asyncio.Protocol):
         "url",
     )
 
-    def __init__(self, server: Gateway) -> None:
+    def __init__(self, server: Gateway, *, mesh: bool = False) -> None:
         self.server = server
+        #: On the mesh listener: the deployment of the client's workload certificate
+        #: (set once the handshake is done); its own services need no API token.
+        self.peer_deployment: str | None = None
+        self.mesh = mesh
         self.limits = server.config.limits
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
@@ -179,6 +186,8 @@ class Downstream(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        if self.mesh:  # TLS: called after the handshake verified the client's certificate
+            self.peer_deployment = tls.peer_deployment(transport.get_extra_info("peercert"))
         connections = self.server.connections
         connections.add(self)
         # Refused (every request on it answered, then closed): over the connection cap, or
@@ -471,24 +480,31 @@ class Downstream(asyncio.Protocol):
         )
         return gwhead.refusal(facts, self.limits)
 
-    def _authorize(self, service: str) -> tuple[int, str] | tuple[int, str, int] | None:
+    def _authorize(
+        self, cluster: gwcluster.Cluster
+    ) -> tuple[int, str] | tuple[int, str, int] | None:
         """A refusal, or None. The Authorization header goes on to the replica only when
         the gateway did not check it: a token stays with the gateway."""
-        denied, line = self.authorize_for(service, self.auth)
+        denied, line = self.authorize_for(cluster, self.auth)
         if line:
             self.headers.append(line)
         return denied
 
     def authorize_for(
-        self, service: str, auth: bytes | None
+        self, cluster: gwcluster.Cluster, auth: bytes | None
     ) -> tuple[tuple[int, str] | tuple[int, str, int] | None, bytes]:
         """(refusal or None, the Authorization line to pass on or b""); an admitted token
-        with a quota leaves its limiter in `holding` for the request's exchange."""
+        with a quota leaves its limiter in `holding` for the request's exchange. A workload
+        of the service's own deployment, known by its certificate (mesh listener), needs
+        no token."""
         authorizer = self.server.authorizer
+        peer = self.peer_deployment
+        if peer is not None and peer == cluster.config.deployment:
+            authorizer = None
         if authorizer is not None:
-            denied = authorizer(service, auth)
+            denied = authorizer(cluster.name, auth)
             self.holding = authorizer.holding
-            if denied is not None or authorizer.guards(service):
+            if denied is not None or authorizer.guards(cluster.name):
                 return denied, b""
         return None, (b"authorization: %b\r\n" % auth if auth is not None else b"")
 
@@ -506,7 +522,7 @@ class Downstream(asyncio.Protocol):
         self, cluster: gwcluster.Cluster
     ) -> tuple[str | None, tuple[int, str] | tuple[int, str, int] | None]:
         """(the request's residency zone, None), or (None, a refusal): its token first."""
-        denied = self._authorize(cluster.name)
+        denied = self._authorize(cluster)
         if denied is None and (self.residency is not None or self.server.zoned_tokens):
             zone, refused = self.zone_for(cluster, self.auth, self.residency)
             if refused is not None:

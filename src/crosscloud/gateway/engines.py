@@ -7,6 +7,7 @@ engine exports them), for routing by model and for the autoscaler's `targetQueue
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import orjson
 
@@ -21,12 +22,20 @@ WAITING = "vllm:num_requests_waiting"
 RUNNING = "vllm:num_requests_running"
 
 
-async def fetch(upstream: gwconfig.Upstream, path: str, *, within: float) -> bytes | None:
-    """The body of a 200 answer to `GET path`, or None."""
+async def fetch(
+    upstream: gwconfig.Upstream,
+    path: str,
+    *,
+    within: float,
+    context: ssl.SSLContext | None = None,
+) -> bytes | None:
+    """The body of a 200 answer to `GET path` (over mutual TLS with `context`), or None."""
     writer = None
     try:
         async with asyncio.timeout(within):
-            reader, writer = await asyncio.open_connection(upstream.host, upstream.port)
+            reader, writer = await asyncio.open_connection(
+                upstream.host, upstream.port, ssl=context
+            )
             writer.write(
                 b"GET %b HTTP/1.1\r\nhost: %b:%d\r\nuser-agent: crosscloud-gateway\r\n"
                 b"accept: */*\r\nconnection: close\r\n\r\n"
@@ -79,14 +88,17 @@ def queue_of(body: bytes | None) -> tuple[int, int]:
     return found[WAITING], found[RUNNING]
 
 
-async def observe(cluster: gwcluster.Cluster, *, discover: bool) -> None:
-    """One round of reading the replicas of `cluster` (concurrently)."""
+async def observe(
+    cluster: gwcluster.Cluster, *, discover: bool, context: ssl.SSLContext | None = None
+) -> None:
+    """One round of reading the replicas of `cluster` (concurrently; with `context`, the
+    client side of mutual TLS to them)."""
     hosts = [h for h in cluster.hosts.values() if h.available]
     timeout = cluster.config.health.timeout
     config = cluster.config
     if discover and config.discover_models and not config.models and hosts:
         bodies = await asyncio.gather(
-            *(fetch(h.upstream, "/v1/models", within=timeout) for h in hosts)
+            *(fetch(h.upstream, "/v1/models", within=timeout, context=context) for h in hosts)
         )
         changed = False
         for host, body in zip(hosts, bodies, strict=True):
@@ -97,7 +109,7 @@ async def observe(cluster: gwcluster.Cluster, *, discover: bool) -> None:
             cluster.rebuild()  # the model map and `llm` follow (Gateway._index_models)
     if cluster.llm and hosts:
         bodies = await asyncio.gather(
-            *(fetch(h.upstream, "/metrics", within=timeout) for h in hosts)
+            *(fetch(h.upstream, "/metrics", within=timeout, context=context) for h in hosts)
         )
         for host, body in zip(hosts, bodies, strict=True):
             host.waiting, host.running = queue_of(body)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import ssl
 import time
 from typing import TYPE_CHECKING
 
@@ -199,17 +200,25 @@ class Exchange:
             self.connecting = self.client.server.loop.create_task(self._connect(host))
 
     async def _connect(self, host: gwcluster.Host) -> None:
-        loop = self.client.server.loop
+        server = self.client.server
+        # mutual TLS to the replicas of a service that names the identity they must have
+        tls = server.upstream_tls if self.cluster.config.identity is not None else None
         try:
-            _, conn = await loop.create_connection(
-                lambda: gwupstream.UpstreamConn(host), host.upstream.host, host.upstream.port
+            _, conn = await server.loop.create_connection(
+                lambda: gwupstream.UpstreamConn(host),
+                host.upstream.host,
+                host.upstream.port,
+                ssl=None if tls is None else tls.current,
             )
-        except OSError:
+        except (OSError, ssl.SSLError):  # refused, reset, or a handshake that failed
             self.connecting = None
             self._connect_failed(host)
             return
         self.connecting = None
-        if self.done or self.host is not host:
+        if tls is not None and not gwupstream.is_expected(conn, self.cluster.config.identity):
+            conn.abort()  # TLS to the wrong service: not one byte of the request goes
+            self._connect_failed(host, failure=(502, b"upstream is not the service it should be"))
+        elif self.done or self.host is not host:
             conn.close()
         else:
             self._attach(conn)
@@ -337,12 +346,13 @@ class Exchange:
         else:
             self._fail(*failure)
 
-    def _connect_failed(self, host: gwcluster.Host) -> None:
+    def _connect_failed(
+        self, host: gwcluster.Host, *, failure: tuple[int, bytes] = (503, b"upstream connect error")
+    ) -> None:
         if self.done:
             return
         host.connect_errors += 1
         self.cluster.record(host, _CONNECT, self.client.server.loop.time())
-        failure = (503, b"upstream connect error")
         if self._may_retry(retry.Failure.CONNECT):
             self._retry(failure)
         else:

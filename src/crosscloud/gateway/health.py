@@ -11,25 +11,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+from collections.abc import Callable
 
+from crosscloud.adapters.security import tls
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
 from crosscloud.gateway import engines
 
+#: The client context for mutual TLS to replicas at this moment, or None (plaintext).
+TlsContext = Callable[[], ssl.SSLContext | None]
 
-async def probe(upstream: gwconfig.Upstream, check: gwconfig.HealthCheck) -> bool:
-    """One check: True when the replica answers 2xx/3xx within the timeout."""
+
+def _plaintext() -> ssl.SSLContext | None:
+    return None
+
+
+async def probe(
+    upstream: gwconfig.Upstream,
+    check: gwconfig.HealthCheck,
+    *,
+    context: ssl.SSLContext | None = None,
+    identity: str | None = None,
+) -> bool:
+    """One check: True when the replica answers 2xx/3xx within the timeout (over mutual
+    TLS with `context`, from a replica whose certificate names `identity`)."""
     writer = None
     try:
         async with asyncio.timeout(check.timeout):
-            reader, writer = await asyncio.open_connection(upstream.host, upstream.port)
+            reader, writer = await asyncio.open_connection(
+                upstream.host, upstream.port, ssl=context
+            )
+            peer = writer.get_extra_info("peercert")
+            if context is not None and identity is not None and tls.peer_identity(peer) != identity:
+                return False
             writer.write(
                 b"GET %b HTTP/1.1\r\nhost: %b:%d\r\nuser-agent: crosscloud-gateway\r\n"
                 b"connection: close\r\n\r\n"
                 % (check.path.encode(), upstream.host.encode(), upstream.port)
             )
             line = await reader.readline()
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, ssl.SSLError):
         return False
     finally:
         if writer is not None:
@@ -58,10 +80,14 @@ def apply(cluster: gwcluster.Cluster, host: gwcluster.Host, ok: bool) -> bool:
     return False
 
 
-async def check_cluster(cluster: gwcluster.Cluster) -> None:
+async def check_cluster(cluster: gwcluster.Cluster, context: TlsContext = _plaintext) -> None:
     """Check every host of `cluster` once, concurrently, and rebuild its plan on change."""
     hosts = list(cluster.hosts.values())
-    results = await asyncio.gather(*(probe(h.upstream, cluster.config.health) for h in hosts))
+    config = cluster.config
+    ctx = None if config.identity is None else context()
+    results = await asyncio.gather(
+        *(probe(h.upstream, config.health, context=ctx, identity=config.identity) for h in hosts)
+    )
     changed = False
     for host, ok in zip(hosts, results, strict=True):
         if cluster.hosts.get(host.id) is host:
@@ -70,16 +96,19 @@ async def check_cluster(cluster: gwcluster.Cluster) -> None:
         cluster.rebuild()
 
 
-async def run(cluster: gwcluster.Cluster) -> None:
+async def run(cluster: gwcluster.Cluster, context: TlsContext = _plaintext) -> None:
     """Check `cluster` forever at its interval (cancel the task to stop); on the same
     beat, learn the models of services that declare none, every DISCOVER_EVERY checks,
-    and read the queues of OpenAI services' replicas."""
+    and read the queues of OpenAI services' replicas (over mutual TLS with `context` for
+    a service whose replicas have an identity)."""
     passes = 0
     while True:
         if cluster.config.health.enabled and cluster.hosts:
             with contextlib.suppress(Exception):
-                await check_cluster(cluster)
+                await check_cluster(cluster, context)
+            ctx = None if cluster.config.identity is None else context()
             with contextlib.suppress(Exception):
-                await engines.observe(cluster, discover=passes % engines.DISCOVER_EVERY == 0)
+                discover = passes % engines.DISCOVER_EVERY == 0
+                await engines.observe(cluster, discover=discover, context=ctx)
             passes += 1
         await asyncio.sleep(cluster.config.health.interval)

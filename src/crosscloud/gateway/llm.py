@@ -275,7 +275,7 @@ class BodyRead:
             error = openai_error(404, message, param="model", code="model_not_found")
             self._answer(error, close=False)
             return None
-        denied, line = self.client.authorize_for(cluster.name, self.auth)
+        denied, line = self.client.authorize_for(cluster, self.auth)
         if denied is not None:
             if len(denied) == 3:  # past the token's quota: 429 with Retry-After
                 self._answer(framing.too_many_bytes(denied[1], denied[2], openai=True), close=False)

@@ -27,6 +27,12 @@ def apply(gw: server.Gateway, config: gwconfig.GatewayConfig) -> None:
         gw.set_service(service)
     # tokens revoked since the last file are gone; counters and quota buckets carry over
     gw.authorizer = auth.for_config(config, gw.authorizer)
+    gw.set_upstream_tls(
+        config.upstream_tls
+    )  # renewed certificates are read now, not at the next poll
+    if config.mesh is not None and gw.config.mesh is None:
+        gw.config = dataclasses.replace(gw.config, mesh=config.mesh)
+        gw.loop.create_task(gw.start_mesh())  # the first deployment with mutual TLS
     # New limits hold for connections accepted from now on, and for the timeout sweep.
     gw.config = dataclasses.replace(gw.config, limits=_fit_fd_limit(config.limits))
 
@@ -39,17 +45,22 @@ async def run(path: str, *, host: str | None = None, port: int | None = None) ->
         config = dataclasses.replace(config, port=port)
     config = dataclasses.replace(config, limits=_fit_fd_limit(config.limits))
     gw = server.Gateway(config, authorizer=auth.for_config(config))
-    await gw.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # Before listening: once the port accepts, a SIGHUP reloads (the control plane waits
+    # for that before it signals; the default action of SIGHUP would end the process).
     loop.add_signal_handler(signal.SIGHUP, _reload, gw, path)
+    await gw.start()
     if _changed(path, config_read):  # while starting (a SIGHUP then was ignored)
         _reload(gw, path)
     names = ", ".join(sorted(gw.clusters)) or "no services yet"
     where = f"{config.scheme}://{config.host}:{gw.port}"
     print(f"gateway listening on {where} ({names})", file=sys.stderr)
+    if gw.mesh_port is not None:
+        mesh_host = config.mesh[0] if config.mesh else config.host
+        print(f"gateway mesh (mutual TLS) on {mesh_host}:{gw.mesh_port}", file=sys.stderr)
     await stop.wait()
     await gw.stop()
 

@@ -23,6 +23,7 @@ from typing import Protocol, cast
 
 from crosscloud.adapters import frontdoor as gwtls
 from crosscloud.adapters import listen
+from crosscloud.adapters.security import tls
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
 from crosscloud.gateway import downstream, framing, health, llm, metrics
@@ -117,6 +118,13 @@ class Gateway:
             lambda: list(self.clusters.values()), lambda: _counts(self.authorizer)
         )
         self.port = config.port
+        #: Mutual TLS to replicas: a client context per new upstream connection (`current`
+        #: follows the files), and the mesh listener's server context; None: plaintext.
+        self.upstream_tls: tls.Reloading | None = None
+        self.mesh_tls: tls.Reloading | None = None
+        self.mesh_port: int | None = None
+        self._mesh_server: asyncio.Server | None = None
+        self.set_upstream_tls(config.upstream_tls)
         for service in config.services:
             self.set_service(service)
 
@@ -163,6 +171,25 @@ class Gateway:
             if task is not None:
                 task.cancel()
             self._reindex()
+
+    def set_upstream_tls(self, files: tls.TlsFiles | None) -> None:
+        """Use `files` for mutual TLS to replicas (and the mesh listener): the same files
+        are re-read now if they changed (the control plane renewed them), new ones replace
+        the contexts. Connections already open keep theirs."""
+        current = self.upstream_tls
+        if current is not None and current.tls == files:
+            current.check()
+            if self.mesh_tls is not None:
+                self.mesh_tls.check()
+            return
+        for old in (self.upstream_tls, self.mesh_tls):
+            if old is not None:
+                old.stop()
+        if files is None:
+            self.upstream_tls = self.mesh_tls = None
+            return
+        self.upstream_tls = tls.Reloading(files, server=False).start()
+        self.mesh_tls = tls.Reloading(files, server=True).start()
 
     def snapshot(self) -> dict[str, object]:
         """Each service's upstreams and their state, as plain data (for status)."""
@@ -264,6 +291,7 @@ class Gateway:
             admin = bind("127.0.0.1", self.config.admin_port)
             self.admin_port = admin.getsockname()[1]
             self._admin = await self.loop.create_server(lambda: downstream.Admin(self), sock=admin)
+        await self.start_mesh()
         for cluster in self.clusters.values():
             self._start_health(cluster)
         self._tick_timeouts()
@@ -303,11 +331,26 @@ class Gateway:
         old.close()
         return True
 
+    async def start_mesh(self) -> None:
+        """Open the mesh listener (mutual TLS; see Downstream's `peer_deployment`) if the
+        config asks for one and none is open yet."""
+        if self._mesh_server is not None or self.config.mesh is None or self.mesh_tls is None:
+            return
+        mesh = bind(*self.config.mesh)
+        self.mesh_port = mesh.getsockname()[1]
+        self._mesh_server = await self.loop.create_server(
+            lambda: downstream.Downstream(self, mesh=True), sock=mesh, ssl=self.mesh_tls.base
+        )
+
     def _start_health(self, cluster: gwcluster.Cluster) -> None:
         old = self._tasks.pop(cluster.name, None)
         if old is not None:
             old.cancel()
-        self._tasks[cluster.name] = self.loop.create_task(health.run(cluster))
+        self._tasks[cluster.name] = self.loop.create_task(health.run(cluster, self._tls_context))
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """The client context for replicas now (health checks read it every interval)."""
+        return None if self.upstream_tls is None else self.upstream_tls.current
 
     def _tick_timeouts(self) -> None:
         now = time.perf_counter()  # the clock of request deadlines (exchange.py)
@@ -363,11 +406,12 @@ class Gateway:
         for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for listener in (self._server, self._admin):
+        for listener in (self._server, self._admin, self._mesh_server):
             if listener is not None:
                 listener.close()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(listener.wait_closed(), 1.0)
+        self.set_upstream_tls(None)
         for cluster in self.clusters.values():
             for host in cluster.hosts.values():
                 host.close_idle()

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
+from crosscloud.adapters.security import tls
+
 if TYPE_CHECKING:
     from crosscloud.gateway.cluster import Host
     from crosscloud.gateway.exchange import Exchange
@@ -180,6 +182,17 @@ class UpstreamConn(asyncio.Protocol):
         self.exchange = None
         if self.transport is not None:
             self.transport.abort()
+
+
+def is_expected(conn: UpstreamConn, identity: str | None) -> bool:
+    """Whether a new TLS connection's peer is the service it was opened to reach: its
+    certificate (verified against the CA's roots in the handshake) names `identity`. With
+    no identity configured, any certificate of the CA is accepted."""
+    if identity is None:
+        return True
+    transport = conn.transport
+    peer = None if transport is None else transport.get_extra_info("peercert")
+    return tls.peer_identity(peer) == identity
 
 
 def _filter(block: bytes) -> bytes:

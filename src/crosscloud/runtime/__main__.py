@@ -11,6 +11,7 @@ import os
 import sys
 
 from crosscloud import errors
+from crosscloud.adapters.security import tls
 from crosscloud.runtime import server
 
 
@@ -24,6 +25,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    parser.add_argument("--tls-cert", help="certificate (and key, when --tls-key is left out)")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--tls-ca", help="the roots that sign clients' certificates")
     return parser.parse_args(argv)
 
 
@@ -39,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
             grace=args.grace,
             log_level=args.log_level,
+            tls=tls.files_from(cert=args.tls_cert, key=args.tls_key, ca=args.tls_ca),
         )
     except errors.CrossCloudError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:

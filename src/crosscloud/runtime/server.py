@@ -15,6 +15,7 @@ from uvicorn.supervisors.watchfilesreload import WatchFilesReload
 from watchfiles import watch
 
 from crosscloud.adapters import listen
+from crosscloud.adapters.security import tls as tlsmod
 from crosscloud.runtime.app import DEFAULT_MAX_BODY, ServiceApp
 from crosscloud.sdk import loader
 
@@ -63,10 +64,14 @@ def serve(
     grace: float = 30.0,
     access_log: bool = False,
     log_level: str = "info",
+    tls: tlsmod.TlsFiles | None = None,
 ) -> int:
-    """Serve `source` until SIGTERM/SIGINT; returns the process exit code."""
+    """Serve `source` until SIGTERM/SIGINT; returns the process exit code. With `tls`,
+    only TLS, and only to clients whose certificate the CA in `tls.ca` signed; the files
+    are read again whenever they change (renewal), without dropping a connection."""
     configure_logging(log_level)
     definition = loader.load(source)
+    reloading = None if tls is None else tlsmod.Reloading(tls, server=True).start()
     sock = bind(host, port)
     fatal: list[BaseException] = []
     server: _DrainingServer | None = None
@@ -90,8 +95,12 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=int(grace),
     )
+    if reloading is not None:
+        config.load()  # then the listener gets the context that follows the files
+        config.ssl = reloading.base
     server = _DrainingServer(config, app)
-    log.info("serving %s on http://%s:%d (pid %d)", definition.name, host, port, os.getpid())
+    scheme = "http" if tls is None else "https (client certificates required)"
+    log.info("serving %s on %s://%s:%d (pid %d)", definition.name, scheme, host, port, os.getpid())
     server.run(sockets=[sock])
     return SETUP_FAILED_EXIT if fatal else 0
 

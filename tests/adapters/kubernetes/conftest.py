@@ -46,6 +46,12 @@ def go_duration(text: str) -> float | None:
     return sign * sum(float(p.group(1)) * _GO_UNITS[p.group(2)] for p in parts)
 
 
+_PORT_LEVEL_NEEDS_SELECTOR = (
+    "has(self.portLevelMtls) ? (((has(self.selector) && has(self.selector.matchLabels))"
+    " ? self.selector.matchLabels : {}).size() > 0) : true"
+)
+
+
 def _cel_rule(rule: str, instance: Any) -> bool:
     """The few CEL rules Istio's networking CRDs use; any other rule fails loudly."""
     if rule == "duration(self) >= duration('1ms')":
@@ -57,6 +63,11 @@ def _cel_rule(rule: str, instance: Any) -> bool:
         return all("*" not in key for key in instance)
     if rule == "self.all(key, key.size() != 0)":
         return all(key != "" for key in instance)
+    if rule == "self.all(key, 0 < int(key) && int(key) <= 65535)":  # portLevelMtls keys
+        return all(key.isdigit() and 0 < int(key) <= 65535 for key in instance)
+    if rule == _PORT_LEVEL_NEEDS_SELECTOR:  # PeerAuthentication
+        labels = (instance.get("selector") or {}).get("matchLabels") or {}
+        return "portLevelMtls" not in instance or len(labels) > 0
     raise AssertionError(f"the test validator does not know the CEL rule {rule!r}")
 
 

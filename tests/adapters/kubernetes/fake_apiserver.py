@@ -26,7 +26,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 Validate = Callable[[dict[str, Any]], list[str]]
-CORE = ("v1", {"namespaces": "Namespace", "services": "Service", "pods": "Pod", "nodes": "Node"})
+CORE = (
+    "v1",
+    {
+        "namespaces": "Namespace",
+        "services": "Service",
+        "pods": "Pod",
+        "nodes": "Node",
+        "secrets": "Secret",
+    },
+)
 GROUPS = {
     "apps/v1": {"deployments": "Deployment"},
     "autoscaling/v2": {"horizontalpodautoscalers": "HorizontalPodAutoscaler"},
@@ -35,6 +44,7 @@ GROUPS = {
         "virtualservices": "VirtualService",
         "destinationrules": "DestinationRule",
     },
+    "security.istio.io/v1": {"peerauthentications": "PeerAuthentication"},
 }
 
 
@@ -302,7 +312,7 @@ class FakeCluster:
         elif parts[0] == "apis" and len(parts) >= 3 and f"{parts[1]}/{parts[2]}" in GROUPS:
             api, rest = f"{parts[1]}/{parts[2]}", parts[3:]
             plurals = GROUPS[api]
-            if api.startswith("networking.istio.io") and not self.istio:
+            if ".istio.io/" in api and not self.istio:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")

@@ -45,8 +45,9 @@ def test_each_cluster_placement_gets_its_count_and_no_autoscaler() -> None:
     ]
     for d in found:
         kinds = [o["kind"] for o in d.objects]
-        assert kinds == ["Namespace", "Deployment", "Service", "PodDisruptionBudget"]
-        deployment = d.objects[1]
+        # the Secret: the pods' certificate for mutual TLS (on by default)
+        assert kinds == ["Namespace", "Secret", "Deployment", "Service", "PodDisruptionBudget"]
+        deployment = d.objects[2]
         assert deployment["spec"]["replicas"] == d.counts["embed"]
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["image"] == "registry.example.com/embed:cc-1"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from crosscloud.adapters.store.sql_store import SqlStore
-from crosscloud.controlplane import cost_ops, operations, preemption
+from crosscloud.controlplane import certs, cost_ops, operations, preemption
 from crosscloud.controlplane.controller import Controller
 from crosscloud.controlplane.shared import Shared
 from crosscloud.domain import state, targets
@@ -87,8 +87,11 @@ class Gateway:
     url = admin_url = "http://127.0.0.1:9"
     on_restart: Any = None
 
-    def ensure(self, services: Any, limits: Any = None, tls: Any = None) -> None:
+    def ensure(self, services: Any, limits: Any = None, tls: Any = None, **more: Any) -> None:
         """Nothing listens: the ledger does not need the gateway."""
+
+    def mesh_url(self, service: str) -> str:
+        return f"https://127.0.0.1:9/{service}"
 
     def alive(self) -> bool:
         return False
@@ -104,6 +107,7 @@ class Day:
     """A control plane over a SQLite file with a clock the test moves."""
 
     def __init__(self, tmp_path: Path) -> None:
+        self.home = tmp_path
         (tmp_path / "service.py").write_text("class Api: ...\n")
         self.manifest = tmp_path / "crosscloud.yaml"
         self.manifest.write_text(MANIFEST)
@@ -114,7 +118,12 @@ class Day:
 
     def _control_plane(self) -> Controller:
         shared = Shared(store=SqlStore(self.db), clock=lambda: self.now)
-        return Controller(shared=shared, target=self.target, gateway=Gateway())  # type: ignore[arg-type]
+        return Controller(
+            shared=shared,
+            target=self.target,
+            gateway=Gateway(),  # type: ignore[arg-type]
+            certs=certs.Certificates(self.home),  # its CA in the test's folder
+        )
 
     def restart(self) -> None:
         """The control plane exits and a new one opens the same state file."""

@@ -70,7 +70,7 @@ def translate(exc: Exception, where: Where, *, path: str, server: str) -> errors
             )
         if status == 403:
             return where.error(f"forbidden (403): {message}", delay=60.0)
-        if status == 404 and path.startswith(f"/apis/{resources.ISTIO_GROUP}/"):
+        if status == 404 and any(path.startswith(f"/apis/{g}/") for g in resources.ISTIO_GROUPS):
             return where.error(
                 "Istio is not installed on this cluster (the networking.istio.io/v1 API is"
                 " missing) but the placement asks for mesh: istio; install Istio or set"

@@ -304,7 +304,7 @@ class KubernetesTarget:
         kinds = [
             kind
             for kind in resources.OWNED
-            if placement.mesh == "istio" or kind.group != resources.ISTIO_GROUP
+            if placement.mesh == "istio" or kind.group not in resources.ISTIO_GROUPS
         ]
         deleted = []
         for kind in kinds:

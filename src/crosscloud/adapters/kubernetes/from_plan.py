@@ -57,7 +57,13 @@ def clusters(
     for (provider, region), by_service in sorted(planned.items()):
         target = _render_placement(doc, provider, region)
         services = tuple(
-            _render_service(doc.service(name), resources[name], found, image_tag=image_tag)
+            _render_service(
+                doc.service(name),
+                resources[name],
+                found,
+                image_tag=image_tag,
+                mtls=doc.spec.secured(name),
+            )
             for name, found in sorted(by_service.items())
         )
         out.append(Cluster(target, services, _notes(target, services, by_service)))
@@ -100,6 +106,7 @@ def _render_service(
     found: list[placement.Assignment],
     *,
     image_tag: str,
+    mtls: bool = False,
 ) -> model.RenderService:
     wanted = needs.accelerators[0] if needs.accelerators else None
     kinds = {a.accelerator.name for a in found if a.accelerator is not None}
@@ -126,6 +133,7 @@ def _render_service(
         max_replicas=max(spec.scaling.max_replicas, replicas, 1),
         target_concurrency=spec.scaling.target_concurrency,
         spot=any(a.spot for a in found),
+        mtls=mtls,
     )
 
 

@@ -51,6 +51,16 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
+class TlsMaterial:
+    """A workload's certificate, its key and the trust bundle, in PEM. Only the control
+    plane's `up` renders it; `plan --render` shows a masked Secret instead."""
+
+    cert_pem: bytes = field(repr=False)
+    key_pem: bytes = field(repr=False)
+    ca_pem: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class RenderService:
     """One service as it runs in one placement.
 
@@ -81,6 +91,9 @@ class RenderService:
     # A server crosscloud did not build (vLLM, SGLang, TGI): its own readiness path, probed
     # for start-up (long: models load), readiness and liveness. None: crosscloud's paths.
     health_path: str | None = None
+    #: Mutual TLS: the pod serves TLS only, with a certificate from a Secret.
+    mtls: bool = False
+    tls_material: TlsMaterial | None = field(default=None, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         check_name(self.name, what="service name", service=True)

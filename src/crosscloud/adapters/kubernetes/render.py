@@ -13,7 +13,14 @@ from typing import Any
 import yaml
 
 from crosscloud import errors
-from crosscloud.adapters.kubernetes import clouds, meta, model, render_istio, workload
+from crosscloud.adapters.kubernetes import (
+    clouds,
+    meta,
+    model,
+    render_istio,
+    render_tls,
+    workload,
+)
 
 #: The per-pod metric the autoscaler reads for targetConcurrency (a Prometheus gauge the
 #: runtime exports; a metrics adapter must serve it through the custom metrics API).
@@ -56,7 +63,7 @@ def service_object(
                     "port": render_istio.SERVICE_PORT,
                     "targetPort": workload.PORT_NAME,
                     "protocol": "TCP",
-                    "appProtocol": "http",
+                    "appProtocol": "https" if service.mtls else "http",
                 }
             ],
         },
@@ -134,7 +141,9 @@ def service_objects(
     traffic: model.RenderTraffic,
 ) -> list[dict[str, Any]]:
     """Every object of one service in one placement, in apply order."""
+    secret = [render_tls.secret_object(deployment, placement, service)] if service.mtls else []
     objects = [
+        *secret,  # before the Deployment whose pods mount it
         workload.deployment_object(deployment, placement, service),
         service_object(deployment, placement, service),
     ]
@@ -144,6 +153,8 @@ def service_objects(
     if placement.mesh == "istio":
         objects.append(render_istio.virtual_service(deployment, placement, service, traffic))
         objects.append(render_istio.destination_rule(deployment, placement, service, traffic))
+        if service.mtls:
+            objects.append(render_istio.peer_authentication(deployment, placement, service))
     return objects
 
 

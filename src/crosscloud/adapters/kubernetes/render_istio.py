@@ -9,6 +9,7 @@ from crosscloud.adapters.kubernetes import meta, model, units
 from crosscloud.domain import policies
 
 API_VERSION = "networking.istio.io/v1"
+SECURITY_API_VERSION = "security.istio.io/v1"
 SERVICE_PORT = 80
 
 #: crosscloud's policy names (every one: a test checks) -> Envoy's simple load balancers
@@ -97,6 +98,9 @@ def destination_rule(
     outliers = outlier_detection(traffic)
     if outliers:
         policy["outlierDetection"] = outliers
+    if service.mtls:
+        # Calls from inside the mesh: sidecar to sidecar with Istio's mutual TLS.
+        policy["tls"] = {"mode": "ISTIO_MUTUAL"}
     return {
         "apiVersion": API_VERSION,
         "kind": "DestinationRule",
@@ -108,4 +112,27 @@ def destination_rule(
             annotations={"crosscloud.dev/traffic-policy": traffic.policy},
         ),
         "spec": {"host": host(service.name, placement.namespace), "trafficPolicy": policy},
+    }
+
+
+def peer_authentication(
+    deployment: str, placement: model.RenderPlacement, service: model.RenderService
+) -> dict[str, Any]:
+    """STRICT mutual TLS for `service`'s pods: their sidecars take only Istio mTLS. The
+    serving port is PERMISSIVE at the sidecar because the gateway (outside the mesh)
+    comes in through the load balancer with TLS of its own there, which the replica
+    itself checks: it requires a client certificate of the deployment's CA."""
+    return {
+        "apiVersion": SECURITY_API_VERSION,
+        "kind": "PeerAuthentication",
+        "metadata": meta.metadata(
+            name=service.name,
+            namespace=placement.namespace,
+            labels=meta.labels(deployment, service.name, placement),
+        ),
+        "spec": {
+            "selector": {"matchLabels": meta.selector(deployment, service.name)},
+            "mtls": {"mode": "STRICT"},
+            "portLevelMtls": {str(service.port): {"mode": "PERMISSIVE"}},
+        },
     }

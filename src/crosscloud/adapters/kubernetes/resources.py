@@ -43,21 +43,26 @@ NAMESPACE = Kind("v1", "Namespace", "namespaces", namespaced=False)
 SERVICE = Kind("v1", "Service", "services")
 POD = Kind("v1", "Pod", "pods")
 NODE = Kind("v1", "Node", "nodes", namespaced=False)
+SECRET = Kind("v1", "Secret", "secrets")  # a workload's certificate (mutual TLS)
 DEPLOYMENT = Kind("apps/v1", "Deployment", "deployments")
 AUTOSCALER = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 DISRUPTION_BUDGET = Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
 VIRTUAL_SERVICE = Kind("networking.istio.io/v1", "VirtualService", "virtualservices")
 DESTINATION_RULE = Kind("networking.istio.io/v1", "DestinationRule", "destinationrules")
+PEER_AUTHENTICATION = Kind("security.istio.io/v1", "PeerAuthentication", "peerauthentications")
 ISTIO_GROUP = "networking.istio.io"
+ISTIO_GROUPS = (ISTIO_GROUP, "security.istio.io")
 
 #: Namespaced kinds crosscloud applies, in the order `down` deletes them (mesh first).
 OWNED: tuple[Kind, ...] = (
+    PEER_AUTHENTICATION,
     DESTINATION_RULE,
     VIRTUAL_SERVICE,
     DISRUPTION_BUDGET,
     AUTOSCALER,
     SERVICE,
     DEPLOYMENT,
+    SECRET,  # after the Deployment whose pods mount it
 )
 _BY_KIND: Mapping[tuple[str, str], Kind] = {
     (k.api_version, k.kind): k for k in (NAMESPACE, POD, *OWNED)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crosscloud.adapters.kubernetes import clouds, meta, model, registry, units
+from crosscloud.adapters.kubernetes import clouds, meta, model, registry, render_tls, units
 
 #: The UID (and GID) replicas run as; images built by crosscloud create this user.
 RUN_AS_USER = 10001
@@ -77,8 +77,13 @@ def _container(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
     }
-    if service.args:
-        container["args"] = list(service.args)
+    if service.mtls:
+        container["readinessProbe"] = render_tls.probe(service, READY_PATH, period=5, failures=3)
+        container["livenessProbe"] = render_tls.probe(service, LIVE_PATH, period=10, failures=6)
+        container["volumeMounts"] = [render_tls.mount()]
+    args = [*service.args, *(render_tls.args(service) if service.mtls else [])]
+    if args:
+        container["args"] = args
     env = _env(service)
     if env:
         container["env"] = env
@@ -125,6 +130,8 @@ def pod_spec(
     }
     if where.tolerations:
         spec["tolerations"] = [dict(item) for item in where.tolerations]
+    if service.mtls:
+        spec["volumes"] = [render_tls.volume(service)]
     return spec
 
 

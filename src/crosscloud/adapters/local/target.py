@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ import httpx
 from crosscloud import errors
 from crosscloud.adapters import paths
 from crosscloud.adapters.local import netns, procs
+from crosscloud.adapters.security import tls
 from crosscloud.domain import state, targets
 
 HOST = "127.0.0.1"
@@ -51,6 +53,7 @@ class LocalTarget:
         stop_grace: float = 15.0,
         probe_timeout: float = 1.0,
         clock: Callable[[], float] = time.time,
+        client_tls: tls.TlsFiles | None = None,
     ) -> None:
         self.home = home if home is not None else paths.home()
         self.python = python
@@ -61,6 +64,12 @@ class LocalTarget:
         self._exit_codes: dict[int, int] = {}  # children reaped by stop(), until observed
         self._http = httpx.Client(timeout=probe_timeout, trust_env=False)
         self._health_paths: dict[str, str] = {}
+        self.probe_timeout = probe_timeout
+        #: The control plane's own certificate, for the probes of replicas serving TLS
+        #: (loaded once the control plane has issued it).
+        self._client_files = client_tls
+        self.client_tls: tls.Reloading | None = None
+        self._https: tuple[ssl.SSLContext, httpx.Client] | None = None
 
     def use_health_paths(self, paths: Mapping[str, str]) -> None:
         self._health_paths = dict(paths)
@@ -128,6 +137,7 @@ class LocalTarget:
             started_at=started_at,
             process_start_time=procs.process_start_time(child.pid),
             capacity=spec.capacity,
+            scheme="https" if spec.tls_cert and not spec.command else "http",
         )
 
     def _command(self, spec: targets.LaunchSpec, port: int) -> list[str]:
@@ -137,6 +147,8 @@ class LocalTarget:
             given = (str(port), bind)
             return [a.replace("{port}", given[0]).replace("{host}", given[1]) for a in spec.command]
         where = ["--host", bind, "--port", str(port), "--grace", f"{self.drain_grace:g}"]
+        if spec.tls_cert and spec.tls_ca:
+            where += ["--tls-cert", spec.tls_cert, "--tls-ca", spec.tls_ca]
         return [self.python, "-m", "crosscloud.runtime", spec.source, *where]
 
     def _environment(self, spec: targets.LaunchSpec, port: int) -> dict[str, str]:
@@ -180,7 +192,7 @@ class LocalTarget:
         key = targets.health_key(record.deployment, record.service)
         path = self._health_paths.get(key, targets.DEFAULT_HEALTH_PATH)
         try:
-            response = self._http.get(f"{record.url}{path}")
+            response = self._client(record).get(f"{record.url}{path}")
         except httpx.HTTPError as exc:
             return False, f"{path}: {type(exc).__name__}"
         if response.status_code == 200:
@@ -190,6 +202,31 @@ class LocalTarget:
         except ValueError:
             detail = response.text[:200]
         return False, f"{path} {response.status_code}: {detail}"
+
+    def _client(self, record: state.ReplicaRecord) -> httpx.Client:
+        """The HTTP client for probing `record`: over mutual TLS with the control plane's
+        current certificate for a replica that serves TLS (a new client once it renews)."""
+        if record.scheme != "https":
+            return self._http
+        ctx = self._tls_context()
+        if ctx is None:
+            raise httpx.ConnectError("no client certificate for the control plane yet")
+        if self._https is None or self._https[0] is not ctx:
+            if self._https is not None:
+                self._https[1].close()
+            client = httpx.Client(timeout=self.probe_timeout, trust_env=False, verify=ctx)
+            self._https = (ctx, client)
+        return self._https[1]
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if self._client_files is None:
+            return None
+        if self.client_tls is None:
+            try:
+                self.client_tls = tls.Reloading(self._client_files, server=False).start()
+            except errors.UserError:
+                return None  # not issued yet: the replica shows as not ready
+        return self.client_tls.current
 
     def wait_ready(
         self, record: state.ReplicaRecord, *, timeout: float
@@ -253,8 +290,12 @@ class LocalTarget:
             return None
 
     def close(self) -> None:
-        """Release the HTTP client; replicas keep running (they are detached)."""
+        """Release the HTTP clients; replicas keep running (they are detached)."""
         self._http.close()
+        if self._https is not None:
+            self._https[1].close()
+        if self.client_tls is not None:
+            self.client_tls.stop()
 
 
 def _exited(record: state.ReplicaRecord, code: int | None) -> state.ReplicaObservation:

@@ -31,7 +31,8 @@ from crosscloud.planning import certs
 
 STATE = "roots.json"
 ROOT_LIFETIME = 10 * 365 * 24 * 3600.0
-#: Leaves start a minute in the past: a peer whose clock is a little behind accepts them.
+#: Leaves start up to a minute in the past, so a peer whose clock is a little behind
+#: accepts them: a tenth of their life at most, so half-life renewal stays near half-life.
 BACKDATE = 60.0
 SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
@@ -52,6 +53,18 @@ class Leaf:
 
 def _time(epoch: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+
+
+def split_pem(pem: bytes) -> tuple[bytes, bytes]:
+    """A `Leaf.pem` file's (key, certificates) parts."""
+    marker = b"-----BEGIN CERTIFICATE-----"
+    at = pem.find(marker)
+    return (pem, b"") if at < 0 else (pem[:at], pem[at:])
+
+
+def iso(epoch: float) -> str:
+    """`epoch` as an ISO 8601 UTC time, for messages."""
+    return _time(epoch).isoformat()
 
 
 def key_id(cert: x509.Certificate) -> str:
@@ -229,7 +242,7 @@ class Authority:
         key = ec.generate_private_key(ec.SECP256R1())
         name = uri.rsplit("/", 1)[-1]
         # whole seconds, as the certificate holds them, so `info` equals what is read back
-        start = float(int(now - BACKDATE))
+        start = float(int(now - min(BACKDATE, lifetime / 10)))
         end = float(int(min(now + lifetime, issuer.not_valid_after_utc.timestamp())))
         builder = (
             x509.CertificateBuilder()

@@ -44,6 +44,24 @@ class TlsFiles:
         return (self.cert, self.ca) if self.key is None else (self.cert, self.key, self.ca)
 
 
+def files_from(*, cert: str | None, key: str | None, ca: str | None) -> TlsFiles | None:
+    """The TLS files of `--tls-cert/--tls-key/--tls-ca`: None when none is given; a
+    UserError when only some are (a certificate without roots to check clients with
+    would not be mutual TLS)."""
+    if cert is None and key is None and ca is None:
+        return None
+    if cert is None or ca is None:
+        missing = " and ".join(n for n, v in (("--tls-cert", cert), ("--tls-ca", ca)) if v is None)
+        raise errors.UserError(
+            f"TLS needs {missing} too (--tls-key is optional: the key may"
+            " be in the certificate's file)"
+        )
+    for flag, value in (("--tls-cert", cert), ("--tls-key", key), ("--tls-ca", ca)):
+        if value is not None and not Path(value).is_file():
+            raise errors.UserError(f"{flag}: no such file: {value}")
+    return TlsFiles(Path(cert), None if key is None else Path(key), Path(ca))
+
+
 def build(tls: TlsFiles, *, server: bool) -> ssl.SSLContext:
     """A context presenting `tls.cert` that requires and verifies the peer's certificate
     against `tls.ca`. Hostnames are not checked: peers are named by URI SANs (SPIFFE IDs),
@@ -68,6 +86,13 @@ def peer_identity(peercert: object) -> str | None:
         if identity.parse(uri) is not None:
             return uri
     return None
+
+
+def peer_deployment(peercert: object) -> str | None:
+    """The deployment of a peer's workload certificate (`spiffe://td/D/S`), or None."""
+    uri = peer_identity(peercert)
+    found = None if uri is None else identity.parse(uri)
+    return None if found is None else found.deployment
 
 
 def _names(tls: TlsFiles) -> str:

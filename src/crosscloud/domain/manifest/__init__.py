@@ -18,6 +18,7 @@ from crosscloud.domain.manifest.model import (
     Spec,
 )
 from crosscloud.domain.manifest.schema import json_schema
+from crosscloud.domain.manifest.security import SecuritySpec
 from crosscloud.domain.manifest.spot import SpotSpec, domain_of
 from crosscloud.domain.manifest.traffic import (
     OptimizerSpec,
@@ -44,6 +45,7 @@ __all__ = [
     "Retries",
     "Scaling",
     "SecretRef",
+    "SecuritySpec",
     "ServiceSpec",
     "Spec",
     "SpotSpec",

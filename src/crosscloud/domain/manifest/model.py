@@ -11,6 +11,7 @@ from crosscloud.domain import policies, providers
 from crosscloud.domain.manifest import fields, rules
 from crosscloud.domain.manifest.base import Model
 from crosscloud.domain.manifest.network import NetworkSpec
+from crosscloud.domain.manifest.security import SecuritySpec
 from crosscloud.domain.manifest.spot import SpotSpec
 from crosscloud.domain.manifest.traffic import OptimizerSpec, StateSpec, TrafficSpec
 
@@ -117,6 +118,14 @@ class ServiceSpec(Model):
         " them here. Default: what its replicas list at `GET /v1/models`.",
     )
 
+    @property
+    def runs_crosscloud(self) -> bool:
+        """Whether its replicas are crosscloud's runtime (`source`, or an image built by
+        `crosscloud build`), which serves mutual TLS; a server crosscloud did not build
+        (`command`, or an image given `args`, `port` or `healthPath`) speaks plain HTTP."""
+        foreign = self.args or self.port is not None or self.health_path is not None
+        return self.command is None and not foreign
+
     @model_validator(mode="after")
     def _check(self) -> ServiceSpec:
         rules.raise_if(rules.check_service(self))
@@ -209,6 +218,13 @@ class Spec(Model):
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
     state: StateSpec = Field(default_factory=StateSpec)
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    security: SecuritySpec = Field(default_factory=SecuritySpec)
+
+    def secured(self, service: str) -> bool:
+        """Whether `service`'s replicas serve (and are reached over) mutual TLS: on unless
+        `security.mtls: disabled`, for replicas that run crosscloud's runtime."""
+        found = next((s for s in self.services if s.name == service), None)
+        return self.security.enabled and found is not None and found.runs_crosscloud
 
 
 class Manifest(Model):
