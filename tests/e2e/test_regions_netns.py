@@ -109,9 +109,6 @@ def test_replicas_run_in_their_regions_namespaces(deployed: Deployer) -> None:
     assert set(_send(d.gateway(), 30)) == {200}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="plaintext until mutual TLS between gateway and replicas is on main"
-)
 def test_a_capture_on_a_region_link_holds_no_plaintext(deployed: Deployer, tmp_path: Path) -> None:
     d = deployed
     gateway = d.gateway()
