@@ -19,9 +19,13 @@ class Capture:
         self.path = folder / f"{name}.pcap"
         self.log = folder / f"{name}.tcpdump.log"
         expression = " or ".join(f"tcp port {p}" for p in ports)
+        flags = ["-i", "lo", "--immediate-mode", "-U", "-n", "-s", "0"]
         with self.log.open("wb") as err:
             self.proc = subprocess.Popen(
-                [binary, "-i", "lo", "-U", "-n", "-s", "0", "-w", str(self.path), expression],
+                # --immediate-mode: each packet is handed over as it arrives; without it the
+                # kernel holds packets in ring blocks for up to a second, and a capture
+                # stopped sooner ends with "0 packets captured" though the filter took them
+                [binary, *flags, "-w", str(self.path), expression],
                 stdout=subprocess.DEVNULL,
                 stderr=err,
             )
@@ -33,7 +37,7 @@ class Capture:
 
     def stop(self) -> bytes:
         """Stop capturing; the pcap file's bytes (headers and whole packets)."""
-        time.sleep(0.3)  # let the last packets reach the file
+        time.sleep(1.0)  # let the last packets reach the file
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:

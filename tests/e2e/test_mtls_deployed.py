@@ -80,8 +80,8 @@ def test_services_call_each_other_with_tokens_over_mtls(
     # ... and between the gateway and the replicas (and service to service) nothing of it.
     packets = inner.packets()
     assert sum(len(p) > 100 for p in packets) >= 10, (  # TLS records, not just handshakes
-        f"the capture saw little traffic to the replicas: {len(packets)} packets;"
-        f" {inner.log.read_text()}"
+        f"the capture saw little traffic to the replicas: {len(packets)} packets on ports"
+        f" {[*ports, mesh]}; {inner.log.read_text()}"
     )
     assert b"HTTP/1.1" not in inner_bytes
     assert secret.encode() not in inner_bytes
