@@ -84,7 +84,7 @@ def gateway_tls_conf(
     data = json.loads(conf.read_text())
     if tls:
         data["listen"]["tls"] = {"certFile": str(pem[0]), "keyFile": str(pem[1])}
-    out = tmp / f"gateway-{'tls' if tls else 'plain'}.json"
+    out = tmp / f"gateway-{'tls' if tls else 'plain'}-{port}.json"
     out.write_text(json.dumps(data))
     return out
 
