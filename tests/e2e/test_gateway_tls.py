@@ -168,6 +168,10 @@ def test_https_for_every_client_and_plain_http_is_refused_cleanly(started: Any) 
         plain.sendall(b"GET /echo/whoami HTTP/1.1\r\nHost: t\r\n\r\n")
         assert b"HTTP/1.1 200" not in _read_all(plain)
     assert requests.get(url, verify=ca, timeout=10).status_code == 200
+    # The plain admin port answers the gateway's own paths only: never a route around TLS.
+    assert httpx.get(f"{front.admin}/metrics", timeout=10).status_code == 200
+    walked = httpx.get(f"{front.admin}/echo/whoami", timeout=10)
+    assert walked.status_code == 404 and '"name"' not in walked.text
 
 
 def _read_all(sock: socket.socket) -> bytes:

@@ -3,10 +3,14 @@ mistake refused with its own file:line:column, field path and what would be vali
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from crosscloud import errors
 from crosscloud.domain import manifest
+from tests.conftest import CROSSCLOUD
 
 HEAD = """\
 apiVersion: crosscloud.dev/v1
@@ -124,3 +128,14 @@ def test_residency_needs_declared_placements() -> None:
     with pytest.raises(errors.ManifestError) as caught:
         manifest.load_manifest(text, "crosscloud.yaml")
     assert "`placements: auto` has none" in str(caught.value)
+
+
+def test_plan_refuses_a_zone_without_a_placement_for_a_service(tmp_path: Path) -> None:
+    path = tmp_path / "crosscloud.yaml"
+    path.write_text(HEAD + "    residency:\n      eu: [local/eu-central-1]\n")
+    result = subprocess.run(
+        [*CROSSCLOUD, "plan", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    where = f"error: {path}:14:11 spec.traffic.residency.eu: zone 'eu' (local/eu-central-1) has no"
+    assert result.stderr.startswith(where), result.stderr
