@@ -7,7 +7,7 @@ refused. Durations as in manifests (250ms, 10s, 5m), sizes as 32Ki or bytes.
       host: 127.0.0.1
       port: 8080
       adminPort: 8081                      # optional: /metrics, /-/stats, /healthz in plain HTTP
-      tls:                                 # optional: HTTPS at the front door (gateway/tls.py)
+      tls:                                 # optional: HTTPS (adapters/frontdoor.py)
         certFile: /path/gateway.pem        # the certificate chain, PEM
         keyFile: /path/gateway-key.pem
         clientCerts: none                  # none | optional | required

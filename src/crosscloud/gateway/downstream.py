@@ -191,7 +191,7 @@ class Downstream(asyncio.Protocol):
         connections = self.server.connections
         connections.add(self)
         # Refused (every request on it answered, then closed): over the connection cap, or
-        # without the client certificate the front door requires (tls.py asks for it).
+        # without the client certificate the front door requires (adapters/frontdoor.py).
         self.over_cap = len(connections) > self.limits.max_connections or (
             self.server.requires_cert and not self.transport.get_extra_info("peercert")
         )

@@ -107,7 +107,7 @@ class Gateway:
         self._server: asyncio.Server | None = None
         self._sock: socket.socket | None = None
         self._admin: asyncio.Server | None = None
-        #: `clientCerts: required`: connections without a certificate get 403 (tls.py).
+        #: `clientCerts: required`: connections without a certificate get 403.
         self.requires_cert = False
         self.admin_port: int | None = None
         self._tls_stamp: tuple[object, ...] = ()
