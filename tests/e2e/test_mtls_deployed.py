@@ -43,7 +43,7 @@ def test_services_call_each_other_with_tokens_over_mtls(
     status = d.status()
     gateway = status["gateway"]["url"]
     dep = status["deployments"][0]
-    assert dep["mtls"] == "enabled"
+    assert dep["mtls"] == "enabled" and dep["plaintext_services"] == []
     assert "mutual TLS to replicas" in d.run("status").stdout
     replicas = dep["replicas"]
     assert replicas and all(r["url"].startswith("https://") for r in replicas)

@@ -258,7 +258,10 @@ def _auth_note(dep: dict[str, Any]) -> str:
 def _mtls_note(dep: dict[str, Any]) -> str:
     if dep.get("mtls") == "disabled":
         return "; PLAINTEXT to replicas: mutual TLS disabled by spec.security.mtls"
-    return "; mutual TLS to replicas" if dep.get("mtls") else ""
+    if not dep.get("mtls"):
+        return ""
+    plain = dep.get("plaintext_services") or []
+    return "; mutual TLS to replicas" + (f" (plaintext to {', '.join(plain)})" if plain else "")
 
 
 def _traffic_cells(row: dict[str, Any] | None) -> tuple[str, str]:

@@ -276,6 +276,10 @@ def _deployment(
         "endpoints": [dataclasses.asdict(e) for e in store.list_endpoints(deployment=record.name)],
         "auth": token_ops.auth_mode(ctl.shared, record.name),
         "mtls": dep.spec.spec.security.mtls,
+        # servers crosscloud did not build speak plain HTTP even with mutual TLS on
+        "plaintext_services": [
+            s.name for s in dep.spec.spec.services if not dep.spec.spec.secured(s.name)
+        ],
         "traffic": _traffic_of(seen, dep.spec),
         "clusters": ctl.clusters.status(record.name),
         "network": ctl.networks.describe(dep),
