@@ -116,7 +116,8 @@ def test_a_capture_on_a_region_link_holds_no_plaintext(deployed: Deployer, tmp_p
     veth = regionnet.region_net(row["netns"], taken=set()).host_if
     pcap = tmp_path / "link.pcap"
     capture = subprocess.Popen(
-        ["tcpdump", "-i", veth, "-U", "-s", "0", "-w", str(pcap), "tcp"],
+        # --immediate-mode: else packets wait in a ring block that SIGINT never writes out
+        ["tcpdump", "--immediate-mode", "-i", veth, "-U", "-s", "0", "-w", str(pcap), "tcp"],
         stderr=subprocess.PIPE,
         text=True,
     )
