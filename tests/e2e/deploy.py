@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -105,6 +106,15 @@ class Deployer:
 
     def gateway(self) -> str:
         return str(self.status()["gateway"]["url"])
+
+    def replica_tls(self) -> ssl.SSLContext:
+        """A client context with the control plane's certificate of this deployment's CA:
+        replicas serve mutual TLS and take no other client."""
+        tls = self.home / "tls"
+        ctx = ssl.create_default_context(cafile=str(tls / "bundle.pem"))
+        ctx.check_hostname = False  # replicas are named by URI SANs (SPIFFE IDs)
+        ctx.load_cert_chain(str(tls / "controlplane.pem"))
+        return ctx
 
     def wait(self, predicate: Any, timeout: float = 120, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout

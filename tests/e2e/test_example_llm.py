@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -73,11 +72,7 @@ def test_the_readme_snippet_streams_through_the_gateway(deployed: Deployer) -> N
 @pytest.fixture
 def mtls_client(deployed: Deployer) -> Iterator[httpx.Client]:
     """A client with a certificate of the deployment's CA: replicas take no other."""
-    tls = deployed.home / "tls"
-    ctx = ssl.create_default_context(cafile=str(tls / "bundle.pem"))
-    ctx.check_hostname = False  # replicas are named by URI SANs (SPIFFE IDs)
-    ctx.load_cert_chain(str(tls / "controlplane.pem"))
-    with httpx.Client(verify=ctx, timeout=120) as http:
+    with httpx.Client(verify=deployed.replica_tls(), timeout=120) as http:
         yield http
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import ssl
 import struct
 import time
 from collections.abc import Callable, Iterator
@@ -128,7 +129,9 @@ def test_openai_client_against_crosscloud_serve(serve: Callable[..., Served]) ->
     assert 'vllm:num_requests_waiting{model_name="parrot-1"} 0.0' in metrics
 
 
-def first_chunk_times(url: str, runs: int = 3) -> tuple[float, float]:
+def first_chunk_times(
+    url: str, runs: int = 3, verify: ssl.SSLContext | bool = True
+) -> tuple[float, float]:
     """Median seconds to the first content chunk and to the end, streaming 4 tokens 0.3 s
     apart: a proxy that buffers shows the first chunk only at the end."""
     firsts, totals = [], []
@@ -140,7 +143,9 @@ def first_chunk_times(url: str, runs: int = 3) -> tuple[float, float]:
     for _ in range(runs):
         started = time.perf_counter()
         first = None
-        with httpx.stream("POST", url, json=body, timeout=30, trust_env=False) as response:
+        with httpx.stream(
+            "POST", url, json=body, timeout=30, trust_env=False, verify=verify
+        ) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             for line in response.iter_lines():
@@ -168,9 +173,9 @@ def test_openai_client_through_the_gateway(deployed: Deployer) -> None:
     check_surface(oa)
     check_errors(oa)
     direct = next(r for r in deployed.replicas() if r["state"] == "Ready")
-    replica = f"http://127.0.0.1:{direct['port']}/v1/chat/completions"
+    replica = f"{direct['url']}/v1/chat/completions"  # https: mutual TLS
     via_gateway = f"{gateway}/parrot/v1/chat/completions"
-    first_direct, total_direct = first_chunk_times(replica)
+    first_direct, total_direct = first_chunk_times(replica, verify=deployed.replica_tls())
     first_gateway, total_gateway = first_chunk_times(via_gateway)
     print(
         f"first chunk: direct {first_direct * 1000:.1f} ms, gateway {first_gateway * 1000:.1f} ms;"
