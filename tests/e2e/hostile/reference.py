@@ -84,8 +84,10 @@ def _chunked(data: bytes) -> tuple[bytes, bytes]:
 
 def parse(data: bytes) -> tuple[Request, bytes]:
     """The first request in `data` and the bytes after it."""
-    while data.startswith(b"\r\n"):  # empty lines before a request line (RFC 9112 2.2)
-        data = data[2:]
+    # Empty lines before a request line are ignored (RFC 9112 2.2); nginx and llhttp skip
+    # any CR or LF there, bare ones included, and so may we: the gateway rebuilds the head
+    # it forwards, so no byte before the method reaches a backend.
+    data = data.lstrip(b"\r\n")
     end = data.find(b"\r\n\r\n")
     head = data if end < 0 else data[:end]
     if end < 0 and head.endswith(b"\r"):
