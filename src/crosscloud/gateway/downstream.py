@@ -404,12 +404,10 @@ class Downstream(asyncio.Protocol):
             read.zone = zone
             return read
         method = parser.get_method()
-        te = b"transfer-encoding: chunked\r\n" if self.chunked else b""
-        head = b"%b %b HTTP/1.1\r\n%b%b\r\n" % (method, path, b"".join(self.headers), te)
         return gwexchange.Exchange(
             self,
             cluster,
-            head=head,
+            head=self._forward_head(method, path),
             method=method,
             chunked=self.chunked,
             keep_alive=keep_alive,
@@ -417,6 +415,11 @@ class Downstream(asyncio.Protocol):
             expect=self.expect,
             zone=zone,
         )
+
+    def _forward_head(self, method: bytes, path: bytes) -> bytes:
+        """The head sent upstream: rebuilt from the parsed parts, never the client's bytes."""
+        te = b"transfer-encoding: chunked\r\n" if self.chunked else b""
+        return b"%b %b HTTP/1.1\r\n%b%b\r\n" % (method, path, b"".join(self.headers), te)
 
     def _own(self, url: bytes, *, keep_alive: bool, http10: bool) -> _Local | None:
         if url == b"/v1/models":
@@ -442,14 +445,11 @@ class Downstream(asyncio.Protocol):
     ) -> gwllm.BodyRead:
         """An OpenAI request, read before it is routed (gateway/llm.py); `cluster` None:
         routed by its model, and the token check waits until the service is known."""
-        parser = self.parser
-        method = parser.get_method()
-        te = b"transfer-encoding: chunked\r\n" if self.chunked else b""
-        head = b"%b %b HTTP/1.1\r\n%b%b\r\n" % (method, path, b"".join(self.headers), te)
+        method = self.parser.get_method()
         return gwllm.BodyRead(
             self,
             cluster,
-            head=head,
+            head=self._forward_head(method, path),
             method=method,
             chunked=self.chunked,
             keep_alive=keep_alive,
