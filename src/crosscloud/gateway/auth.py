@@ -7,8 +7,9 @@ request costs a regex match, a dict lookup by the token's public id, one SHA-256
 A token with a quota (planning/quota.py: requests per second with a burst, concurrent
 requests, tokens per minute) is also rate-limited here: past it, 429 with Retry-After and
 nothing is taken from its buckets. A token without one costs one dict lookup more.
-Per-token counters (admitted, throttled) feed `crosscloud cost --by token` and the
-control plane's `/v1/quotas`; they and the buckets carry over a config reload.
+Per-token counters (admitted, throttled, and the model tokens of OpenAI answers, which
+gateway/llm.py adds) feed `crosscloud cost --by token` and the control plane's
+`/v1/quotas`; they and the buckets carry over a config reload.
 
 A service without `auth` in its config is open (the control plane leaves it out until
 its deployment has a token). Answers: no or malformed header -> 401; a token the gateway
@@ -41,7 +42,18 @@ Refusal = tuple[int, str] | tuple[int, str, int]
 class TokenAuth:
     """The `Gateway.authorizer` built from one config; replaced whole on each reload."""
 
-    __slots__ = ("_digests", "_protected", "_zones", "admitted", "holding", "limiters", "throttled")
+    __slots__ = (
+        "_digests",
+        "_protected",
+        "_zones",
+        "admitted",
+        "completion",
+        "holding",
+        "holding_key",
+        "limiters",
+        "prompt",
+        "throttled",
+    )
 
     def __init__(self, config: gwconfig.GatewayConfig, previous: TokenAuth | None = None) -> None:
         self._protected: dict[str, frozenset[str]] = {}
@@ -64,6 +76,11 @@ class TokenAuth:
         #: (service, token id) -> requests let through, and refused by a quota
         self.admitted: dict[tuple[str, str], int] = {}
         self.throttled: dict[tuple[str, str], int] = {}
+        #: (service, token id) -> model tokens of its answers (`usage`, gateway/llm.py)
+        self.prompt: dict[tuple[str, str], int] = {}
+        self.completion: dict[tuple[str, str], int] = {}
+        #: (service, token id) of the request just admitted, for its answer's model tokens
+        self.holding_key: tuple[str, str] | None = None
         #: the limiter of the request just admitted (its slot is released at its end, and
         #: the model tokens its answer used are spent from it)
         self.holding: quota_mod.Limiter | None = None
@@ -73,6 +90,7 @@ class TokenAuth:
     def _carry(self, previous: TokenAuth) -> None:
         self.admitted = previous.admitted  # counters only grow, across reloads too
         self.throttled = previous.throttled
+        self.prompt, self.completion = previous.prompt, previous.completion
         for token_id, limiter in list(self.limiters.items()):
             old = previous.limiters.get(token_id)
             if old is None:
@@ -105,7 +123,7 @@ class TokenAuth:
         return service in self._protected
 
     def __call__(self, service: str, authorization: bytes | None) -> Refusal | None:
-        self.holding = None
+        self.holding = self.holding_key = None
         allowed = self._protected.get(service)
         if allowed is None:
             return None
@@ -123,7 +141,13 @@ class TokenAuth:
                 return _too_many(*refused)
             self.holding = limiter  # released when the answer ends; it spends tokens
         self.admitted[key] = self.admitted.get(key, 0) + 1
+        self.holding_key = key
         return None
+
+    def count_model(self, key: tuple[str, str], prompt: int, completion: int) -> None:
+        """Model tokens of an answer to the request admitted under `key`."""
+        self.prompt[key] = self.prompt.get(key, 0) + prompt
+        self.completion[key] = self.completion.get(key, 0) + completion
 
     def _identify(self, authorization: bytes | None) -> str | Refusal:
         """The id of a valid bearer token, or why there is none (MISSING, INVALID)."""

@@ -109,6 +109,7 @@ class Downstream(asyncio.Protocol):
         "header_bytes",
         "headers",
         "holding",
+        "holding_key",
         "host_header",
         "hosts",
         "in_head",
@@ -179,6 +180,8 @@ class Downstream(asyncio.Protocol):
         self.auth: bytes | None = None
         #: the token quota slot the request just authorized holds (the exchange takes it)
         self.holding: quota.Limiter | None = None
+        #: (service, token id) the request just authorized counts its model tokens under
+        self.holding_key: tuple[str, str] | None = None
         self.residency: bytes | None = None
         self.te: bytes | None = None
         self.upgrade: bytes | None = None
@@ -500,10 +503,10 @@ class Downstream(asyncio.Protocol):
         authorizer = self.server.authorizer
         peer = self.peer_deployment
         if peer is not None and peer == cluster.config.deployment:
-            authorizer = None
+            authorizer = self.holding_key = None
         if authorizer is not None:
             denied = authorizer(cluster.name, auth)
-            self.holding = authorizer.holding
+            self.holding, self.holding_key = authorizer.holding, authorizer.holding_key
             if denied is not None or authorizer.guards(cluster.name):
                 return denied, b""
         return None, (b"authorization: %b\r\n" % auth if auth is not None else b"")

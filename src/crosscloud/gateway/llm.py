@@ -8,7 +8,9 @@ chosen: whole, it is parsed once with orjson (model, prompt); a longer one is ro
 scan of its first bytes for `"model"` and streamed on. Answers are never buffered for
 counting: `LlmExchange` keeps the last `TAIL` bytes that went by and reads `usage` there
 when the answer ends (a JSON answer's `usage`, or a stream's last chunk's, which OpenAI
-servers send with `stream_options: {"include_usage": true}`).
+servers send with `stream_options: {"include_usage": true}`: the gateway asks for it when
+the client did not, and takes it out of the client's stream, see streamusage.py). The
+counts go to the replica, the service and the API token the request came with.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import orjson
 
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import exchange as gwexchange
-from crosscloud.gateway import framing
+from crosscloud.gateway import framing, streamusage
 from crosscloud.gateway.framing import CONTINUE, response_bytes
 from crosscloud.planning import prefix, quota
 
@@ -92,11 +94,22 @@ def usage_of(tail: bytes) -> tuple[int, int] | None:
 class LlmExchange(gwexchange.Exchange):
     """An `Exchange` that routes by prompt prefix and counts the tokens of its answer."""
 
-    __slots__ = ("hashes", "tail", "tail_size")
+    __slots__ = ("hashes", "strip", "tail", "tail_size", "token_key")
 
-    def __init__(self, *args: Any, hashes: list[int] | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        hashes: list[int] | None,
+        token_key: tuple[str, str] | None = None,
+        strip: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.hashes = hashes
+        #: (service, API token id) whose counters the answer's model tokens go to
+        self.token_key = token_key
+        #: set when the gateway asked for a `usage` chunk the client did not ask for
+        self.strip = streamusage.UsageStrip() if strip else None
         self.tail: list[bytes] = []
         self.tail_size = 0
 
@@ -111,6 +124,8 @@ class LlmExchange(gwexchange.Exchange):
 
     def response_head(self, conn: Any, status: int) -> None:
         self.tail, self.tail_size = [], 0  # a failed try's answer is not this one's
+        if self.strip is not None:
+            self.strip.take()
         super().response_head(conn, status)
 
     def response_body(self, data: bytes) -> None:
@@ -120,7 +135,18 @@ class LlmExchange(gwexchange.Exchange):
         if self.tail_size > 2 * TAIL:
             kept = b"".join(tail)[-TAIL:]
             self.tail, self.tail_size = [kept], len(kept)
+        if self.strip is not None and self.status < 300:
+            data = self.strip.feed(data)
+            if not data:
+                return  # (an empty write would end a chunked answer)
         super().response_body(data)
+
+    def response_done(self, conn: Any, keep_alive: bool) -> None:
+        if self.strip is not None and not self.interim:
+            rest = self.strip.take()
+            if rest:
+                super().response_body(rest)
+        super().response_done(conn, keep_alive)
 
     def _finish(self, now: float = 0.0) -> None:
         host = self.served_by
@@ -132,6 +158,10 @@ class LlmExchange(gwexchange.Exchange):
                 host.completion_tokens += found[1]
                 cluster.prompt_tokens += found[0]
                 cluster.completion_tokens += found[1]
+                key = self.token_key
+                authorizer = self.client.server.authorizer
+                if key is not None and authorizer is not None:
+                    authorizer.count_model(key, found[0], found[1])
                 if self.slot is not None:  # a token with a tokens-per-minute quota
                     self.slot.spend_tokens(time.monotonic(), found[0] + found[1])
         super()._finish(now)
@@ -158,6 +188,7 @@ class BodyRead:
         "size",
         "slot",
         "started",
+        "token_key",
         "zone",
     )
 
@@ -187,7 +218,8 @@ class BodyRead:
         self.exchange: LlmExchange | None = None
         #: the token's quota slot, taken now (the connection's next request may set another)
         self.slot: quota.Limiter | None = client.holding
-        client.holding = None
+        self.token_key = client.holding_key
+        client.holding, client.holding_key = None, None
 
     def start(self) -> None:
         self.started = True
@@ -257,10 +289,14 @@ class BodyRead:
         cluster = self.cluster if self.cluster is not None else self._by_model(model)
         if cluster is None:
             return  # answered
-        hashes = None
-        if parsed is not None and cluster.config.policy == "prefix-affinity":
-            hashes = prefix.chain_hashes(prefix.template(parsed)) or None
-        self._hand_over(cluster, hashes, body)
+        hashes, strip = None, False
+        if parsed is not None:
+            if cluster.config.policy == "prefix-affinity":
+                hashes = prefix.chain_hashes(prefix.template(parsed)) or None
+            asked = streamusage.ask_usage(self.head, body, parsed, chunked=self.chunked)
+            if asked is not None:
+                (self.head, body), strip = asked, True
+        self._hand_over(cluster, hashes, body, strip=strip)
 
     def _by_model(self, model: str | None) -> gwcluster.Cluster | None:
         """The service of an OpenAI request routed by its model, with its token checked
@@ -283,6 +319,7 @@ class BodyRead:
                 self._answer(openai_error(denied[0], denied[1]), close=False)
             return None
         self.slot, self.client.holding = self.client.holding, None
+        self.token_key, self.client.holding_key = self.client.holding_key, None
         if line:  # passed on: the gateway does not check tokens for this service
             self.head = self.head[:-2] + line + b"\r\n"
         if self.residency is not None or self.client.server.zoned_tokens:
@@ -292,7 +329,9 @@ class BodyRead:
                 return None
         return cluster
 
-    def _hand_over(self, cluster: gwcluster.Cluster, hashes: list[int] | None, body: bytes) -> None:
+    def _hand_over(
+        self, cluster: gwcluster.Cluster, hashes: list[int] | None, body: bytes, *, strip: bool
+    ) -> None:
         client = self.client
         client.holding, self.slot = self.slot, None  # the quota slot goes with the request
         exchange = LlmExchange(
@@ -304,6 +343,8 @@ class BodyRead:
             keep_alive=self.keep_alive,
             http10=self.http10,
             hashes=hashes,
+            token_key=self.token_key,
+            strip=strip,
             zone=self.zone,
         )
         self.exchange = exchange

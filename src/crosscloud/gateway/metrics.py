@@ -27,6 +27,8 @@ class TokenCounts(Protocol):
 
     admitted: dict[tuple[str, str], int]
     throttled: dict[tuple[str, str], int]
+    prompt: dict[tuple[str, str], int]
+    completion: dict[tuple[str, str], int]
 
 
 class GatewayCollector:
@@ -86,7 +88,7 @@ class GatewayCollector:
 
 def _token_metrics(counts: TokenCounts | None) -> Iterator[Metric]:
     """Requests per API token (its public id, never the token): let through, and refused
-    past its quota (429)."""
+    past its quota (429); and the model tokens of its OpenAI answers."""
     labels = ["service", "token"]
     admitted = CounterMetricFamily(
         "crosscloud_gateway_token_requests", "Requests let through, by API token.", labels=labels
@@ -96,12 +98,26 @@ def _token_metrics(counts: TokenCounts | None) -> Iterator[Metric]:
         "Requests refused (429) past the API token's quota.",
         labels=labels,
     )
+    prompt = CounterMetricFamily(
+        "crosscloud_gateway_token_prompt_tokens",
+        "Prompt tokens of OpenAI answers (`usage`), by API token.",
+        labels=labels,
+    )
+    completion = CounterMetricFamily(
+        "crosscloud_gateway_token_completion_tokens",
+        "Completion tokens of OpenAI answers (`usage`), by API token.",
+        labels=labels,
+    )
     if counts is not None:
-        for (service, token), n in list(counts.admitted.items()):
-            admitted.add_metric([service, token], n)
-        for (service, token), n in list(counts.throttled.items()):
-            throttled.add_metric([service, token], n)
-    yield from (admitted, throttled)
+        for family, found in (
+            (admitted, counts.admitted),
+            (throttled, counts.throttled),
+            (prompt, counts.prompt),
+            (completion, counts.completion),
+        ):
+            for (service, token), n in list(found.items()):
+                family.add_metric([service, token], n)
+    yield from (admitted, throttled, prompt, completion)
 
 
 def _buckets(counts: list[float]) -> list[tuple[str, float]]:

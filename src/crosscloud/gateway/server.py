@@ -47,6 +47,8 @@ class Authorizer(Protocol):
 
     #: the quota slot of the request just allowed, for its exchange to release at its end
     holding: quota.Limiter | None
+    #: (service, token id) of the request just allowed, None for no token
+    holding_key: tuple[str, str] | None
 
     def __call__(
         self, service: str, authorization: bytes | None
@@ -65,6 +67,9 @@ class Authorizer(Protocol):
 
     def allows(self, service: str, authorization: bytes | None) -> bool:
         """Whether the header may call `service`, admitting and spending nothing."""
+
+    def count_model(self, key: tuple[str, str], prompt: int, completion: int) -> None:
+        """Model tokens of an answer to a request allowed under `key` (its holding_key)."""
 
 
 def bind(host: str, port: int) -> socket.socket:
