@@ -48,7 +48,8 @@ def _headline(report: dict[str, Any], since: str) -> str:
 
 def _table(report: dict[str, Any]) -> Table:
     grid = Table(title=f"cost by {report['by']}", title_justify="left")
-    for column in (report["by"], "cost", "$/h now", "requests", "$/1k req", "$/1M tokens"):
+    columns = ("cost", "$/h now", "requests", "tokens", "$/1k req", "$/1M tokens")
+    for column in (report["by"], *columns):
         grid.add_column(column, justify="left" if column == report["by"] else "right")
     for row in report["rows"]:
         key = row["key"] or "(none)"
@@ -59,6 +60,7 @@ def _table(report: dict[str, Any]) -> Table:
             f"${row['cost']:.4f}",
             f"${row['hourly']:.4f}" if row["hourly"] else "",
             "" if row["requests"] is None else str(row["requests"]),
+            str(row["tokens"]) if row.get("tokens") else "",
             _usd(row["per_1k_requests"]),
             _usd(row["per_million_tokens"]),
         )

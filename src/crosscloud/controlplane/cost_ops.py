@@ -4,8 +4,9 @@
 Cost over a window is each billing interval's overlap with it times its price; requests
 are the usage buckets that overlap it (5-minute buckets, so a window is exact to 5
 minutes for requests and to the second for dollars). Cost by token splits each service's
-cost over the window in proportion to the requests each token sent it (requests no token
-accounts for, e.g. an open service's, are token "")."""
+cost over the window in proportion to the model tokens each API token used there (`usage`
+of OpenAI answers), or, for a service that counted none, to the requests each sent it
+(what no token accounts for, e.g. an open service's, is token "")."""
 
 from __future__ import annotations
 
@@ -110,20 +111,28 @@ def _by_token(
     until: float,
     names: Mapping[str, str],
 ) -> list[dict[str, Any]]:
-    """Each service's cost split by its tokens' requests; one row per token."""
+    """Each service's cost split by its tokens' model tokens (by their requests where it
+    counted none); one row per token."""
     spent = ledger.totals(intervals, by="service", since=since, until=until)
-    shares: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    by_requests: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    by_tokens: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     requests: dict[str, int] = defaultdict(int)
+    tokens: dict[str, int] = defaultdict(int)
     for u in used:
-        shares[f"{u.deployment}/{u.service}"][u.token] += u.requests
+        service = f"{u.deployment}/{u.service}"
+        by_requests[service][u.token] += u.requests
+        by_tokens[service][u.token] += u.tokens
         requests[u.token] += u.requests
+        tokens[u.token] += u.tokens
     amounts: dict[str, float] = defaultdict(float)
     for service, amount in spent.items():
-        for token, part in ledger.split_by_share(amount, shares.get(service, {})).items():
+        model = by_tokens.get(service, {})
+        shares = model if sum(model.values()) > 0 else by_requests.get(service, {})
+        for token, part in ledger.split_by_share(amount, shares).items():
             amounts[token] += part
     out = []
     for token in sorted(set(amounts) | set(requests)):
-        row = _row(token, amounts.get(token, 0.0), 0.0, requests.get(token), None)
+        row = _row(token, amounts.get(token, 0.0), 0.0, requests.get(token), tokens.get(token))
         row["name"] = names.get(token, "no token" if token == "" else "")
         out.append(row)
     return out

@@ -3,16 +3,17 @@ usage buckets (for cost per 1,000 requests and cost by token), and the last rate
 (for `GET /v1/quotas`).
 
 Every few seconds the control plane scrapes the gateway's /metrics: requests by service
-(`crosscloud_gateway_requests`) and by token (`crosscloud_gateway_token_requests`); what
-grew since the previous scrape is added to the current 5-minute bucket. A service's
-requests that no token accounts for are kept under token "" (an open service), with the
-service's model tokens (`usage` in OpenAI answers, counted per replica). The first
+(`crosscloud_gateway_requests`) and by token (`crosscloud_gateway_token_requests`), and
+model tokens (`usage` in OpenAI answers) by service and by token; what grew since the
+previous scrape is added to the current 5-minute bucket. A service's requests and model
+tokens that no token accounts for are kept under token "" (an open service). The first
 scrape after a control-plane start is a baseline only: the requests since the previous
 control plane's last scrape (a few seconds' worth) are not counted, never counted twice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,17 +29,30 @@ TOKEN_FAMILY = "crosscloud_gateway_token_requests"  # noqa: S105 (a metric's nam
 THROTTLED_FAMILY = "crosscloud_gateway_token_throttled"
 #: model tokens from answers' `usage`, per service and upstream (gateway/llm.py)
 MODEL_FAMILIES = ("crosscloud_gateway_prompt_tokens", "crosscloud_gateway_completion_tokens")
+#: model tokens per API token (gateway/auth.py)
+TOKEN_MODEL_FAMILIES = (
+    "crosscloud_gateway_token_prompt_tokens",
+    "crosscloud_gateway_token_completion_tokens",
+)
 Key = tuple[str, str]  # service, token ("": requests no token accounts for)
 Counts = dict[Key, float]
 
 
-def parse(text: str) -> tuple[Counts, Counts, Counts]:
-    """(requests, throttled) by (service, token) and model tokens by (service, upstream)
-    from the gateway's /metrics text."""
+@dataclasses.dataclass
+class Seen:
+    """One scrape: requests and 429s by (service, token), model tokens by (service,
+    upstream) and by (service, token)."""
+
+    requests: Counts = dataclasses.field(default_factory=dict)
+    throttled: Counts = dataclasses.field(default_factory=dict)
+    model: Counts = dataclasses.field(default_factory=dict)
+    token_model: Counts = dataclasses.field(default_factory=dict)
+
+
+def parse(text: str) -> Seen:
+    """What the gateway's /metrics text counts, by service and token."""
     totals: dict[str, float] = {}
-    requests: Counts = {}
-    throttled: Counts = {}
-    model: Counts = {}
+    seen = Seen()
     for family in parser.text_string_to_metric_families(text):
         for sample in family.samples:
             if not sample.name.endswith("_total"):
@@ -47,16 +61,35 @@ def parse(text: str) -> tuple[Counts, Counts, Counts]:
             if family.name == traffic.FAMILY:
                 totals[labels["service"]] = totals.get(labels["service"], 0.0) + sample.value
             elif family.name == TOKEN_FAMILY:
-                requests[(labels["service"], labels["token"])] = sample.value
+                seen.requests[(labels["service"], labels["token"])] = sample.value
             elif family.name == THROTTLED_FAMILY:
-                throttled[(labels["service"], labels["token"])] = sample.value
+                seen.throttled[(labels["service"], labels["token"])] = sample.value
             elif family.name in MODEL_FAMILIES:
-                key = (labels["service"], labels["upstream"])
-                model[key] = model.get(key, 0.0) + sample.value
+                _add(seen.model, (labels["service"], labels["upstream"]), sample.value)
+            elif family.name in TOKEN_MODEL_FAMILIES:
+                _add(seen.token_model, (labels["service"], labels["token"]), sample.value)
     for service, n in totals.items():
-        by_tokens = sum(v for (s, _), v in requests.items() if s == service)
-        requests[(service, "")] = max(0.0, n - by_tokens)
-    return requests, throttled, model
+        by_tokens = sum(v for (s, _), v in seen.requests.items() if s == service)
+        seen.requests[(service, "")] = max(0.0, n - by_tokens)
+    return seen
+
+
+def _add(counts: Counts, key: Key, value: float) -> None:
+    counts[key] = counts.get(key, 0.0) + value
+
+
+def model_tokens(before: Seen, seen: Seen) -> Counts:
+    """Model tokens that grew between two scrapes by (service, token): a service's that
+    no token accounts for (an open service's) under token ""."""
+    by_service: dict[str, float] = {}
+    for (service, _), n in traffic.increase(before.model, seen.model).items():
+        by_service[service] = by_service.get(service, 0.0) + n  # per upstream: no reset
+    out = traffic.increase(before.token_model, seen.token_model)
+    for service, n in by_service.items():
+        by_tokens = sum(v for (s, _), v in out.items() if s == service)
+        if n > by_tokens:
+            out[(service, "")] = n - by_tokens
+    return out
 
 
 class UsageMeter:
@@ -66,7 +99,7 @@ class UsageMeter:
         self.every = every
         self._lock = threading.Lock()
         self._at: float | None = None
-        self._last: tuple[Counts, Counts, Counts] | None = None
+        self._last: Seen | None = None
         self._rates: dict[Key, dict[str, float]] = {}
 
     def due(self, now: float) -> bool:
@@ -76,7 +109,7 @@ class UsageMeter:
     def add(
         self,
         now: float,
-        seen: tuple[Counts, Counts, Counts],
+        seen: Seen,
         *,
         deployment_of: Mapping[str, str],
     ) -> list[cost.Usage]:
@@ -86,11 +119,9 @@ class UsageMeter:
             self._last, self._at = seen, now
             if before is None or at is None or now <= at:
                 return []
-            grown = traffic.increase(before[0], seen[0])
-            dropped = traffic.increase(before[1], seen[1])
-            model: dict[str, float] = {}  # per upstream, so a replica gone is no reset
-            for (service, _), n in traffic.increase(before[2], seen[2]).items():
-                model[service] = model.get(service, 0.0) + n
+            grown = traffic.increase(before.requests, seen.requests)
+            dropped = traffic.increase(before.throttled, seen.throttled)
+            model = model_tokens(before, seen)
             span = now - at
             self._rates = {
                 key: {
@@ -99,8 +130,8 @@ class UsageMeter:
                 }
                 for key in set(grown) | set(dropped)
             }
-        for service in model:  # a service's model tokens go with its token "" row
-            grown.setdefault((service, ""), 0.0)
+        for key in model:
+            grown.setdefault(key, 0.0)
         bucket = cost.bucket_of(now)
         rows = [
             cost.Usage(
@@ -109,7 +140,7 @@ class UsageMeter:
                 service,
                 token,
                 requests=round(n),
-                tokens=round(model.get(service, 0.0)) if token == "" else 0,
+                tokens=round(model.get((service, token), 0.0)),
             )
             for (service, token), n in sorted(grown.items())
             if service in deployment_of
@@ -121,7 +152,7 @@ class UsageMeter:
             return dict(self._rates)
 
 
-def scrape(gateway_url: str, *, timeout: float = 1.0) -> tuple[Counts, Counts, Counts] | None:
+def scrape(gateway_url: str, *, timeout: float = 1.0) -> Seen | None:
     try:
         response = local_http.client().get(f"{gateway_url}/metrics", timeout=timeout)
     except httpx.HTTPError:

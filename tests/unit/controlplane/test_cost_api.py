@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import parser
 
 from crosscloud.controlplane import api, operations, token_ops
-from crosscloud.domain import tokens
+from crosscloud.domain import cost, tokens
 from tests.unit.controlplane.test_cost_day import HOUR, MANIFEST, T0, Day
 
 pytestmark = pytest.mark.timeout(60)
@@ -81,3 +81,27 @@ def test_quotas_list_each_active_token_with_its_limits(served: tuple[Day, httpx.
         (made["id"], "ci", {"rps": 5.0, "burst": 10})
     ]
     assert "token" not in body["tokens"][0] and "sha256" not in body["tokens"][0]
+
+
+def test_cost_by_token_splits_a_service_by_model_tokens(served: tuple[Day, httpx.Client]) -> None:
+    """An LLM service's cost goes to the API tokens by the model tokens each used (not by
+    requests: one long answer costs more than ten short ones), with $ per 1M tokens."""
+    day, client = served
+    bucket = cost.bucket_of(day.now - 600)
+    day.ctl.shared.store.add_usage(
+        [
+            cost.Usage(bucket, "shop", "api", "t1", requests=10, tokens=300),
+            cost.Usage(bucket, "shop", "api", "t2", requests=30, tokens=100),
+            cost.Usage(bucket, "shop", "api", "", requests=10, tokens=0),
+        ]
+    )
+    body = client.get("/v1/cost", params={"by": "token", "since": "1h"}).json()
+    rows = {r["key"]: r for r in body["rows"]}
+    assert {k: round(r["cost"], 4) for k, r in rows.items()} == {
+        "t1": 1.3125,  # 1.75 $ over the hour, 300 of 400 tokens
+        "t2": 0.4375,
+        "": 0.0,
+    }
+    assert (rows["t1"]["tokens"], rows["t2"]["tokens"], rows[""]["tokens"]) == (300, 100, None)
+    assert rows["t1"]["per_million_tokens"] == pytest.approx(1.3125 / 300 * 1e6)
+    assert rows["t2"]["per_1k_requests"] == pytest.approx(0.4375 / 30 * 1e3)

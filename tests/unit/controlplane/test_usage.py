@@ -1,5 +1,5 @@
-"""Usage from the gateway's counters: requests per service and API token, model tokens per
-service, what grew between two scrapes, and rates for `/v1/quotas`."""
+"""Usage from the gateway's counters: requests and model tokens per service and API token,
+what grew between two scrapes, and rates for `/v1/quotas`."""
 
 from __future__ import annotations
 
@@ -20,10 +20,17 @@ crosscloud_gateway_prompt_tokens_total{service="chat",upstream="r1",placement="l
 crosscloud_gateway_prompt_tokens_total{service="chat",upstream="r2",placement="local/a"} 50.0
 # TYPE crosscloud_gateway_completion_tokens_total counter
 crosscloud_gateway_completion_tokens_total{service="chat",upstream="r1",placement="local/a"} 10.0
+# TYPE crosscloud_gateway_token_prompt_tokens_total counter
+crosscloud_gateway_token_prompt_tokens_total{service="chat",token="aaaaaaaaaaaa"} 60.0
+# TYPE crosscloud_gateway_token_completion_tokens_total counter
+crosscloud_gateway_token_completion_tokens_total{service="chat",token="aaaaaaaaaaaa"} 6.0
 """
-# 10 s later: chat +20 requests (token +15), 429s +5, r1 +40 tokens, r2 gone (no reset)
+# 10 s later: chat +20 requests (token +15), 429s +5, r1 +40 tokens (the token's +25),
+# r2 gone (no reset)
 SECOND = (
-    FIRST.replace('status="200"} 10.0', 'status="200"} 30.0')
+    FIRST.replace('token="aaaaaaaaaaaa"} 60.0', 'token="aaaaaaaaaaaa"} 80.0')
+    .replace('token="aaaaaaaaaaaa"} 6.0', 'token="aaaaaaaaaaaa"} 11.0')
+    .replace('status="200"} 10.0', 'status="200"} 30.0')
     .replace('token="aaaaaaaaaaaa"} 7.0', 'token="aaaaaaaaaaaa"} 22.0')
     .replace('token="aaaaaaaaaaaa"} 3.0', 'token="aaaaaaaaaaaa"} 8.0')
     .replace('upstream="r1",placement="local/a"} 100.0', 'upstream="r1",placement="local/a"} 140.0')
@@ -37,14 +44,15 @@ OWNERS = {"chat": "shop", "echo": "shop"}
 
 
 def test_parse_splits_requests_by_token() -> None:
-    requests, throttled, model = usage.parse(FIRST)
-    assert requests == {
+    seen = usage.parse(FIRST)
+    assert seen.requests == {
         ("chat", "aaaaaaaaaaaa"): 7.0,
         ("chat", ""): 5.0,  # 12 in all, 7 by the token
         ("echo", ""): 5.0,
     }
-    assert throttled == {("chat", "aaaaaaaaaaaa"): 3.0}
-    assert model == {("chat", "r1"): 110.0, ("chat", "r2"): 50.0}
+    assert seen.throttled == {("chat", "aaaaaaaaaaaa"): 3.0}
+    assert seen.model == {("chat", "r1"): 110.0, ("chat", "r2"): 50.0}
+    assert seen.token_model == {("chat", "aaaaaaaaaaaa"): 66.0}
 
 
 def test_the_first_scrape_is_a_baseline_then_growth_is_stored() -> None:
@@ -53,8 +61,8 @@ def test_the_first_scrape_is_a_baseline_then_growth_is_stored() -> None:
     rows = meter.add(1010.0, usage.parse(SECOND), deployment_of=OWNERS)
     bucket = cost.bucket_of(1010.0)
     assert sorted(rows, key=lambda r: r.token) == [
-        cost.Usage(bucket, "shop", "chat", "", requests=5, tokens=40),
-        cost.Usage(bucket, "shop", "chat", "aaaaaaaaaaaa", requests=15),
+        cost.Usage(bucket, "shop", "chat", "", requests=5, tokens=15),
+        cost.Usage(bucket, "shop", "chat", "aaaaaaaaaaaa", requests=15, tokens=25),
     ]
     assert meter.rates()[("chat", "aaaaaaaaaaaa")] == {"rps": 1.5, "throttled_rps": 0.5}
 
