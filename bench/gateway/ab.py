@@ -5,12 +5,18 @@ Both gateways run side by side in front of the same two backends (see gateway.py
 system CPU per request come from /proc. Paired ratios (new/base) cancel most of the
 neighbour load that makes separate runs on a shared machine incomparable.
 
-    .venv/bin/python bench/gateway/ab.py --base HEAD~1 [--pairs 12] [--seconds 3]
+    .venv/bin/python bench/gateway/ab.py --base HEAD~1 [--pairs 12] [--seconds 3] [--token]
+
+`--token`: the service needs an API token (with a quota no run reaches) and wrk sends one,
+so the token check, its quota and its per-token counters are on the measured path.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -18,6 +24,11 @@ import tempfile
 from pathlib import Path
 
 import gateway as bench
+
+from crosscloud.domain import tokens
+
+#: (token id, the token) for --token runs; the gateways hold only its hash
+TOKEN = tokens.new_token(os.urandom(tokens.ID_BYTES), os.urandom(tokens.SECRET_BYTES))
 
 
 def cpu(pid: int) -> tuple[float, float]:
@@ -27,11 +38,19 @@ def cpu(pid: int) -> tuple[float, float]:
     return int(fields[11]) / bench.TICK, int(fields[12]) / bench.TICK
 
 
-def start(procs: bench.Procs, tmp: Path, backends: list[int], src: str) -> tuple[int, str]:
+def start(
+    procs: bench.Procs, tmp: Path, backends: list[int], src: str, *, token: bool
+) -> tuple[int, str]:
     """A gateway importing crosscloud from `src` (this tree's, or the base's archive)."""
     name = "new" if src == str(bench.ROOT / "src") else "base"
     port = bench.free_port()
     conf = bench.gateway_conf(tmp, port, backends, "round-robin").rename(tmp / f"{name}.json")
+    if token:
+        config = json.loads(conf.read_text())
+        digest = hashlib.sha256(TOKEN[1].encode()).hexdigest()
+        entry = {"id": TOKEN[0], "sha256": digest, "quota": {"rps": 1e9, "concurrency": 10000}}
+        config["services"][0]["auth"] = {"tokens": [entry]}
+        conf.write_text(json.dumps(config))
     argv = ["env", f"PYTHONPATH={src}", str(bench.PY), "-m", "crosscloud.cli.main", "gateway"]
     proc = procs.start([*argv, "--config", str(conf)], name)
     url = f"http://127.0.0.1:{port}/svc/"
@@ -39,10 +58,13 @@ def start(procs: bench.Procs, tmp: Path, backends: list[int], src: str) -> tuple
     return proc.pid, url
 
 
-def measure(pid: int, url: str, seconds: float) -> tuple[float, float, float]:
+def measure(pid: int, url: str, seconds: float, token: bool) -> tuple[float, float, float]:
     """(user us/request, system us/request, req/s) of one wrk -c32 run."""
+    headers = (f"Authorization: Bearer {TOKEN[1]}",) if token else ()
     u0, s0 = cpu(pid)
-    out = bench.wrk(url, connections=32, seconds=seconds)
+    out = bench.wrk(url, connections=32, seconds=seconds, headers=headers)
+    if out["failed"]:
+        raise RuntimeError(f"{out['failed']} requests failed: {url}")
     u1, s1 = cpu(pid)
     n = out["requests"]
     return (u1 - u0) / n * 1e6, (s1 - s0) / n * 1e6, out["rps"]
@@ -66,6 +88,7 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="git revision to compare against")
     parser.add_argument("--pairs", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--token", action="store_true", help="requests with an API token")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-gateway-ab-") as tmpdir:
         tmp = Path(tmpdir)
@@ -77,13 +100,14 @@ def main() -> None:
         try:
             backends = _backends(procs)
             gws = {
-                "base": start(procs, tmp, backends, str(tmp / "src")),
-                "new": start(procs, tmp, backends, str(bench.ROOT / "src")),  # this tree
+                "base": start(procs, tmp, backends, str(tmp / "src"), token=args.token),
+                # this tree
+                "new": start(procs, tmp, backends, str(bench.ROOT / "src"), token=args.token),
             }
             runs: dict[str, list[tuple[float, float, float]]] = {"base": [], "new": []}
             for i in range(args.pairs):
                 for name in ("base", "new") if i % 2 == 0 else ("new", "base"):
-                    runs[name].append(measure(*gws[name], args.seconds))
+                    runs[name].append(measure(*gws[name], args.seconds, args.token))
                 b, n = runs["base"][-1], runs["new"][-1]
                 print(f"pair {i + 1}: user/sys us base {b[0]:.1f}/{b[1]:.1f}", end="")
                 print(f", new {n[0]:.1f}/{n[1]:.1f}", flush=True)

@@ -96,12 +96,21 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> N
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def wrk(url: str, *, connections: int, seconds: float, close: bool = False) -> dict[str, float]:
+def wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    close: bool = False,
+    headers: tuple[str, ...] = (),
+) -> dict[str, float]:
     """One wrk run; `close`: every request asks for `Connection: close` (a new
-    connection each). `ok_rps` counts 2xx answers only."""
+    connection each); `headers` go with every request. `ok_rps` counts 2xx answers only."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
     if close:
         argv[1:1] = ["-H", "Connection: close"]
+    for header in headers:
+        argv[1:1] = ["-H", header]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)$", out, re.MULTILINE)
     requests = re.search(r"(\d+) requests in ([\d.]+)(ms|s)", out)
