@@ -28,9 +28,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
     try:
         return quantity.parse_duration(value)
     except ValueError as exc:
-        raise click.BadParameter(
-            f"{value!r} is not a duration ({exc}); write e.g. 30s or 2m"
-        ) from None
+        raise click.BadParameter(str(exc)) from None
 
 
 @chaos.command()

@@ -13,7 +13,9 @@ the loop kills them (SIGKILL: the cloud taking the machine back).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,36 +80,17 @@ def notice(
     service: str | None = None,
 ) -> dict[str, Any]:
     """Give the spot replicas of `placement` (of `service`, or every one) a preemption
-    notice of `seconds`; the caller publishes to the gateway at once."""
-    if seconds < 0:
+    notice of `seconds`; the caller publishes to the gateway at once. Wrong input (an
+    unknown placement or service, a cluster placement, no running spot replica there) is
+    refused before anything is written."""
+    if not math.isfinite(seconds) or seconds < 0:
         raise errors.UserError(f"--notice must be 0s or more, got {seconds:g}s")
-    if not _local(placement):
-        raise errors.UserError(
-            f"{placement} is not a local placement: on a cluster the cloud gives the notice"
-            " (a tainted spot node); `chaos preempt` rehearses it on local placements"
-        )
-    deps = shared.deployments()
-    mine = [d for d in deps if _spot_at(d, placement, service)]
-    if not mine:
-        known = sorted({p.id for d in deps for p in d.spec.placements() if _spot_at(d, p.id, None)})
-        raise errors.UserError(
-            f"no spot service runs in {placement!r}"
-            + (f" (service {service!r})" if service else "")
-            + f"; placements with spot services: {', '.join(known) or 'none'}"
-        )
+    mine, spot = _targets(shared.deployments(), shared, placement, service)
     now = shared.clock()
     kill_at = now + seconds
     noticed = []
     for dep in mine:
-        hit = [
-            r
-            for r in shared.store.list_replicas(deployment=dep.name)
-            if r.placement == placement
-            and r.capacity == cost.SPOT
-            and r.state in state.ACTIVE_STATES
-            and r.preempt_at is None
-            and (service is None or r.service == service)
-        ]
+        hit = [r for r in spot if r.deployment == dep.name]
         for r in hit:
             why = f"preemption notice: killed in {seconds:g}s"
             shared.store.upsert_replica(dataclasses.replace(r, preempt_at=kill_at, message=why))
@@ -131,6 +114,67 @@ def notice(
             log.warning("%s %s: %s (event not recorded: %s)", dep.name, PREEMPTED, message, exc)
     shared.wake.set()
     return {"placement": placement, "replicas": noticed, "notice": seconds, "kill_at": kill_at}
+
+
+def _targets(
+    deps: Sequence[records.Deployed], shared: Shared, placement: str, service: str | None
+) -> tuple[list[records.Deployed], list[state.ReplicaRecord]]:
+    """The deployments with a spot service at `placement` and their spot replicas there
+    that run and have no notice yet; a UserError saying what is wrong when there are none."""
+    mine = _spot_deployments(deps, placement, service)
+    spot = [
+        r
+        for d in mine
+        for r in shared.store.list_replicas(deployment=d.name)
+        if r.placement == placement
+        and r.capacity == cost.SPOT
+        and r.state in state.ACTIVE_STATES
+        and (service is None or r.service == service)
+    ]
+    fresh = [r for r in spot if r.preempt_at is None]
+    if not fresh:
+        noticed = f" ({len(spot)} already noticed)" if spot else ""
+        raise errors.UserError(
+            f"no spot replica is running in {placement}{noticed}: nothing to preempt"
+        )
+    return [d for d in mine if any(r.deployment == d.name for r in fresh)], fresh
+
+
+def _spot_deployments(
+    deps: Sequence[records.Deployed], placement: str, service: str | None
+) -> list[records.Deployed]:
+    """The deployments with a spot service (`service`, or any) at local `placement`, or
+    a UserError naming what is unknown or not spot there."""
+    if not deps:
+        raise errors.UserError("nothing is deployed; run `crosscloud up FILE` first")
+    known = sorted({p.id for d in deps for p in d.spec.placements()})
+    if placement not in known:
+        # closer than quantity.did_you_mean's 0.6: every id shares its provider's prefix
+        near = difflib.get_close_matches(placement, known, n=1, cutoff=0.8)
+        raise errors.UserError(
+            f"unknown placement {placement!r}"
+            + (f" (did you mean {near[0]!r}?)" if near else "")
+            + f"; the deployed placements: {', '.join(known)}"
+        )
+    if not _local(placement):
+        raise errors.UserError(
+            f"{placement} is not a local placement: on a cluster the cloud gives the notice"
+            " (a tainted spot node); `chaos preempt` rehearses it on local placements"
+        )
+    names = sorted({s.name for d in deps for s in d.spec.spec.services})
+    if service is not None and service not in names:
+        raise errors.UserError(f"unknown service {service!r}; services: {', '.join(names)}")
+    mine = [d for d in deps if _spot_at(d, placement, service)]
+    if not mine:
+        spotty = sorted(
+            {p.id for d in deps for p in d.spec.placements() if _spot_at(d, p.id, None)}
+        )
+        raise errors.UserError(
+            f"no spot service runs in {placement!r}"
+            + (f" (service {service!r})" if service else "")
+            + f"; placements with spot services: {', '.join(spotty) or 'none'}"
+        )
+    return mine
 
 
 def _spot_at(dep: records.Deployed, placement: str, service: str | None) -> bool:
