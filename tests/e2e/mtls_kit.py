@@ -76,11 +76,14 @@ class Procs:
         self.procs.append(proc)
         return proc, log
 
-    def replica(self, pki: Pki, cert: Path, *, source: str = ECHO) -> int:
-        """A replica serving only mutual TLS with `cert`; returns its port once ready."""
+    def replica(
+        self, pki: Pki, cert: Path, *, source: str = ECHO, extra: tuple[str, ...] = ()
+    ) -> int:
+        """A replica serving only mutual TLS with `cert` (and `extra` arguments); returns
+        its port once ready (its process is the last of `procs`)."""
         port = free_port()
         args = [sys.executable, "-m", "crosscloud.runtime", source, "--port", str(port)]
-        args += ["--tls-cert", str(cert), "--tls-ca", str(pki.bundle)]
+        args += ["--tls-cert", str(cert), "--tls-ca", str(pki.bundle), *extra]
         proc, log = self.spawn(args, f"replica-{port}")
         probe = pki.client_context("probe") if (pki.root / "probe.pem").exists() else None
         wait_https(f"https://127.0.0.1:{port}/readyz", probe, proc, log)

@@ -3,6 +3,7 @@ port is an error rather than a silent move to another port; SIGTERM drains."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -16,6 +17,7 @@ from watchfiles import watch
 
 from crosscloud.adapters import listen
 from crosscloud.adapters.security import tls as tlsmod
+from crosscloud.runtime import idle_tls
 from crosscloud.runtime.app import DEFAULT_MAX_BODY, ServiceApp
 from crosscloud.sdk import loader
 
@@ -43,6 +45,15 @@ class _DrainingServer(uvicorn.Server):
         if sig == signal.SIGTERM:
             # A drained SIGTERM is a clean stop: exit 0 instead of uvicorn re-raising it.
             self._captured_signals.remove(sig)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's drain, with idle TLS connections closed without waiting on a peer
+        that does not read (see idle_tls); in-flight requests still finish."""
+        closer = asyncio.create_task(idle_tls.close_unanswered(self.server_state.connections))
+        try:
+            await super().shutdown(sockets)
+        finally:
+            closer.cancel()
 
 
 def configure_logging(level: str = "info") -> None:
