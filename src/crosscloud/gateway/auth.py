@@ -6,10 +6,13 @@ request costs a regex match, a dict lookup by the token's public id, one SHA-256
 
 A token with a quota (planning/quota.py: requests per second with a burst, concurrent
 requests, tokens per minute) is also rate-limited here: past it, 429 with Retry-After and
-nothing is taken from its buckets. A token without one costs one dict lookup more.
+nothing is taken from its buckets. A token without one costs two dict lookups more.
 Per-token counters (admitted, throttled, and the model tokens of OpenAI answers, which
 gateway/llm.py adds) feed `crosscloud cost --by token` and the control plane's
-`/v1/quotas`; they and the buckets carry over a config reload.
+`/v1/quotas`; they and the buckets carry over a config reload. Memory is bounded by the
+tokens in the config: a quota's buckets exist only while they are in use (the gateway's
+`prune` drops those as full as fresh ones), and a token's counters go GRACE seconds after
+the token left the config (revoked, or its service removed).
 
 A service without `auth` in its config is open (the control plane leaves it out until
 its deployment has a token). Answers: no or malformed header -> 401; a token the gateway
@@ -29,6 +32,10 @@ from crosscloud.domain import tokens
 from crosscloud.gateway import config as gwconfig
 from crosscloud.planning import quota as quota_mod
 
+#: How long a token's counters outlive it in the config: the control plane reads them
+#: every 5 s, so the requests it made before it was revoked are all counted.
+GRACE = 60.0
+
 MISSING = (
     401,
     "this service needs an API token: send `Authorization: Bearer <token>`"
@@ -44,7 +51,10 @@ class TokenAuth:
 
     __slots__ = (
         "_digests",
+        "_gone",
+        "_live",
         "_protected",
+        "_quotas",
         "_zones",
         "admitted",
         "completion",
@@ -58,19 +68,25 @@ class TokenAuth:
     def __init__(self, config: gwconfig.GatewayConfig, previous: TokenAuth | None = None) -> None:
         self._protected: dict[str, frozenset[str]] = {}
         self._digests: dict[str, bytes] = {}
-        #: token id -> its quota's state (only tokens with a quota)
+        #: token id -> its quota (only tokens with one)
+        self._quotas: dict[str, tokens.Quota] = {}
+        #: token id -> its quota's state, while in use (made at its first request)
         self.limiters: dict[str, quota_mod.Limiter] = {}
         #: Tokens bound to a residency zone (`token create --residency`): id -> zone.
         self._zones: dict[str, str] = {}
-        now = time.monotonic()
+        #: the (service, token id) counter keys this config allows, and since when the
+        #: others (a previous config's) have been gone
+        self._live: set[tuple[str, str]] = set()
+        self._gone: dict[tuple[str, str], float] = {}
         for service in config.services:
             if service.auth is None:
                 continue
             self._protected[service.name] = frozenset(t.id for t in service.auth)
             for t in service.auth:
+                self._live.add((service.name, t.id))
                 self._digests[t.id] = bytes.fromhex(t.sha256)
-                if t.quota is not None and t.quota.limited and t.id not in self.limiters:
-                    self.limiters[t.id] = quota_mod.Limiter(t.quota, now=now)
+                if t.quota is not None and t.quota.limited:
+                    self._quotas.setdefault(t.id, t.quota)
                 if t.residency is not None:
                     self._zones[t.id] = t.residency
         #: (service, token id) -> requests let through, and refused by a quota
@@ -91,14 +107,28 @@ class TokenAuth:
         self.admitted = previous.admitted  # counters only grow, across reloads too
         self.throttled = previous.throttled
         self.prompt, self.completion = previous.prompt, previous.completion
-        for token_id, limiter in list(self.limiters.items()):
-            old = previous.limiters.get(token_id)
-            if old is None:
+        self._gone = previous._gone
+        now = time.monotonic()
+        for token_id, old in previous.limiters.items():
+            quota = self._quotas.get(token_id)
+            if quota is None:
                 continue
-            if old.quota == limiter.quota:  # the same object: requests in flight release it
+            if old.quota == quota:  # the same object: requests in flight release it
                 self.limiters[token_id] = old
             else:  # a new quota: what the buckets had used carries over, the slots do not
+                limiter = self.limiters[token_id] = quota_mod.Limiter(quota, now=now)
                 limiter.carry(old)
+
+    def prune(self, now: float) -> None:
+        """Drop what memory need not hold (the gateway calls this every few seconds): the
+        limiters a fresh one would equal, and counters of tokens gone for over GRACE."""
+        for token_id in quota_mod.idle_tokens(self.limiters, now):
+            del self.limiters[token_id]
+        keys = set(self.admitted) | set(self.throttled) | set(self.prompt) | set(self.completion)
+        self._gone, drop = quota_mod.forgotten(self._gone, keys, self._live, now=now, grace=GRACE)
+        for key in drop:
+            for counts in (self.admitted, self.throttled, self.prompt, self.completion):
+                counts.pop(key, None)
 
     @property
     def zoned(self) -> bool:
@@ -134,6 +164,10 @@ class TokenAuth:
             return 403, f"this token may not call service {service!r}"
         key = (service, token_id)
         limiter = self.limiters.get(token_id)
+        if limiter is None and token_id in self._quotas:
+            limiter = self.limiters[token_id] = quota_mod.Limiter(
+                self._quotas[token_id], now=time.monotonic()
+            )
         if limiter is not None:
             refused = limiter.admit(time.monotonic())
             if refused is not None:

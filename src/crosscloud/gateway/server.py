@@ -37,6 +37,8 @@ TIMEOUT_TICK = 0.1
 SWEEP_TICK = 0.5
 SWEEP_BATCH = 64
 SWEEP_STEP = 0.01
+#: Idle quota buckets and gone tokens' counters are dropped this often (auth.TokenAuth.prune).
+PRUNE_TICK = 10.0
 
 #: Paths the gateway answers itself (`Gateway.own_route`), whatever the services are.
 OWN_PATHS = frozenset({b"/metrics", b"/healthz", b"/readyz", b"/-/stats", b"/v1/models"})
@@ -70,6 +72,9 @@ class Authorizer(Protocol):
 
     def count_model(self, key: tuple[str, str], prompt: int, completion: int) -> None:
         """Model tokens of an answer to a request allowed under `key` (its holding_key)."""
+
+    def prune(self, now: float) -> None:
+        """Drop the state memory need not hold (idle buckets, gone tokens' counters)."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -119,6 +124,7 @@ class Gateway:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timeout_timer: asyncio.TimerHandle | None = None
         self._outlier_timer: asyncio.TimerHandle | None = None
+        self._prune_timer: asyncio.TimerHandle | None = None
         self._registry = metrics.registry_for(
             lambda: list(self.clusters.values()), lambda: _counts(self.authorizer)
         )
@@ -303,6 +309,7 @@ class Gateway:
         self._tick_outliers()
         self._tick()
         self._sweep()
+        self._prune()
 
     async def _listen(
         self, sock: socket.socket, tls: gwtls.TlsConfig | None, context: ssl.SSLContext | None
@@ -400,9 +407,20 @@ class Gateway:
         delay = max(0.05, min(intervals))
         self._outlier_timer = self.loop.call_later(delay, self._tick_outliers)
 
+    def _prune(self) -> None:
+        if self.authorizer is not None:
+            self.authorizer.prune(time.monotonic())
+        self._prune_timer = self.loop.call_later(PRUNE_TICK, self._prune)
+
     async def stop(self) -> None:
         """Stop listening, cancel timers and health checks, close pooled connections."""
-        timers = (self._timeout_timer, self._outlier_timer, self._sweep_timer, self._tick_timer)
+        timers = (
+            self._timeout_timer,
+            self._outlier_timer,
+            self._sweep_timer,
+            self._tick_timer,
+            self._prune_timer,
+        )
         for timer in timers:
             if timer is not None:
                 timer.cancel()

@@ -12,13 +12,22 @@ its monotonic clock); the state is these small objects, owned by the gateway's o
 
 A refused request takes nothing from any bucket, so a client that hammers past its quota
 does not starve itself further, and each refusal says when to retry.
+
+Memory stays bounded: a limiter with nothing in flight whose buckets have refilled is what
+a fresh one would be (`Limiter.idle`), so the gateway drops those (`idle_tokens`) and makes
+one again at the token's next request; counters of tokens that left the gateway's config
+are dropped once the control plane has had time to read them (`forgotten`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Iterable, Mapping
+from typing import TypeVar
 
 from crosscloud.domain import tokens
+
+K = TypeVar("K")
 
 RPS = "requests per second"
 CONCURRENCY = "concurrent requests"
@@ -56,6 +65,9 @@ class Bucket:
         """Take `amount` counted after the fact (the level may go below zero)."""
         self.take(now, amount)
 
+    def full(self, now: float) -> bool:
+        return self._refill(now) >= self.burst
+
 
 class Limiter:
     """One API token's quota state in the gateway."""
@@ -92,6 +104,13 @@ class Limiter:
         self.in_flight += 1
         return None
 
+    def idle(self, now: float) -> bool:
+        """Whether this is what a fresh limiter would be: nothing in flight, every bucket
+        full again (so dropping it and making a new one later changes nothing)."""
+        if self.in_flight:
+            return False
+        return all(b is None or b.full(now) for b in (self.requests, self.tokens))
+
     def release(self) -> None:
         """An admitted request's answer ended."""
         if self.in_flight > 0:
@@ -108,6 +127,35 @@ class Limiter:
         for mine, theirs in ((self.requests, old.requests), (self.tokens, old.tokens)):
             if mine is not None and theirs is not None:
                 mine.level, mine.at = min(mine.burst, theirs.level), theirs.at
+
+
+def idle_tokens(limiters: Mapping[str, Limiter], now: float) -> list[str]:
+    """The tokens whose limiters can be dropped now (see `Limiter.idle`)."""
+    return [token for token, limiter in limiters.items() if limiter.idle(now)]
+
+
+def forgotten(
+    gone_since: Mapping[K, float],
+    keys: Iterable[K],
+    live: Collection[K],
+    *,
+    now: float,
+    grace: float,
+) -> tuple[dict[K, float], list[K]]:
+    """Counters of keys no longer `live` (a revoked token, a removed service): (when each
+    was first seen gone, kept for next time; the keys gone for over `grace` seconds, to
+    drop). A key that is live again is no longer gone."""
+    still: dict[K, float] = {}
+    drop: list[K] = []
+    for key in keys:
+        if key in live:
+            continue
+        since = gone_since.get(key, now)
+        if now - since > grace:
+            drop.append(key)
+        else:
+            still[key] = since
+    return still, drop
 
 
 def retry_after(seconds: float) -> int:

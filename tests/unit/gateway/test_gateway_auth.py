@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from crosscloud import errors
@@ -113,3 +115,43 @@ def test_a_concurrency_slot_is_handed_over_and_a_reload_keeps_quota_state() -> N
 def test_a_quota_in_the_file_is_validated() -> None:
     with pytest.raises(errors.UserError, match=r"quota\.rps"):
         _limited(rps=0)
+
+
+def test_memory_stays_bounded_by_the_tokens_in_use() -> None:
+    """10,000 tokens with a quota, each used once: their buckets are gone once refilled
+    (none while a request holds one), and a token's counters go a grace after it left the
+    config, while the live tokens' stay."""
+    many = [tokens.new_token(i.to_bytes(6, "big"), b"s" * 32) for i in range(1, 10_001)]
+    entries = [{**_entry(i, t), "quota": {"rps": 0.01, "burst": 1}} for i, t in many]
+    check = auth.for_config(
+        gwconfig.parse({"services": [{"name": "api", "auth": {"tokens": entries}}]})
+    )
+    assert check is not None and check.limiters == {}  # nothing held before any request
+    for _, token in many:
+        assert check("api", f"Bearer {token}".encode()) is None
+        assert check.holding is not None
+        check.holding.release()
+    held = check("api", f"Bearer {many[0][1]}".encode())  # refused: its bucket is empty
+    assert held is not None and held[0] == 429
+    assert check("api", f"Bearer {many[1][1]}".encode()) is not None
+    in_flight_id, in_flight = many[2]
+    check.limiters[in_flight_id].requests.level = 1.0  # type: ignore[union-attr]
+    assert check("api", f"Bearer {in_flight}".encode()) is None  # and not released yet
+    assert len(check.limiters) == 10_000
+    now = time.monotonic()
+    check.prune(now)
+    assert len(check.limiters) == 10_000  # none has refilled yet
+    check.prune(now + 101.0)  # 100 s to refill at 0.01/s: all idle but the one in flight
+    assert list(check.limiters) == [in_flight_id]
+    assert check("api", f"Bearer {many[0][1]}".encode()) is None  # made again, full
+    assert len(check.admitted) == 10_000
+
+    # the config now holds 10 of the tokens: the others' counters go after the grace
+    kept = gwconfig.parse({"services": [{"name": "api", "auth": {"tokens": entries[:10]}}]})
+    reloaded = auth.for_config(kept, check)
+    assert reloaded is not None
+    reloaded.prune(now + 102.0)
+    assert len(reloaded.admitted) == 10_000  # not yet: the control plane reads them first
+    reloaded.prune(now + 102.0 + auth.GRACE + 1.0)
+    assert set(reloaded.admitted) == {("api", i) for i, _ in many[:10]}
+    assert set(reloaded.throttled) <= set(reloaded.admitted)

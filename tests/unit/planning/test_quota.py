@@ -102,3 +102,43 @@ def test_retry_after_is_whole_seconds_rounded_up(seconds: float, header: int) ->
 )
 def test_bad_quotas_are_named_by_their_flag(q: Quota, problem: str) -> None:
     assert any(problem in p for p in q.problems())
+
+
+@pytest.mark.parametrize(
+    ("q", "spent", "in_flight", "now", "idle"),
+    [
+        (Quota(rps=2, burst=4), 0, 0, 0.0, True),  # never used: a fresh one
+        (Quota(rps=2, burst=4), 0, 1, 100.0, False),  # a request in flight holds it
+        (Quota(rps=2, burst=4), 3, 0, 1.0, False),  # 2 of the 3 back after 1 s
+        (Quota(rps=2, burst=4), 3, 0, 1.5, True),  # full again
+        (Quota(tokens_per_minute=600), 900, 0, 89.0, False),  # 900 over: 90 s to refill
+        (Quota(tokens_per_minute=600), 900, 0, 90.0, True),
+        (Quota(concurrency=2), 0, 0, 0.0, True),
+    ],
+)
+def test_a_limiter_is_idle_when_it_equals_a_fresh_one(
+    q: Quota, spent: int, in_flight: int, now: float, idle: bool
+) -> None:
+    limiter = quota.Limiter(q, now=0.0)
+    for _ in range(spent if limiter.requests is not None else 0):
+        limiter.requests.take(0.0)  # type: ignore[union-attr]
+    limiter.spend_tokens(0.0, spent if limiter.tokens is not None else 0)
+    limiter.in_flight = in_flight
+    assert limiter.idle(now) is idle
+    assert quota.idle_tokens({"t": limiter}, now) == (["t"] if idle else [])
+
+
+@pytest.mark.parametrize(
+    ("gone_since", "now", "still", "drop"),
+    [
+        ({}, 100.0, {"old": 100.0}, []),  # first seen gone now
+        ({"old": 50.0}, 100.0, {"old": 50.0}, []),  # within the grace
+        ({"old": 30.0}, 100.0, {}, ["old"]),  # past it: dropped
+        ({"old": 30.0, "live": 10.0}, 100.0, {}, ["old"]),  # live again: not gone
+    ],
+)
+def test_counters_of_keys_gone_past_a_grace_are_forgotten(
+    gone_since: dict[str, float], now: float, still: dict[str, float], drop: list[str]
+) -> None:
+    got = quota.forgotten(gone_since, ["live", "old"], {"live"}, now=now, grace=60.0)
+    assert got == (still, drop)
