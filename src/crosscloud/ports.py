@@ -109,6 +109,10 @@ class StateStore(Protocol):
         """The usage buckets that end after `since`, oldest first."""
         ...
 
+    def prune_usage(self, *, before: float) -> int:
+        """Drop the usage buckets that start before `before`; how many were dropped."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -256,3 +256,10 @@ def test_usage_adds_up_per_bucket(db: ports.StateStore) -> None:
         cost.Usage(900.0, "shop", "api", "t1", requests=1),
     ]
     assert db.list_usage(since=900.0) == [cost.Usage(900.0, "shop", "api", "t1", requests=1)]
+
+
+def test_old_usage_buckets_are_pruned(db: ports.StateStore) -> None:
+    db.add_usage([cost.Usage(b, "shop", "api", "t1", requests=1) for b in (0.0, 300.0, 600.0)])
+    assert db.prune_usage(before=600.0) == 2
+    assert db.prune_usage(before=600.0) == 0
+    assert db.list_usage(since=0.0) == [cost.Usage(600.0, "shop", "api", "t1", requests=1)]

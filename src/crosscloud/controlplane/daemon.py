@@ -174,6 +174,7 @@ def _meter(ctl: Controller) -> None:
             now=shared.clock(),
             deployment_of=owners,
             store_usage=shared.store.add_usage,
+            prune_usage=shared.store.prune_usage,
         )
     except errors.CrossCloudError as exc:  # a store it cannot write: the next pass tries
         log.warning("usage not recorded: %s", exc)

@@ -9,6 +9,8 @@ previous scrape is added to the current 5-minute bucket. A service's requests an
 tokens that no token accounts for are kept under token "" (an open service). The first
 scrape after a control-plane start is a baseline only: the requests since the previous
 control plane's last scrape (a few seconds' worth) are not counted, never counted twice.
+Once an hour, buckets older than `cost.USAGE_KEEP` are dropped from the store, so that
+it holds a bounded number of them per service and token.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from crosscloud.controlplane import local_http, traffic
 from crosscloud.domain import cost
 
 EVERY = 5.0
+PRUNE_EVERY = 3600.0
 TOKEN_FAMILY = "crosscloud_gateway_token_requests"  # noqa: S105 (a metric's name)
 THROTTLED_FAMILY = "crosscloud_gateway_token_throttled"
 #: model tokens from answers' `usage`, per service and upstream (gateway/llm.py)
@@ -101,10 +104,19 @@ class UsageMeter:
         self._at: float | None = None
         self._last: Seen | None = None
         self._rates: dict[Key, dict[str, float]] = {}
+        self._pruned_at: float | None = None
 
     def due(self, now: float) -> bool:
         with self._lock:
             return self._at is None or now - self._at >= self.every
+
+    def prune_due(self, now: float) -> bool:
+        """Whether old buckets should be dropped now (at the first call, then hourly)."""
+        with self._lock:
+            if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+                return False
+            self._pruned_at = now
+            return True
 
     def add(
         self,
@@ -167,8 +179,12 @@ def sample(
     now: float,
     deployment_of: Callable[[], Mapping[str, str]],
     store_usage: Callable[[list[cost.Usage]], Any],
+    prune_usage: Callable[..., Any] | None = None,
 ) -> None:
-    """Scrape when due and store what grew (the daemon's loop calls this every pass)."""
+    """Scrape when due and store what grew (the daemon's loop calls this every pass);
+    drop buckets past `cost.USAGE_KEEP` once an hour."""
+    if prune_usage is not None and meter.prune_due(now):
+        prune_usage(before=cost.bucket_of(now - cost.USAGE_KEEP))
     if not meter.due(now):
         return
     seen = scrape(gateway_url)

@@ -9,6 +9,9 @@ ON_DEMAND = "on-demand"
 SPOT = "spot"
 HOUR = 3600.0
 BUCKET = 300.0  # usage is kept in 5-minute buckets: `--since` is exact to 5 minutes
+#: Usage buckets older than this are dropped (the billing intervals are all kept): a
+#: store holds at most this many days of buckets per service and API token.
+USAGE_KEEP = 90 * 86400.0
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ what grew between two scrapes, and rates for `/v1/quotas`."""
 
 from __future__ import annotations
 
+from crosscloud.adapters.store import memory
 from crosscloud.controlplane import usage
 from crosscloud.domain import cost
 
@@ -71,3 +72,34 @@ def test_a_service_of_no_deployment_is_not_stored() -> None:
     meter = usage.UsageMeter()
     meter.add(0.0, usage.parse(FIRST), deployment_of={})
     assert meter.add(10.0, usage.parse(SECOND), deployment_of={}) == []
+
+
+def test_buckets_past_the_retention_are_dropped_hourly() -> None:
+    """The store keeps `cost.USAGE_KEEP` of usage: the daemon's sampling drops older
+    buckets at its first pass, then once an hour (not at every 5 s scrape)."""
+    store = memory.MemoryStore()
+    day = 86400.0
+    now = 200 * day
+    store.add_usage(
+        [cost.Usage(cost.bucket_of(now - d * day), "shop", "chat", requests=1) for d in range(150)]
+    )
+    meter = usage.UsageMeter()
+    calls: list[float] = []
+
+    def prune(*, before: float) -> int:
+        calls.append(before)
+        return store.prune_usage(before=before)
+
+    for t in (now, now + 5.0, now + 3000.0, now + 3601.0):
+        usage.sample(
+            meter,
+            "http://127.0.0.1:9",  # nothing listens: no scrape, the pruning still runs
+            now=t,
+            deployment_of=dict,
+            store_usage=store.add_usage,
+            prune_usage=prune,
+        )
+    assert len(calls) == 2
+    kept = store.list_usage(since=0.0)
+    assert len(kept) == 90  # days 0..89 of the 150
+    assert min(u.bucket for u in kept) >= now + 3601.0 - cost.USAGE_KEEP - cost.BUCKET

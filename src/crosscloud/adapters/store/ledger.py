@@ -75,3 +75,9 @@ class LedgerMethods:
         with self._read() as conn:
             rows = conn.execute(query.order_by(table.c.bucket)).mappings()
             return [cost.Usage(**dict(row)) for row in rows]
+
+    def prune_usage(self, *, before: float) -> int:
+        """Drop buckets that start before `before` (the bucket leads the primary key)."""
+        table = schema.usage
+        with self._write() as conn:
+            return int(conn.execute(sa.delete(table).where(table.c.bucket < before)).rowcount)

@@ -172,6 +172,13 @@ class MemoryStore:
             found = [u for u in self._usage.values() if u.bucket > since - cost.BUCKET]
         return sorted(found, key=lambda u: u.bucket)
 
+    def prune_usage(self, *, before: float) -> int:
+        with self._lock:
+            old = [key for key in self._usage if key[0] < before]
+            for key in old:
+                del self._usage[key]
+        return len(old)
+
     def close(self) -> None:
         """Nothing to release."""
 
