@@ -2,7 +2,9 @@
 its quota is let through at its configured rate (within 5%, counted over a window) and
 refused with 429 + Retry-After otherwise, while a second token is never refused; the
 `openai` client sees OpenAI's rate-limit error on `/v1/` paths; `token update` changes the
-quota; `crosscloud cost --by token` splits the cost by the tokens' requests."""
+quota; `crosscloud cost --by token` splits the cost by the tokens' requests, and an LLM
+service's by the model tokens each token used (a stream that did not ask for `usage`
+included), with $ per 1M tokens."""
 
 from __future__ import annotations
 
@@ -15,19 +17,26 @@ import httpx
 import openai
 import pytest
 
+from tests.conftest import ROOT
 from tests.e2e import paced
 from tests.e2e.deploy import Deployer, app_folder, isolated
 
 pytestmark = pytest.mark.timeout(300)
 
-MANIFEST = """\
+PARROT = ROOT / "tests" / "e2e" / "apps" / "parrot.py"
+MANIFEST = f"""\
 apiVersion: crosscloud.dev/v1
 kind: CloudDeployment
-metadata: {name: metered}
+metadata: {{name: metered}}
 spec:
-  services: [{name: echo, source: service.py:Echo}]
+  services:
+    - {{name: echo, source: service.py:Echo}}
+    - {{name: parrot, source: {PARROT}:Parrot}}
   placements:
-    - {provider: local, region: region-a, pricePerHour: 3.6, services: [{name: echo}]}
+    - provider: local
+      region: region-a
+      pricePerHour: 3.6
+      services: [{{name: echo}}, {{name: parrot}}]
 """
 QUOTA = 20.0  # requests per second of the noisy token
 WARMUP, WINDOW = 1.0, 8.0
@@ -132,7 +141,7 @@ def test_cost_by_token_splits_by_requests(deployed: tuple[Deployer, str]) -> Non
     assert share == pytest.approx(30 / 41, abs=0.001)
     service = json.loads(d.run("cost", "-o", "json").stdout)
     assert service["rows"][0]["key"] == "metered/echo"
-    assert service["rows"][0]["cost"] > 0 and service["hourly"] == pytest.approx(3.6)
+    assert service["rows"][0]["cost"] > 0 and service["hourly"] == pytest.approx(2 * 3.6)
     assert service["rows"][0]["per_1k_requests"] > 0
     assert "over the last 24h" in d.run("cost").stdout
 
@@ -149,3 +158,50 @@ def test_up_refuses_a_bad_catalog_before_anything_starts(tmp_path: Path) -> None
         assert result.returncode == 2
         assert f"{bad}:2" in result.stderr and "price_hour" in result.stderr
         assert d.processes() == {}  # no control plane, gateway or replica was started
+
+
+def test_cost_by_token_splits_an_llm_service_by_model_tokens(
+    deployed: tuple[Deployer, str],
+) -> None:
+    """`many` sends 3 short answers, `streamer` one long stream without `usage`: the same
+    model tokens, so the same share of the service's cost, whatever their requests."""
+    d, gw = deployed
+    many, streamer = _token(d, "--name", "llm-many"), _token(d, "--name", "llm-streamer")
+
+    def client(token: str) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{gw}/v1", api_key=token, max_retries=0, timeout=30)
+
+    def listed() -> bool:
+        return "parrot-1" in {m.id for m in client(streamer).models.list()}
+
+    d.wait(listed, timeout=60, what="the gateway to know the token and the parrot's models")
+    ten = " ".join(f"w{i}" for i in range(10))
+    for _ in range(3):  # 10 prompt + 10 completion tokens each (the parrot says it back)
+        answer = client(many).chat.completions.create(
+            model="parrot-1", messages=[{"role": "user", "content": ten}]
+        )
+        assert answer.usage is not None and answer.usage.total_tokens == 20
+    thirty = " ".join(f"w{i}" for i in range(30))
+    chunks = list(
+        client(streamer).chat.completions.create(
+            model="parrot-1", messages=[{"role": "user", "content": thirty}], stream=True
+        )
+    )
+    assert all(c.usage is None and c.choices for c in chunks)  # no usage chunk came
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == thirty
+
+    def by_token() -> dict[str, dict[str, object]] | None:
+        report = json.loads(d.run("cost", "--by", "token", "-o", "json").stdout)
+        rows = {r["name"]: r for r in report["rows"]}
+        got = {
+            n: (rows.get(n, {}).get("requests"), rows.get(n, {}).get("tokens"))
+            for n in ("llm-many", "llm-streamer")
+        }
+        return rows if got == {"llm-many": (3, 60), "llm-streamer": (1, 60)} else None
+
+    rows = d.wait(by_token, timeout=60, what="model tokens of both tokens")
+    a, b = float(rows["llm-many"]["cost"]), float(rows["llm-streamer"]["cost"])
+    assert a > 0 and a / (a + b) == pytest.approx(0.5, abs=0.001)  # by tokens, not 3:1
+    assert rows["llm-many"]["per_million_tokens"] == pytest.approx(a / 60 * 1e6)
+    table = d.run("cost", "--by", "token").stdout
+    assert "$/1M tokens" in table and "llm-streamer" in table
