@@ -98,8 +98,8 @@ class UsageStrip:
         """What of `data` (and what was held before it) goes to the client now."""
         if self.pending:
             data, self.pending = self.pending + data, b""
-        end = _end_of_events(data)
-        if end < len(data):
+        if data[-2:] != b"\n\n":  # a read usually ends with an event (or with \r\n\r\n)
+            end = _end_of_events(data)
             if len(data) - end > PENDING_LIMIT:
                 return data  # no event ends: not an event stream, nothing to strip
             data, self.pending = data[:end], data[end:]
