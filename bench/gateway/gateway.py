@@ -103,10 +103,12 @@ def wrk(
     seconds: float,
     close: bool = False,
     headers: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """One wrk run; `close`: every request asks for `Connection: close` (a new
-    connection each); `headers` go with every request. `ok_rps` counts 2xx answers only."""
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
+    connection each); `headers` go with every request; `extra`: more wrk options (a
+    script). `ok_rps` counts 2xx answers only."""
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", *extra, url]
     if close:
         argv[1:1] = ["-H", "Connection: close"]
     for header in headers:
