@@ -137,9 +137,13 @@ def one(condition: str, url: str, who: dict[str, str], args: argparse.Namespace,
     with ThreadPoolExecutor(1) as pool:
         if condition != "alone":
             connections = math.ceil(10 * args.quota * CYCLE_MS / 1000)
-            extra = ("-s", str(args.lua), "-H", f"authorization: Bearer {who[condition]}")
             noisy = pool.submit(
-                gwbench.wrk, url, connections=connections, seconds=args.seconds + 2, extra=extra
+                gwbench.wrk,
+                url,
+                connections=connections,
+                seconds=args.seconds + 2,
+                headers=(f"authorization: Bearer {who[condition]}",),
+                extra=("-s", str(args.lua)),
             )
             time.sleep(1.0)  # the noisy load is on (and its burst spent) before measuring
         ms = _quiet(url, who["quiet"], args.quiet_rate, args.seconds)
@@ -224,7 +228,7 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> None:
     pooled = {c: _percentile([m for x in runs[c] for m in x.ms], 0.99) for c in CONDITIONS}
     print(
         f"quiet token {args.quiet_rate:g} req/s, {args.rounds} rounds of {args.seconds:g} s;"
-        f" noisy token quota {args.quota:g} req/s, sending 10x"
+        f" noisy token quota {args.quota:g} req/s"
     )
     print(f"{'':<10}  pooled p99  x alone  median p99  paired  | CPU, % of one core")
     paired = {}
@@ -237,7 +241,8 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> None:
         if c != "alone":
             sent = statistics.median(x.sent for x in runs[c])
             admitted = statistics.median(x.admitted for x in runs[c])
-            line += f"; noisy sent {sent:.0f}/s, admitted {admitted:.1f}/s"
+            line += f"; noisy sent {sent:.0f}/s ({sent / args.quota:.1f}x quota)"
+            line += f", admitted {admitted:.1f}/s"
         print(
             f"{c:<10} {pooled[c]:9.2f}ms {pooled[c] / pooled['alone']:7.2f}x"
             f" {median_p99:9.2f}ms {paired[c]:6.2f}x | {line}"
