@@ -139,7 +139,8 @@ def _by_token(
 
 
 def quotas(shared: Shared, meter: usage.UsageMeter, query: Mapping[str, Any]) -> dict[str, Any]:
-    """Every active token's quota and its last measured rates, per service it called."""
+    """Every active token's quota and its last measured rates (requests and 429s per
+    second, model tokens per minute), per service it called."""
     deployment = query.get("deployment") or None
     with shared.lock:
         found = [t for t in shared.store.list_tokens(deployment=deployment) if t.active]
@@ -153,6 +154,7 @@ def quotas(shared: Shared, meter: usage.UsageMeter, query: Mapping[str, Any]) ->
                 "quota": record.quota.as_dict(),
                 "rps": sum(r["rps"] for r in seen.values()),
                 "throttled_rps": sum(r["throttled_rps"] for r in seen.values()),
+                "tokens_per_minute": sum(r["tokens_per_minute"] for r in seen.values()),
                 "by_service": seen,
             }
         )

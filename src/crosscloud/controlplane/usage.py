@@ -139,8 +139,9 @@ class UsageMeter:
                 key: {
                     "rps": grown.get(key, 0.0) / span,
                     "throttled_rps": dropped.get(key, 0.0) / span,
+                    "tokens_per_minute": model.get(key, 0.0) / span * 60.0,
                 }
-                for key in set(grown) | set(dropped)
+                for key in set(grown) | set(dropped) | set(model)
             }
         for key in model:
             grown.setdefault(key, 0.0)

@@ -65,7 +65,11 @@ def test_the_first_scrape_is_a_baseline_then_growth_is_stored() -> None:
         cost.Usage(bucket, "shop", "chat", "", requests=5, tokens=15),
         cost.Usage(bucket, "shop", "chat", "aaaaaaaaaaaa", requests=15, tokens=25),
     ]
-    assert meter.rates()[("chat", "aaaaaaaaaaaa")] == {"rps": 1.5, "throttled_rps": 0.5}
+    assert meter.rates()[("chat", "aaaaaaaaaaaa")] == {
+        "rps": 1.5,
+        "throttled_rps": 0.5,
+        "tokens_per_minute": 150.0,  # 25 model tokens in 10 s
+    }
 
 
 def test_a_service_of_no_deployment_is_not_stored() -> None:

@@ -132,7 +132,8 @@ function drawQuotas(quotas) {
   const rows = quotas.tokens.map((t) =>
     el("tr", { "data-token": t.name },
       el("td", {}, t.name), el("td", {}, t.deployment), el("td", { class: "muted" }, "…" + t.last4),
-      el("td", { class: "num in-use" }, t.rps.toFixed(1) + " req/s"),
+      el("td", { class: "num in-use" }, t.rps.toFixed(1) + " req/s" +
+        (t.tokens_per_minute > 0 ? `, ${Math.round(t.tokens_per_minute)} tokens/min` : "")),
       el("td", { class: "num refused" + (t.throttled_rps > 0 ? " error" : "") }, t.throttled_rps.toFixed(1) + " refused/s"),
       el("td", {}, limits(t.quota))));
   $("quotas").querySelector(".body").replaceChildren(rows.length
