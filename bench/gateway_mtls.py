@@ -8,6 +8,8 @@ stime from /proc, during a 32-connection wrk run) and p50 at 1 connection. Goals
 request at most 1.3x plaintext's, and p50 at most 0.1 ms above plaintext's.
 
     bash bench/run.sh gateway_mtls [--rounds 5] [--seconds 5]
+    bash bench/run.sh gateway_mtls --baseline-src ../main/src  # + `mtls-base`: another
+                                                               # checkout's gateway
 """
 
 from __future__ import annotations
@@ -56,7 +58,11 @@ def _backend(procs: gwbench.Procs, port: int, name: str, tls: dict[str, Path] | 
 
 
 def _gateway(
-    procs: gwbench.Procs, tmp: Path, backends: list[int], tls: dict[str, Path] | None
+    procs: gwbench.Procs,
+    tmp: Path,
+    backends: list[int],
+    tls: dict[str, Path] | None,
+    baseline: str | None = None,
 ) -> tuple[int, str]:
     port = gwbench.free_port()
     ups = [{"id": f"b{i}", "port": p, "placement": f"local/r{i}"} for i, p in enumerate(backends)]
@@ -67,14 +73,15 @@ def _gateway(
         "healthCheck": {"interval": "1s"},
     }
     config: dict[str, object] = {"listen": {"port": port}, "services": [service]}
-    name = "plain" if tls is None else "mtls"
+    name = ("plain" if tls is None else "mtls") + ("-base" if baseline else "")
     if tls is not None:
         service["identity"] = SERVICE_ID
         config["upstreamTls"] = {"cert": str(tls["gateway"]), "ca": str(tls["bundle"])}
     path = tmp / f"gateway-{name}.json"
     path.write_text(json.dumps(config))
     argv = [str(gwbench.PY), "-m", "crosscloud.cli.main", "gateway", "--config", str(path)]
-    proc = procs.start(argv, f"gateway-{name}")
+    env = {"PYTHONPATH": baseline} if baseline else None
+    proc = procs.start(argv, f"gateway-{name}", env=env)
     url = f"http://127.0.0.1:{port}/svc/"
     gwbench.wait_http(url, proc)
     return proc.pid, url
@@ -97,6 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--baseline-src", help="also run mTLS with this src dir's gateway")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-mtls-") as tmpdir:
         tmp = Path(tmpdir)
@@ -115,9 +123,13 @@ def main() -> None:
                 "plain": _gateway(procs, tmp, plain_ports, None),
                 "mtls": _gateway(procs, tmp, tls_ports, tls),
             }
+            if args.baseline_src:
+                base = _gateway(procs, tmp, tls_ports, tls, args.baseline_src)
+                gateways["mtls-base"] = base
+            names = list(gateways)
             rounds = []
             for r in range(args.rounds):
-                order = ["plain", "mtls"] if r % 2 == 0 else ["mtls", "plain"]
+                order = names[r % len(names) :] + names[: r % len(names)]
                 found = {name: _measure(*gateways[name], args.seconds) for name in order}
                 rounds.append(found)
                 print(
@@ -131,8 +143,7 @@ def main() -> None:
         finally:
             procs.stop()
     med = {
-        n: {k: statistics.median(r[n][k] for r in rounds) for k in rounds[0][n]}
-        for n in ("plain", "mtls")
+        n: {k: statistics.median(r[n][k] for r in rounds) for k in rounds[0][n]} for n in rounds[0]
     }
     ratio = med["mtls"]["cpu_us"] / med["plain"]["cpu_us"]
     added = med["mtls"]["p50_ms"] - med["plain"]["p50_ms"]
@@ -141,6 +152,9 @@ def main() -> None:
         failed = sum(r[n]["failed"] for r in rounds)
         print(f"{n:<8}{m['rps']:>11.0f}{m['cpu_us']:>12.1f}{m['p50_ms']:>11.3f}{failed:>8.0f}")
     print(f"\nmTLS / plaintext CPU per request: {ratio:.2f}x; p50 added by mTLS: {added:+.3f} ms")
+    if "mtls-base" in med:
+        base = med["mtls-base"]["cpu_us"] / med["plain"]["cpu_us"]
+        print(f"baseline gateway's mTLS / plaintext CPU per request: {base:.2f}x")
     print(f"  [{'ok' if ratio <= GOALS['cpu_ratio'] else 'MISS'}] CPU/request <= 1.3x plaintext")
     print(f"  [{'ok' if added <= GOALS['added_p50_ms'] else 'MISS'}] p50 <= plaintext + 0.1 ms")
     out = HERE / "results" / "gateway_mtls.json"

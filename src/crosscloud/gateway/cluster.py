@@ -19,6 +19,7 @@ from crosscloud.gateway import hold as gwhold
 from crosscloud.planning import affinity, outlier, prefix, residency, routing
 
 if TYPE_CHECKING:
+    from crosscloud.adapters.security import tls
     from crosscloud.gateway.upstream import UpstreamConn
 
 #: Idle upstream connections older than this are closed rather than reused: uvicorn drops
@@ -48,6 +49,7 @@ class Host:
         "placement",
         "prompt_tokens",
         "running",
+        "tls_session",
         "upstream",
         "waiting",
         "weight",
@@ -70,6 +72,8 @@ class Host:
         #: True at first: the detector may hold a count for this id from a former Host.
         self.failing = True
         self.idle: list[tuple[UpstreamConn, float]] = []
+        #: The TLS session its last new connection saved, for the next one to resume.
+        self.tls_session: tls.Saved | None = None
         self.connect_errors = 0
         self.ejections = 0
         #: From `usage` in its answers (gateway/llm.py).

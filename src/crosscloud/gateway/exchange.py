@@ -17,6 +17,7 @@ import ssl
 import time
 from typing import TYPE_CHECKING
 
+from crosscloud.adapters.security import tls as tlsmod
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import hold as gwhold
 from crosscloud.gateway import upstream as gwupstream
@@ -203,12 +204,13 @@ class Exchange:
         server = self.client.server
         # mutual TLS to the replicas of a service that names the identity they must have
         tls = server.upstream_tls if self.cluster.config.identity is not None else None
+        context = None if tls is None else tls.current
         try:
             _, conn = await server.loop.create_connection(
-                lambda: gwupstream.UpstreamConn(host),
+                lambda: gwupstream.UpstreamConn(host, context),
                 host.upstream.host,
                 host.upstream.port,
-                ssl=None if tls is None else tls.current,
+                ssl=None if context is None else tlsmod.resuming(context, host.tls_session),
             )
         except (OSError, ssl.SSLError):  # refused, reset, or a handshake that failed
             self.connecting = None

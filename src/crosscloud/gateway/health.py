@@ -28,19 +28,24 @@ def _plaintext() -> ssl.SSLContext | None:
 
 
 async def probe(
-    upstream: gwconfig.Upstream,
+    host: gwcluster.Host,
     check: gwconfig.HealthCheck,
     *,
     context: ssl.SSLContext | None = None,
     identity: str | None = None,
 ) -> bool:
     """One check: True when the replica answers 2xx/3xx within the timeout (over mutual
-    TLS with `context`, from a replica whose certificate names `identity`)."""
+    TLS with `context`, from a replica whose certificate names `identity`). Over TLS it
+    resumes the session of the host's last connection and saves its own: a probe every
+    second per replica would otherwise pay a full handshake each time."""
+    upstream = host.upstream
     writer = None
     try:
         async with asyncio.timeout(check.timeout):
             reader, writer = await asyncio.open_connection(
-                upstream.host, upstream.port, ssl=context
+                upstream.host,
+                upstream.port,
+                ssl=None if context is None else tls.resuming(context, host.tls_session),
             )
             peer = writer.get_extra_info("peercert")
             if context is not None and identity is not None and tls.peer_identity(peer) != identity:
@@ -51,6 +56,8 @@ async def probe(
                 % (check.path.encode(), upstream.host.encode(), upstream.port)
             )
             line = await reader.readline()
+            if context is not None and line:
+                host.tls_session = tls.saved_session(writer, context)
     except (OSError, TimeoutError, ssl.SSLError):
         return False
     finally:
@@ -86,7 +93,7 @@ async def check_cluster(cluster: gwcluster.Cluster, context: TlsContext = _plain
     config = cluster.config
     ctx = None if config.identity is None else context()
     results = await asyncio.gather(
-        *(probe(h.upstream, config.health, context=ctx, identity=config.identity) for h in hosts)
+        *(probe(h, config.health, context=ctx, identity=config.identity) for h in hosts)
     )
     changed = False
     for host, ok in zip(hosts, results, strict=True):

@@ -113,7 +113,7 @@ class Gateway:
         self._to_sweep: list[downstream.Downstream] = []
         self._sweep_timer: asyncio.TimerHandle | None = None
         self._tick_timer: asyncio.TimerHandle | None = None
-        self.loop = asyncio.get_event_loop_policy().get_event_loop()
+        self.loop = _loop()
         self._server: asyncio.Server | None = None
         self._sock: socket.socket | None = None
         self._admin: asyncio.Server | None = None
@@ -445,6 +445,16 @@ class Gateway:
         }
         listen = f"{self.config.scheme}://{self.config.host}:{self.port}"
         return json.dumps({"listen": listen, "services": services})
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    """The running loop when there is one (the gateway process makes its Gateway inside
+    uvloop.run, which sets no loop on the policy: asking the policy there made a second,
+    never-closed loop); `start` takes the running loop in any case."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.get_event_loop_policy().get_event_loop()
 
 
 def _counts(authorizer: Authorizer | None) -> metrics.TokenCounts | None:

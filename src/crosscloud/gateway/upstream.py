@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 from typing import TYPE_CHECKING, cast
 
 import httptools
@@ -48,12 +49,16 @@ class UpstreamConn(asyncio.Protocol):
         "out",
         "parser",
         "raw",
+        "tls_context",
         "transport",
         "used",
     )
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, tls_context: ssl.SSLContext | None = None) -> None:
         self.host = host
+        #: The client context of a new TLS connection, until its first answer has come
+        #: and its session is saved for the host's next connection to resume.
+        self.tls_context = tls_context
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.exchange: Exchange | None = None
@@ -141,6 +146,9 @@ class UpstreamConn(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self.in_head = True
+        if self.tls_context is not None and self.transport is not None:
+            self.host.tls_session = tls.saved_session(self.transport, self.tls_context)
+            self.tls_context = None
         exchange = self.exchange
         if exchange is not None:
             self.exchange = None

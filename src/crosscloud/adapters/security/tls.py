@@ -13,6 +13,11 @@ rotation); a process reloads them without dropping a connection:
 
 A file caught half-written (a new certificate beside an old key) fails to load: the last
 good context stays until the next check.
+
+A client that reconnects to a peer resumes the session an earlier connection saved
+(`resuming`, `saved_session`): an abbreviated handshake, without parsing and verifying the
+peer's certificate chain again, which with OpenSSL 3.0 is most of a full handshake's
+cost (measured here: 1.6-1.9 ms of client CPU full, 0.5-0.8 ms resumed).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, cast
 
 from crosscloud import errors
 from crosscloud.domain import identity
@@ -93,6 +99,55 @@ def peer_deployment(peercert: object) -> str | None:
     uri = peer_identity(peercert)
     found = None if uri is None else identity.parse(uri)
     return None if found is None else found.deployment
+
+
+#: A session to resume and the client context that made it (a session is only valid
+#: with that very context: one reloaded from renewed files starts afresh).
+Saved = tuple[ssl.SSLContext, ssl.SSLSession]
+
+
+class _Transport(Protocol):
+    def get_extra_info(self, name: str, default: object = None) -> object: ...
+
+
+class _Resume:
+    """Stands in for a client context to offer a saved session: uvloop's and asyncio's
+    SSL transports call only `wrap_bio` on the `ssl=` they are given, and neither takes a
+    session to offer, so this passes one on."""
+
+    __slots__ = ("context", "session")
+
+    def __init__(self, context: ssl.SSLContext, session: ssl.SSLSession) -> None:
+        self.context, self.session = context, session
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        return self.context.wrap_bio(
+            incoming, outgoing, server_side, server_hostname, session=session or self.session
+        )
+
+
+def resuming(context: ssl.SSLContext, saved: Saved | None) -> ssl.SSLContext:
+    """What to open a client connection with: `context`, offering `saved`'s session when
+    `context` made it. A peer that no longer knows the session (restarted, another
+    process at that address) answers with a full handshake, certificate checks and all."""
+    if saved is None or saved[0] is not context:
+        return context
+    return cast(ssl.SSLContext, _Resume(context, saved[1]))
+
+
+def saved_session(transport: _Transport, context: ssl.SSLContext) -> Saved | None:
+    """The session of a connection opened with `context`, to resume later; read it once
+    an answer came (TLS 1.3 tickets arrive after the handshake)."""
+    found = transport.get_extra_info("ssl_object")
+    session = found.session if isinstance(found, ssl.SSLObject) else None
+    return None if session is None else (context, session)
 
 
 def _names(tls: TlsFiles) -> str:
