@@ -4,12 +4,14 @@ present (or do not present) a certificate. Every process started is stopped by p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +111,19 @@ class Procs:
     def stop_all(self) -> None:
         for proc in self.procs:
             stop(proc)
+
+
+@contextlib.contextmanager
+def probe_kit(tmp: Path) -> Iterator[tuple[Pki, Procs]]:
+    """A CA with a `probe` certificate (the gateway's identity) and the processes of one
+    test, all stopped at the end."""
+    pki = Pki(tmp / "pki")
+    pki.issue("probe", identity.gateway(TD))
+    procs = Procs(tmp)
+    try:
+        yield pki, procs
+    finally:
+        procs.stop_all()
 
 
 def wait_https(

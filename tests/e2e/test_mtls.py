@@ -16,7 +16,7 @@ import requests
 import urllib3
 
 from crosscloud.domain import identity
-from tests.e2e.mtls_kit import TD, Pki, Procs
+from tests.e2e.mtls_kit import TD, Pki, Procs, probe_kit
 
 pytestmark = pytest.mark.timeout(120)
 ECHO_ID = identity.workload(TD, "demo", "echo")
@@ -24,13 +24,8 @@ ECHO_ID = identity.workload(TD, "demo", "echo")
 
 @pytest.fixture
 def kit(tmp_path: Path) -> Iterator[tuple[Pki, Procs]]:
-    pki = Pki(tmp_path / "pki")
-    pki.issue("probe", identity.gateway(TD))
-    procs = Procs(tmp_path)
-    try:
-        yield pki, procs
-    finally:
-        procs.stop_all()
+    with probe_kit(tmp_path) as both:
+        yield both
 
 
 def _curl(*args: str) -> subprocess.CompletedProcess[str]:

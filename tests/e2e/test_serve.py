@@ -18,20 +18,7 @@ from tests.conftest import CROSSCLOUD, EXAMPLES, ROOT, Served
 pytestmark = pytest.mark.timeout(120)
 ECHO = str(EXAMPLES / "echo" / "service.py")
 
-SLOW_SERVICE = """
-import time
-from crosscloud import Service, endpoint
-
-class Slow(Service):
-    @endpoint
-    def wait(self, seconds: float) -> str:
-        time.sleep(seconds)
-        return "done"
-
-    @endpoint
-    def fast(self) -> str:
-        return "fast"
-"""
+SLOW = str(ROOT / "tests" / "e2e" / "apps" / "slow.py") + ":Slow"
 
 
 def test_echo_over_http_and_with_the_client(serve: Callable[..., Served]) -> None:
@@ -108,9 +95,7 @@ def _wait_in_flight(url: str, endpoint: str) -> None:
 def test_sigterm_lets_in_flight_requests_finish(
     serve: Callable[..., Served], tmp_path: Path
 ) -> None:
-    source = tmp_path / "slow.py"
-    source.write_text(SLOW_SERVICE)
-    slow = serve(str(source))
+    slow = serve(SLOW)
     answers: list[httpx.Response] = []
     worker = threading.Thread(
         target=lambda: answers.append(
@@ -130,9 +115,7 @@ def test_sigterm_lets_in_flight_requests_finish(
 def test_sync_handlers_do_not_serialize_requests(
     serve: Callable[..., Served], tmp_path: Path
 ) -> None:
-    source = tmp_path / "slow.py"
-    source.write_text(SLOW_SERVICE)
-    slow = serve(str(source))
+    slow = serve(SLOW)
     order: list[str] = []
     blocker = threading.Thread(
         target=lambda: order.append(

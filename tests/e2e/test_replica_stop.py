@@ -1,7 +1,8 @@
-"""SIGTERM to a replica serving mutual TLS: requests in flight finish, and a client that
-keeps an idle connection in its pool without reading (as the control plane's health checks
-and any synchronous HTTP pool do) does not hold the replica until its grace period ends,
-which `crosscloud down` used to wait out for every replica."""
+"""SIGTERM to a replica (as `crosscloud down` sends it), serving mutual TLS: requests in
+flight finish, and the replica then exits promptly. A client that keeps an idle connection
+in its pool without reading (the control plane's health checks, any synchronous HTTP pool)
+does not hold it until its grace period ends, nor does a slow teardown of the modules it
+imported (torch's took seconds); its atexit handlers and threads still finish."""
 
 from __future__ import annotations
 
@@ -15,50 +16,30 @@ import httpx
 import pytest
 
 from crosscloud.domain import identity
-from tests.e2e.mtls_kit import TD, Pki, Procs
+from tests.conftest import ROOT
+from tests.e2e.mtls_kit import TD, Pki, Procs, probe_kit
 
 pytestmark = pytest.mark.timeout(120)
 GRACE = 60  # seconds a replica may drain
 # Unanswered, a TLS close gives up after the event loop's SSL shutdown timeout (30 s): a
 # replica that waits on its idle connections exits only then. It must exit well before.
 EXIT_WITHIN = 20
-
-SLOW_SERVICE = """
-import time
-from crosscloud import Service, endpoint
-
-class Slow(Service):
-    @endpoint
-    def wait(self, seconds: float) -> str:
-        time.sleep(seconds)
-        return "done"
-
-    @endpoint
-    def big(self, size: int) -> str:
-        return "x" * size
-"""
 BIG = 24 * 2**20  # more than the socket buffers on both sides hold
+SLOW = str(ROOT / "tests" / "e2e" / "apps" / "slow.py") + ":Slow"
 
 
 @pytest.fixture
 def kit(tmp_path: Path) -> Iterator[tuple[Pki, Procs]]:
-    pki = Pki(tmp_path / "pki")
-    pki.issue("probe", identity.gateway(TD))
-    procs = Procs(tmp_path)
-    try:
-        yield pki, procs
-    finally:
-        procs.stop_all()
+    with probe_kit(tmp_path) as both:
+        yield both
 
 
 def test_sigterm_finishes_in_flight_and_does_not_wait_on_idle_pooled_connections(
     kit: tuple[Pki, Procs], tmp_path: Path
 ) -> None:
     pki, procs = kit
-    source = tmp_path / "slow.py"
-    source.write_text(SLOW_SERVICE)
     cert = pki.issue("slow", identity.workload(TD, "demo", "slow"))
-    port = procs.replica(pki, cert, source=f"{source}:Slow", extra=("--grace", str(GRACE)))
+    port = procs.replica(pki, cert, source=SLOW, extra=("--grace", str(GRACE)))
     replica = procs.procs[-1]
     url = f"https://127.0.0.1:{port}"
     tls = pki.client_context("probe")
@@ -94,3 +75,57 @@ def test_sigterm_finishes_in_flight_and_does_not_wait_on_idle_pooled_connections
         assert replica.wait(timeout=EXIT_WITHIN) == 0
         with pytest.raises(httpx.TransportError):  # the pooled connection is gone too
             idle.get(f"{url}/healthz")
+
+
+TIDY_SERVICE = """
+import atexit
+import pathlib
+import threading
+import time
+
+from crosscloud import Service, endpoint
+
+MARKS = pathlib.Path({marks!r})
+
+
+class SlowTeardown:
+    def __del__(self) -> None:  # the interpreter's teardown of a heavy module, condensed
+        time.sleep(60)
+
+
+KEPT = SlowTeardown()
+atexit.register(lambda: (MARKS / "atexit").write_text("ran"))
+
+
+class Tidy(Service):
+    @endpoint
+    def later(self) -> str:
+        def work() -> None:
+            time.sleep(1)
+            (MARKS / "thread").write_text("done")
+
+        threading.Thread(target=work).start()  # not a daemon: it finishes before the exit
+        return "started"
+"""
+
+
+def test_sigterm_exits_without_the_module_teardown_but_runs_atexit_and_joins_threads(
+    kit: tuple[Pki, Procs], tmp_path: Path
+) -> None:
+    pki, procs = kit
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    source = tmp_path / "tidy.py"
+    source.write_text(TIDY_SERVICE.format(marks=str(marks)))
+    cert = pki.issue("tidy", identity.workload(TD, "demo", "tidy"))
+    port = procs.replica(pki, cert, source=f"{source}:Tidy")
+    replica = procs.procs[-1]
+    answer = httpx.post(
+        f"https://127.0.0.1:{port}/later", json={}, verify=pki.client_context("probe")
+    )
+    assert (answer.status_code, answer.json()) == (200, "started")
+    replica.send_signal(signal.SIGTERM)
+    # The teardown would sleep 60 s in SlowTeardown.__del__.
+    assert replica.wait(timeout=EXIT_WITHIN) == 0
+    assert (marks / "atexit").read_text() == "ran"
+    assert (marks / "thread").read_text() == "done"
