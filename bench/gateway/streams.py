@@ -8,6 +8,9 @@ mock_llm`); runs of `--concurrency` streams of `--tokens` chunks alternate betwe
 divided by the streams it carried. Paired ratios cancel most of the neighbours' load.
 
     .venv/bin/python bench/gateway/streams.py --base HEAD~1 [--pairs 8] [--seconds 3]
+
+`--include-usage`: the clients ask for `usage` themselves (both trees count those streams
+and pass the chunk on): the control for what asking and stripping costs.
 """
 
 from __future__ import annotations
@@ -56,9 +59,14 @@ def start_gateway(
     return proc.pid, url
 
 
-async def load(url: str, *, seconds: float, concurrency: int, tokens: int) -> tuple[int, int]:
+async def load(
+    url: str, *, seconds: float, concurrency: int, tokens: int, usage: bool
+) -> tuple[int, int]:
     """(streams, chunks) that `concurrency` clients read whole for `seconds`."""
-    body = {"model": MODEL, "prompt": "hello " * 20, "max_tokens": tokens, "stream": True}
+    body: dict[str, object] = {"model": MODEL, "prompt": "hello " * 20, "max_tokens": tokens}
+    body["stream"] = True
+    if usage:
+        body["stream_options"] = {"include_usage": True}
     done = [0, 0]
     end = time.monotonic() + seconds
 
@@ -66,7 +74,7 @@ async def load(url: str, *, seconds: float, concurrency: int, tokens: int) -> tu
         while time.monotonic() < end:
             async with client.stream("POST", f"{url}/v1/completions", json=body) as answer:
                 data = await answer.aread()
-            if answer.status_code != 200 or b'"usage"' in data:
+            if answer.status_code != 200 or (b'"usage"' in data) != usage:
                 raise RuntimeError(f"{url}: {answer.status_code} {data[-300:]!r}")
             done[0] += 1
             done[1] += data.count(b"data: ") - 1  # [DONE] is no chunk
@@ -81,7 +89,13 @@ def measure(pid: int, url: str, args: argparse.Namespace) -> tuple[float, float]
     """(gateway CPU us per stream, per chunk) of one run."""
     u0, s0 = ab.cpu(pid)
     streams, chunks = asyncio.run(
-        load(url, seconds=args.seconds, concurrency=args.concurrency, tokens=args.tokens)
+        load(
+            url,
+            seconds=args.seconds,
+            concurrency=args.concurrency,
+            tokens=args.tokens,
+            usage=args.include_usage,
+        )
     )
     u1, s1 = ab.cpu(pid)
     spent = (u1 - u0 + s1 - s0) * 1e6
@@ -95,6 +109,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--include-usage", action="store_true", help="clients ask for usage")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-gateway-streams-") as tmpdir:
         tmp = Path(tmpdir)

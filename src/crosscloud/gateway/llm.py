@@ -135,8 +135,14 @@ class LlmExchange(gwexchange.Exchange):
         if self.tail_size > 2 * TAIL:
             kept = b"".join(tail)[-TAIL:]
             self.tail, self.tail_size = [kept], len(kept)
-        if self.strip is not None and self.status < 300:
-            data = self.strip.feed(data)
+        strip = self.strip
+        # Most reads are whole events without `usage`: they pass with two byte checks.
+        if (
+            strip is not None
+            and self.status < 300
+            and (strip.pending or data[-2:] != b"\n\n" or b'"usage"' in data)
+        ):
+            data = strip.feed(data)
             if not data:
                 return  # (an empty write would end a chunked answer)
         super().response_body(data)
