@@ -23,8 +23,8 @@ import orjson
 
 _ASK = b'"stream_options":{"include_usage":true},'
 _LENGTH = re.compile(rb"(?im)^content-length:[^\r\n]*\r\n")
-#: One server-sent event, up to and with the blank line that ends it.
-_EVENT = re.compile(rb".*?(?:\r\n\r\n|\n\n|\r\r)", re.S)
+#: The blank line that ends a server-sent event (split on, kept: [event, end, ..., rest]).
+_END = re.compile(rb"(\r\n\r\n|\n\n|\r\r)")
 #: A stream that has gone this far without an event's end is not SSE: pass it on as is.
 PENDING_LIMIT = 64 * 1024
 
@@ -63,6 +63,8 @@ def ask_usage(
 
 def _usage_only(event: bytes) -> bool:
     """Whether an event is the `usage` chunk: no choices, a usage object."""
+    if b'"usage"' not in event:
+        return False  # `[DONE]`, a content chunk: no parse (a failed one raises, slowly)
     payload = b"".join(line[5:].strip() for line in event.splitlines() if line.startswith(b"data:"))
     try:
         chunk = orjson.loads(payload)
@@ -105,7 +107,13 @@ class UsageStrip:
             data, self.pending = data[:end], data[end:]
         if b'"usage"' not in data:
             return data
-        return b"".join(e for e in _EVENT.findall(data) if not _usage_only(e))
+        parts = _END.split(data)
+        kept = [
+            parts[i] + parts[i + 1]
+            for i in range(0, len(parts) - 1, 2)
+            if not _usage_only(parts[i])
+        ]
+        return b"".join(kept) + parts[-1]
 
     def take(self) -> bytes:
         """What is held at the end of the answer (an event the server did not end)."""
