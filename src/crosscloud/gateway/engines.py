@@ -11,6 +11,7 @@ import ssl
 
 import orjson
 
+from crosscloud.adapters.security import tls
 from crosscloud.gateway import cluster as gwcluster
 from crosscloud.gateway import config as gwconfig
 
@@ -88,6 +89,11 @@ def queue_of(body: bytes | None) -> tuple[int, int]:
     return found[WAITING], found[RUNNING]
 
 
+def _for(host: gwcluster.Host, context: ssl.SSLContext | None) -> ssl.SSLContext | None:
+    """`context`, resuming the TLS session of the host's last connection (tls.resuming)."""
+    return None if context is None else tls.resuming(context, host.tls_session)
+
+
 async def observe(
     cluster: gwcluster.Cluster, *, discover: bool, context: ssl.SSLContext | None = None
 ) -> None:
@@ -98,7 +104,10 @@ async def observe(
     config = cluster.config
     if discover and config.discover_models and not config.models and hosts:
         bodies = await asyncio.gather(
-            *(fetch(h.upstream, "/v1/models", within=timeout, context=context) for h in hosts)
+            *(
+                fetch(h.upstream, "/v1/models", within=timeout, context=_for(h, context))
+                for h in hosts
+            )
         )
         changed = False
         for host, body in zip(hosts, bodies, strict=True):
@@ -109,7 +118,10 @@ async def observe(
             cluster.rebuild()  # the model map and `llm` follow (Gateway._index_models)
     if cluster.llm and hosts:
         bodies = await asyncio.gather(
-            *(fetch(h.upstream, "/metrics", within=timeout, context=context) for h in hosts)
+            *(
+                fetch(h.upstream, "/metrics", within=timeout, context=_for(h, context))
+                for h in hosts
+            )
         )
         for host, body in zip(hosts, bodies, strict=True):
             host.waiting, host.running = queue_of(body)
