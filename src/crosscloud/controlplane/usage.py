@@ -6,7 +6,9 @@ Every few seconds the control plane scrapes the gateway's /metrics: requests by 
 (`crosscloud_gateway_requests`) and by token (`crosscloud_gateway_token_requests`), and
 model tokens (`usage` in OpenAI answers) by service and by token; what grew since the
 previous scrape is added to the current 5-minute bucket. A service's requests and model
-tokens that no token accounts for are kept under token "" (an open service). The first
+tokens that no token accounts for are kept under token "" (an open service): what grew
+of the service's counters and not of its tokens', so a token's counters that the gateway
+drops (a minute after the token was revoked) add nothing to anyone. The first
 scrape after a control-plane start is a baseline only: the requests since the previous
 control plane's last scrape (a few seconds' worth) are not counted, never counted twice.
 Once an hour, buckets older than `cost.USAGE_KEEP` are dropped from the store, so that
@@ -43,9 +45,10 @@ Counts = dict[Key, float]
 
 @dataclasses.dataclass
 class Seen:
-    """One scrape: requests and 429s by (service, token), model tokens by (service,
-    upstream) and by (service, token)."""
+    """One scrape: requests by (service, placement, status), requests and 429s by
+    (service, token), model tokens by (service, upstream) and by (service, token)."""
 
+    totals: dict[traffic.Key, float] = dataclasses.field(default_factory=dict)
     requests: Counts = dataclasses.field(default_factory=dict)
     throttled: Counts = dataclasses.field(default_factory=dict)
     model: Counts = dataclasses.field(default_factory=dict)
@@ -54,7 +57,6 @@ class Seen:
 
 def parse(text: str) -> Seen:
     """What the gateway's /metrics text counts, by service and token."""
-    totals: dict[str, float] = {}
     seen = Seen()
     for family in parser.text_string_to_metric_families(text):
         for sample in family.samples:
@@ -62,7 +64,8 @@ def parse(text: str) -> Seen:
                 continue
             labels = sample.labels
             if family.name == traffic.FAMILY:
-                totals[labels["service"]] = totals.get(labels["service"], 0.0) + sample.value
+                key = (labels["service"], labels["placement"], int(labels["status"]))
+                seen.totals[key] = seen.totals.get(key, 0.0) + sample.value
             elif family.name == TOKEN_FAMILY:
                 seen.requests[(labels["service"], labels["token"])] = sample.value
             elif family.name == THROTTLED_FAMILY:
@@ -71,9 +74,6 @@ def parse(text: str) -> Seen:
                 _add(seen.model, (labels["service"], labels["upstream"]), sample.value)
             elif family.name in TOKEN_MODEL_FAMILIES:
                 _add(seen.token_model, (labels["service"], labels["token"]), sample.value)
-    for service, n in totals.items():
-        by_tokens = sum(v for (s, _), v in seen.requests.items() if s == service)
-        seen.requests[(service, "")] = max(0.0, n - by_tokens)
     return seen
 
 
@@ -81,18 +81,28 @@ def _add(counts: Counts, key: Key, value: float) -> None:
     counts[key] = counts.get(key, 0.0) + value
 
 
-def model_tokens(before: Seen, seen: Seen) -> Counts:
-    """Model tokens that grew between two scrapes by (service, token): a service's that
-    no token accounts for (an open service's) under token ""."""
+def grown_by_token(
+    services: Mapping[tuple[Any, ...], float], tokens: Mapping[Key, float]
+) -> Counts:
+    """What grew by (service, token), from what grew of each service's counters (keyed
+    by service first) and of its tokens': the rest of a service's under token ""."""
     by_service: dict[str, float] = {}
-    for (service, _), n in traffic.increase(before.model, seen.model).items():
-        by_service[service] = by_service.get(service, 0.0) + n  # per upstream: no reset
-    out = traffic.increase(before.token_model, seen.token_model)
+    for key, n in services.items():  # per replica or placement: one gone is no reset
+        by_service[key[0]] = by_service.get(key[0], 0.0) + n
+    out = dict(tokens)
     for service, n in by_service.items():
-        by_tokens = sum(v for (s, _), v in out.items() if s == service)
+        by_tokens = sum(v for (s, _), v in tokens.items() if s == service)
         if n > by_tokens:
             out[(service, "")] = n - by_tokens
     return out
+
+
+def model_tokens(before: Seen, seen: Seen) -> Counts:
+    """Model tokens that grew between two scrapes by (service, token)."""
+    return grown_by_token(
+        traffic.increase(before.model, seen.model),
+        traffic.increase(before.token_model, seen.token_model),
+    )
 
 
 class UsageMeter:
@@ -131,7 +141,10 @@ class UsageMeter:
             self._last, self._at = seen, now
             if before is None or at is None or now <= at:
                 return []
-            grown = traffic.increase(before.requests, seen.requests)
+            grown = grown_by_token(
+                traffic.increase(before.totals, seen.totals),
+                traffic.increase(before.requests, seen.requests),
+            )
             dropped = traffic.increase(before.throttled, seen.throttled)
             model = model_tokens(before, seen)
             span = now - at

@@ -46,10 +46,11 @@ OWNERS = {"chat": "shop", "echo": "shop"}
 
 def test_parse_splits_requests_by_token() -> None:
     seen = usage.parse(FIRST)
-    assert seen.requests == {
-        ("chat", "aaaaaaaaaaaa"): 7.0,
-        ("chat", ""): 5.0,  # 12 in all, 7 by the token
-        ("echo", ""): 5.0,
+    assert seen.requests == {("chat", "aaaaaaaaaaaa"): 7.0}
+    assert seen.totals == {
+        ("chat", "local/a", 200): 10.0,
+        ("chat", "local/a", 500): 2.0,
+        ("echo", "local/a", 200): 5.0,
     }
     assert seen.throttled == {("chat", "aaaaaaaaaaaa"): 3.0}
     assert seen.model == {("chat", "r1"): 110.0, ("chat", "r2"): 50.0}
@@ -107,3 +108,14 @@ def test_buckets_past_the_retention_are_dropped_hourly() -> None:
     kept = store.list_usage(since=0.0)
     assert len(kept) == 90  # days 0..89 of the 150
     assert min(u.bucket for u in kept) >= now + 3601.0 - cost.USAGE_KEEP - cost.BUCKET
+
+
+def test_a_token_whose_counters_the_gateway_dropped_adds_nothing() -> None:
+    """A revoked token's counters leave the gateway's /metrics a minute later: what it
+    had sent is not counted again, for no token either."""
+    meter = usage.UsageMeter()
+    meter.add(1000.0, usage.parse(SECOND), deployment_of=OWNERS)
+    dropped = "\n".join(line for line in SECOND.splitlines() if "aaaaaaaaaaaa" not in line)
+    later = dropped.replace('status="200"} 30.0', 'status="200"} 33.0')  # 3 without a token
+    rows = meter.add(1010.0, usage.parse(later), deployment_of=OWNERS)
+    assert [(r.service, r.token, r.requests, r.tokens) for r in rows] == [("chat", "", 3, 0)]
