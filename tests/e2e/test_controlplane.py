@@ -169,7 +169,8 @@ def test_rollout_replaces_replicas_and_a_failing_version_keeps_the_old_serving(
     assert "version 2 keeps serving" in failed.stderr
     states = {(r["version"], r["state"]) for r in d.replicas()}
     assert (2, "Ready") in states and (3, "Ready") not in states
-    answers = [post(f"{d.gateway()}/echo/echo", {"text": "y"}).json() for _ in range(20)]
+    gateway = d.gateway()  # one `status` (a CLI process), not one per request
+    answers = [post(f"{gateway}/echo/echo", {"text": "y"}).json() for _ in range(20)]
     assert answers == ["v2:y"] * 20
 
 
