@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +146,31 @@ def test_an_uncounted_looking_stream_spends_the_tokens_per_minute_quota(
     _, free = made["free"]
     other = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=free, max_retries=0)
     assert other.chat.completions.create(model="tiny-chat", messages=HELLO, max_tokens=1).choices  # type: ignore[arg-type]
+
+
+def test_a_client_that_leaves_mid_stream_is_still_charged(
+    gateway: tuple[Proc, Proc, Proc, dict[str, tuple[str, str]]],
+) -> None:
+    """It never gets the `usage` chunk: the chunks the engine had sent count, a token
+    each, against the token's counters and its tokens-per-minute quota."""
+    _, _, gw, made = gateway
+    metered_id, metered = made["metered"]
+    body = {"model": "tiny-chat", "messages": HELLO, "max_tokens": 500, "stream": True}
+    headers = {"authorization": f"Bearer {metered}"}
+    read = 0
+    with httpx.stream(
+        "POST", f"{gw.url}/v1/chat/completions", json=body, headers=headers, timeout=30
+    ) as answer:
+        for line in answer.iter_lines():
+            read += line.startswith("data: {")
+            if read == 3 * TPM:
+                break  # and the connection closes
+    name = "crosscloud_gateway_token_completion_tokens_total"
+    for _ in range(50):
+        if metric(gw, name, token=metered_id):
+            break
+        time.sleep(0.1)
+    assert 3 * TPM <= metric(gw, name, token=metered_id) < 500
+    client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=metered, max_retries=0)
+    with pytest.raises(openai.RateLimitError):  # 60+ tokens from a bucket of 20 a minute
+        client.chat.completions.create(model="tiny-chat", messages=HELLO, max_tokens=1)  # type: ignore[arg-type]

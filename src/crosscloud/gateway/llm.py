@@ -6,11 +6,13 @@ Only `/v1/*` requests pay for this (`BodyRead` is chosen in `Downstream._dispatc
 paths take the plain `Exchange`). The body is read up to `SCAN_LIMIT` before a replica is
 chosen: whole, it is parsed once with orjson (model, prompt); a longer one is routed by a
 scan of its first bytes for `"model"` and streamed on. Answers are never buffered for
-counting: `LlmExchange` keeps the last `TAIL` bytes that went by and reads `usage` there
+counting: `LlmExchange` keeps the last `streamusage.TAIL` bytes that went by and reads `usage` there
 when the answer ends (a JSON answer's `usage`, or a stream's last chunk's, which OpenAI
 servers send with `stream_options: {"include_usage": true}`: the gateway asks for it when
-the client did not, and takes it out of the client's stream, see streamusage.py). The
-counts go to the replica, the service and the API token the request came with.
+the client did not, and takes it out of the client's stream, see streamusage.py). A
+stream that ends without `usage` (its client left, 499) is counted by its chunks: about a
+token each as OpenAI-compatible servers stream, its prompt not at all. The counts go to
+the replica, the service and the API token the request came with (and its quota).
 """
 
 from __future__ import annotations
@@ -33,11 +35,7 @@ if TYPE_CHECKING:
 
 #: Request bodies are read up to this before routing; longer ones are scanned, not parsed.
 SCAN_LIMIT = 1024 * 1024
-#: The end of an answer kept for its `usage` (a stream's last chunk is a few hundred bytes).
-TAIL = 8192
 _MODEL = re.compile(rb'"model"\s*:\s*"((?:[^"\\]|\\.){1,256})"')
-_PROMPT = re.compile(rb'"prompt_tokens"\s*:\s*(\d{1,12})')
-_COMPLETION = re.compile(rb'"completion_tokens"\s*:\s*(\d{1,12})')
 
 
 def openai_error(
@@ -79,22 +77,10 @@ def read_request(body: bytes, *, whole: bool) -> tuple[str | None, dict[str, Any
     return model, None
 
 
-def usage_of(tail: bytes) -> tuple[int, int] | None:
-    """(prompt, completion) tokens from the last `usage` object in `tail`, if any."""
-    at = tail.rfind(b'"usage"')
-    if at < 0:
-        return None
-    rest = tail[at:]
-    p, c = _PROMPT.search(rest), _COMPLETION.search(rest)
-    if p is None and c is None:
-        return None  # "usage": null, as in every chunk but the last of an OpenAI stream
-    return (int(p[1]) if p else 0), (int(c[1]) if c else 0)
-
-
 class LlmExchange(gwexchange.Exchange):
     """An `Exchange` that routes by prompt prefix and counts the tokens of its answer."""
 
-    __slots__ = ("hashes", "strip", "tail", "tail_size", "token_key")
+    __slots__ = ("events", "hashes", "strip", "tail", "tail_size", "token_key")
 
     def __init__(
         self,
@@ -102,10 +88,13 @@ class LlmExchange(gwexchange.Exchange):
         hashes: list[int] | None,
         token_key: tuple[str, str] | None = None,
         strip: bool = False,
+        stream: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.hashes = hashes
+        #: a stream's `data:` lines so far (-1: not a stream), counted if it has no `usage`
+        self.events = 0 if stream else -1
         #: (service, API token id) whose counters the answer's model tokens go to
         self.token_key = token_key
         #: set when the gateway asked for a `usage` chunk the client did not ask for
@@ -124,6 +113,7 @@ class LlmExchange(gwexchange.Exchange):
 
     def response_head(self, conn: Any, status: int) -> None:
         self.tail, self.tail_size = [], 0  # a failed try's answer is not this one's
+        self.events = min(self.events, 0)
         if self.strip is not None:
             self.strip.take()
         super().response_head(conn, status)
@@ -132,9 +122,11 @@ class LlmExchange(gwexchange.Exchange):
         tail = self.tail
         tail.append(data)
         self.tail_size += len(data)
-        if self.tail_size > 2 * TAIL:
-            kept = b"".join(tail)[-TAIL:]
+        if self.tail_size > 2 * streamusage.TAIL:
+            kept = b"".join(tail)[-streamusage.TAIL :]
             self.tail, self.tail_size = [kept], len(kept)
+        if self.events >= 0:
+            self.events += data.count(b"data:")
         strip = self.strip
         # Most reads are whole events without `usage`: they pass with two byte checks.
         if (
@@ -156,8 +148,8 @@ class LlmExchange(gwexchange.Exchange):
 
     def _finish(self, now: float = 0.0) -> None:
         host = self.served_by
-        if not self.done and host is not None and 200 <= self.status < 300 and self.tail:
-            found = usage_of(b"".join(self.tail)[-TAIL:])
+        if not self.done and host is not None:
+            found = streamusage.counted(self.tail, self.status, self.events)
             if found is not None:
                 cluster = self.cluster
                 host.prompt_tokens += found[0]
@@ -295,14 +287,15 @@ class BodyRead:
         cluster = self.cluster if self.cluster is not None else self._by_model(model)
         if cluster is None:
             return  # answered
-        hashes, strip = None, False
+        hashes, strip, stream = None, False, False
         if parsed is not None:
+            stream = parsed.get("stream") is True
             if cluster.config.policy == "prefix-affinity":
                 hashes = prefix.chain_hashes(prefix.template(parsed)) or None
             asked = streamusage.ask_usage(self.head, body, parsed, chunked=self.chunked)
             if asked is not None:
                 (self.head, body), strip = asked, True
-        self._hand_over(cluster, hashes, body, strip=strip)
+        self._hand_over(cluster, hashes, body, strip=strip, stream=stream)
 
     def _by_model(self, model: str | None) -> gwcluster.Cluster | None:
         """The service of an OpenAI request routed by its model, with its token checked
@@ -336,7 +329,13 @@ class BodyRead:
         return cluster
 
     def _hand_over(
-        self, cluster: gwcluster.Cluster, hashes: list[int] | None, body: bytes, *, strip: bool
+        self,
+        cluster: gwcluster.Cluster,
+        hashes: list[int] | None,
+        body: bytes,
+        *,
+        strip: bool,
+        stream: bool,
     ) -> None:
         client = self.client
         client.holding, self.slot = self.slot, None  # the quota slot goes with the request
@@ -351,6 +350,7 @@ class BodyRead:
             hashes=hashes,
             token_key=self.token_key,
             strip=strip,
+            stream=stream,
             zone=self.zone,
         )
         self.exchange = exchange

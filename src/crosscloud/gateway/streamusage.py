@@ -1,14 +1,17 @@
-"""Streams are counted even when the client does not ask for `usage`.
+"""The model tokens of an answer, from its `usage` (JSON, or a stream's last chunk);
+streams are counted even when the client does not ask for `usage`.
 
 An OpenAI-compatible server sends a stream's token counts only in a last chunk that the
-client asks for (`stream_options: {"include_usage": true}`): OpenAI, vLLM, llama.cpp's
-server, SGLang, our runtime and the mock engine all do so, and a chunk with `"choices":
-[]` and a `usage` object is that chunk alone. So a streaming request that does not ask
-for it is forwarded asking for it (`ask_usage`), and that one chunk is taken out of what
-the client receives (`UsageStrip`): the client gets the bytes the server would have sent
-it, and the gateway reads the counts (llm.py reads them from the answer's tail, which
-sees the bytes before they are stripped). Counting content chunks instead would be
-wrong: a chunk may carry several tokens, and the prompt's tokens are never in one.
+client asks for (`stream_options: {"include_usage": true}`), as OpenAI documents it and
+vLLM, our runtime and the mock engine do: a chunk with `"choices": []` and a `usage`
+object is that chunk alone. So a streaming request that does not ask for it is forwarded
+asking for it (`ask_usage`), and that one chunk is taken out of what the client receives
+(`UsageStrip`): the client gets the bytes the server would have sent it, and the gateway
+reads the counts (`counted`, from the answer's tail, which sees the bytes before they are
+stripped). Counting content chunks would be wrong where `usage` can be had (a chunk may
+carry several tokens, and the prompt's are in none), so chunks are counted only for a
+stream that ended without it: its client left (499) before the last chunk, or its server
+does not send it.
 
 Only a whole, parsed body is rewritten (llm.SCAN_LIMIT, 1 MiB): a longer one goes as it
 came, and its stream is counted only if its client asked for `usage`.
@@ -21,6 +24,10 @@ from typing import Any
 
 import orjson
 
+#: The end of an answer kept for its `usage` (a stream's last chunk is a few hundred bytes).
+TAIL = 8192
+_PROMPT = re.compile(rb'"prompt_tokens"\s*:\s*(\d{1,12})')
+_COMPLETION = re.compile(rb'"completion_tokens"\s*:\s*(\d{1,12})')
 _ASK = b'"stream_options":{"include_usage":true},'
 _LENGTH = re.compile(rb"(?im)^content-length:[^\r\n]*\r\n")
 #: The blank line that ends a server-sent event (split on, kept: [event, end, ..., rest]).
@@ -119,3 +126,29 @@ class UsageStrip:
         """What is held at the end of the answer (an event the server did not end)."""
         rest, self.pending = self.pending, b""
         return rest
+
+
+def counted(tail: list[bytes], status: int, events: int) -> tuple[int, int] | None:
+    """(prompt, completion) tokens of an answer: its `usage`; or, for a stream (`events`
+    its `data:` lines, -1 for no stream) that ended without one, a token per chunk."""
+    end = b"".join(tail)[-TAIL:] if tail else b""
+    if 200 <= status < 300:
+        found = usage_of(end)
+        if found is not None:
+            return found
+    elif status != 499:
+        return None  # an error answer, or a replica that failed: nothing was generated
+    chunks = events - end.count(b"data: [DONE]")
+    return (0, chunks) if chunks > 0 else None
+
+
+def usage_of(tail: bytes) -> tuple[int, int] | None:
+    """(prompt, completion) tokens from the last `usage` object in `tail`, if any."""
+    at = tail.rfind(b'"usage"')
+    if at < 0:
+        return None
+    rest = tail[at:]
+    p, c = _PROMPT.search(rest), _COMPLETION.search(rest)
+    if p is None and c is None:
+        return None  # "usage": null, as in every chunk but the last of an OpenAI stream
+    return (int(p[1]) if p else 0), (int(c[1]) if c else 0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from crosscloud.gateway import engines, llm
+from crosscloud.gateway import engines, llm, streamusage
 
 STREAM_END = (
     b'data: {"choices":[{"delta":{"content":"x"}}],"usage":null}\n\n'
@@ -27,7 +27,7 @@ STREAM_END = (
     ],
 )
 def test_usage_from_the_end_of_an_answer(tail: bytes, expected: tuple[int, int] | None) -> None:
-    assert llm.usage_of(tail) == expected
+    assert streamusage.usage_of(tail) == expected
 
 
 @pytest.mark.parametrize(

@@ -86,3 +86,25 @@ def test_an_answer_that_is_not_an_event_stream_passes_through() -> None:
     blob = b'{"choices":[],"usage":{"prompt_tokens":1}}' * 2000  # 84 kB, no event end
     got = strip.feed(blob[:30_000]) + strip.feed(blob[30_000:]) + strip.take()
     assert got == blob
+
+
+DONE = b"data: [DONE]\n\n"
+CHUNK = b'data: {"choices":[{"delta":{"content":"x"}}]}\n\n'
+
+
+@pytest.mark.parametrize(
+    ("tail", "status", "events", "expected"),
+    [
+        ([CHUNK, USAGE + b"\n\n", DONE], 200, 3, (5, 2)),  # its usage, not its chunks
+        ([b'{"usage":{"prompt_tokens":3,"completion_tokens":4}}'], 200, -1, (3, 4)),
+        ([CHUNK * 20], 499, 20, (0, 20)),  # the client left mid-stream: a token a chunk
+        ([CHUNK * 7, DONE], 200, 8, (0, 7)),  # a server that never sends usage
+        ([b'{"choices":[]}'], 499, -1, None),  # not a stream: nothing to count by
+        ([CHUNK * 3], 502, 3, None),  # the replica failed
+        ([b'{"error":{"message":"bad"}}'], 400, -1, None),
+    ],
+)
+def test_what_an_answer_counts(
+    tail: list[bytes], status: int, events: int, expected: tuple[int, int] | None
+) -> None:
+    assert streamusage.counted(tail, status, events) == expected
