@@ -26,6 +26,7 @@ GRACE = 60  # seconds a replica may drain
 EXIT_WITHIN = 20
 BIG = 24 * 2**20  # more than the socket buffers on both sides hold
 SLOW = str(ROOT / "tests" / "e2e" / "apps" / "slow.py") + ":Slow"
+TIDY = str(ROOT / "tests" / "e2e" / "apps" / "tidy.py") + ":Tidy"
 
 
 @pytest.fixture
@@ -77,55 +78,21 @@ def test_sigterm_finishes_in_flight_and_does_not_wait_on_idle_pooled_connections
             idle.get(f"{url}/healthz")
 
 
-TIDY_SERVICE = """
-import atexit
-import pathlib
-import threading
-import time
-
-from crosscloud import Service, endpoint
-
-MARKS = pathlib.Path({marks!r})
-
-
-class SlowTeardown:
-    def __del__(self) -> None:  # the interpreter's teardown of a heavy module, condensed
-        time.sleep(60)
-
-
-KEPT = SlowTeardown()
-atexit.register(lambda: (MARKS / "atexit").write_text("ran"))
-
-
-class Tidy(Service):
-    @endpoint
-    def later(self) -> str:
-        def work() -> None:
-            time.sleep(1)
-            (MARKS / "thread").write_text("done")
-
-        threading.Thread(target=work).start()  # not a daemon: it finishes before the exit
-        return "started"
-"""
-
-
 def test_sigterm_exits_without_the_module_teardown_but_runs_atexit_and_joins_threads(
-    kit: tuple[Pki, Procs], tmp_path: Path
+    kit: tuple[Pki, Procs], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pki, procs = kit
     marks = tmp_path / "marks"
     marks.mkdir()
-    source = tmp_path / "tidy.py"
-    source.write_text(TIDY_SERVICE.format(marks=str(marks)))
+    monkeypatch.setenv("CROSSCLOUD_TEST_MARKS", str(marks))
     cert = pki.issue("tidy", identity.workload(TD, "demo", "tidy"))
-    port = procs.replica(pki, cert, source=f"{source}:Tidy")
+    port = procs.replica(pki, cert, source=TIDY)
     replica = procs.procs[-1]
     answer = httpx.post(
         f"https://127.0.0.1:{port}/later", json={}, verify=pki.client_context("probe")
     )
     assert (answer.status_code, answer.json()) == (200, "started")
     replica.send_signal(signal.SIGTERM)
-    # The teardown would sleep 60 s in SlowTeardown.__del__.
-    assert replica.wait(timeout=EXIT_WITHIN) == 0
+    assert replica.wait(timeout=EXIT_WITHIN) == 0  # the teardown would sleep 60 s
     assert (marks / "atexit").read_text() == "ran"
     assert (marks / "thread").read_text() == "done"

@@ -112,6 +112,18 @@ def test_sigterm_lets_in_flight_requests_finish(
         httpx.post(f"{slow.url}/fast", json={}, timeout=5)
 
 
+def test_sigterm_exits_without_the_module_teardown_but_runs_atexit_and_joins_threads(
+    serve: Callable[..., Served], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CROSSCLOUD_TEST_MARKS", str(tmp_path))
+    tidy = serve(str(ROOT / "tests" / "e2e" / "apps" / "tidy.py") + ":Tidy")
+    assert httpx.post(f"{tidy.url}/later", json={}).json() == "started"
+    tidy.proc.send_signal(signal.SIGTERM)
+    assert tidy.proc.wait(timeout=20) == 0  # the module teardown would sleep 60 s
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "thread").read_text() == "done"
+
+
 def test_sync_handlers_do_not_serialize_requests(
     serve: Callable[..., Served], tmp_path: Path
 ) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from crosscloud.adapters import extras
@@ -96,4 +94,4 @@ def serve(
         log_level=log_level,
         tls=tls,
     )
-    sys.exit(code)
+    server.exit_promptly(code)

@@ -7,12 +7,8 @@ does not import every command (Spark, Kubernetes, ...). Errors print one line an
 from __future__ import annotations
 
 import argparse
-import atexit
-import logging
 import os
 import sys
-import threading
-from typing import NoReturn
 
 from crosscloud import errors
 from crosscloud.adapters.security import tls
@@ -55,20 +51,5 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
 
 
-def exit_promptly(code: int) -> NoReturn:
-    """End the process as the interpreter would, less the teardown of every module: with
-    torch imported that teardown alone took 1.5 to 15 s after the server had finished (on
-    2 busy cores), and `crosscloud down` waited for it. As multiprocessing's children end:
-    threads joined (and their atexit hooks run), atexit handlers, logs and standard
-    streams flushed, then `os._exit`."""
-    getattr(threading, "_shutdown")()  # noqa: B009 - private; what Py_Finalize does first
-    atexit._run_exitfuncs()
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            stream.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    exit_promptly(main())
+    server.exit_promptly(main())
