@@ -176,6 +176,9 @@ class Cluster:
         self.affinity_counts = dict.fromkeys(affinity.Reason, 0)
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        #: Ids of its replicas that refused a stream asking for `usage` and took the
+        #: client's own request (gateway/llmexchange.py): not asked again.
+        self.plain_streams: set[str] = set()
         self.set_endpoints(service.upstreams)
 
     def latency_of(self, placement: str) -> list[float]:

@@ -5,29 +5,23 @@ answers is counted per replica and service.
 Only `/v1/*` requests pay for this (`BodyRead` is chosen in `Downstream._dispatch`; other
 paths take the plain `Exchange`). The body is read up to `SCAN_LIMIT` before a replica is
 chosen: whole, it is parsed once with orjson (model, prompt); a longer one is routed by a
-scan of its first bytes for `"model"` and streamed on. Answers are never buffered for
-counting: `LlmExchange` keeps the last `streamusage.TAIL` bytes that went by and reads `usage` there
-when the answer ends (a JSON answer's `usage`, or a stream's last chunk's, which OpenAI
-servers send with `stream_options: {"include_usage": true}`: the gateway asks for it when
-the client did not, and takes it out of the client's stream, see streamusage.py). A
-stream that ends without `usage` (its client left, 499) is counted by its chunks: about a
-token each as OpenAI-compatible servers stream, its prompt not at all. The counts go to
-the replica, the service and the API token the request came with (and its quota).
+scan of its first bytes for `"model"` and streamed on. A whole streaming request whose
+client did not ask for `usage` is forwarded asking for it (streamusage.py). Then an
+`LlmExchange` (llmexchange.py) carries the request and counts its answer's tokens.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from crosscloud.gateway import cluster as gwcluster
-from crosscloud.gateway import exchange as gwexchange
 from crosscloud.gateway import framing, streamusage
 from crosscloud.gateway.framing import CONTINUE, response_bytes
+from crosscloud.gateway.llmexchange import LlmExchange
 from crosscloud.planning import prefix, quota
 
 if TYPE_CHECKING:
@@ -75,94 +69,6 @@ def read_request(body: bytes, *, whole: bool) -> tuple[str | None, dict[str, Any
     except orjson.JSONDecodeError:
         return None, None
     return model, None
-
-
-class LlmExchange(gwexchange.Exchange):
-    """An `Exchange` that routes by prompt prefix and counts the tokens of its answer."""
-
-    __slots__ = ("events", "hashes", "strip", "tail", "tail_size", "token_key")
-
-    def __init__(
-        self,
-        *args: Any,
-        hashes: list[int] | None,
-        token_key: tuple[str, str] | None = None,
-        strip: bool = False,
-        stream: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.hashes = hashes
-        #: a stream's `data:` lines so far (-1: not a stream), counted if it has no `usage`
-        self.events = 0 if stream else -1
-        #: (service, API token id) whose counters the answer's model tokens go to
-        self.token_key = token_key
-        #: set when the gateway asked for a `usage` chunk the client did not ask for
-        self.strip = streamusage.UsageStrip() if strip else None
-        self.tail: list[bytes] = []
-        self.tail_size = 0
-
-    def _try(self, now: float) -> None:
-        # The cluster's prefix-affinity picker reads the prompt from here, for this call.
-        cluster = self.cluster
-        cluster.prefix_key = self.hashes
-        try:
-            super()._try(now)
-        finally:
-            cluster.prefix_key = None
-
-    def response_head(self, conn: Any, status: int) -> None:
-        self.tail, self.tail_size = [], 0  # a failed try's answer is not this one's
-        self.events = min(self.events, 0)
-        if self.strip is not None:
-            self.strip.take()
-        super().response_head(conn, status)
-
-    def response_body(self, data: bytes) -> None:
-        tail = self.tail
-        tail.append(data)
-        self.tail_size += len(data)
-        if self.tail_size > 2 * streamusage.TAIL:
-            kept = b"".join(tail)[-streamusage.TAIL :]
-            self.tail, self.tail_size = [kept], len(kept)
-        if self.events >= 0:
-            self.events += data.count(b"data:")
-        strip = self.strip
-        # Most reads are whole events without `usage`: they pass with two byte checks.
-        if (
-            strip is not None
-            and self.status < 300
-            and (strip.pending or data[-2:] != b"\n\n" or b'"usage"' in data)
-        ):
-            data = strip.feed(data)
-            if not data:
-                return  # (an empty write would end a chunked answer)
-        super().response_body(data)
-
-    def response_done(self, conn: Any, keep_alive: bool) -> None:
-        if self.strip is not None and not self.interim:
-            rest = self.strip.take()
-            if rest:
-                super().response_body(rest)
-        super().response_done(conn, keep_alive)
-
-    def _finish(self, now: float = 0.0) -> None:
-        host = self.served_by
-        if not self.done and host is not None:
-            found = streamusage.counted(self.tail, self.status, self.events)
-            if found is not None:
-                cluster = self.cluster
-                host.prompt_tokens += found[0]
-                host.completion_tokens += found[1]
-                cluster.prompt_tokens += found[0]
-                cluster.completion_tokens += found[1]
-                key = self.token_key
-                authorizer = self.client.server.authorizer
-                if key is not None and authorizer is not None:
-                    authorizer.count_model(key, found[0], found[1])
-                if self.slot is not None:  # a token with a tokens-per-minute quota
-                    self.slot.spend_tokens(time.monotonic(), found[0] + found[1])
-        super()._finish(now)
 
 
 class BodyRead:
@@ -287,15 +193,16 @@ class BodyRead:
         cluster = self.cluster if self.cluster is not None else self._by_model(model)
         if cluster is None:
             return  # answered
-        hashes, strip, stream = None, False, False
+        hashes, plain, stream = None, None, False
         if parsed is not None:
             stream = parsed.get("stream") is True
             if cluster.config.policy == "prefix-affinity":
                 hashes = prefix.chain_hashes(prefix.template(parsed)) or None
             asked = streamusage.ask_usage(self.head, body, parsed, chunked=self.chunked)
             if asked is not None:
-                (self.head, body), strip = asked, True
-        self._hand_over(cluster, hashes, body, strip=strip, stream=stream)
+                plain = (self.head, body)  # sent instead to a server that refuses it
+                self.head, body = asked
+        self._hand_over(cluster, hashes, body, plain=plain, stream=stream)
 
     def _by_model(self, model: str | None) -> gwcluster.Cluster | None:
         """The service of an OpenAI request routed by its model, with its token checked
@@ -334,7 +241,7 @@ class BodyRead:
         hashes: list[int] | None,
         body: bytes,
         *,
-        strip: bool,
+        plain: tuple[bytes, bytes] | None,
         stream: bool,
     ) -> None:
         client = self.client
@@ -349,7 +256,7 @@ class BodyRead:
             http10=self.http10,
             hashes=hashes,
             token_key=self.token_key,
-            strip=strip,
+            plain=plain,
             stream=stream,
             zone=self.zone,
         )
@@ -358,6 +265,10 @@ class BodyRead:
             client.current = exchange
         if client.parsing is self:
             client.parsing = exchange
+        if plain is not None:
+            exchange.load(body)  # the replica it goes to decides which body is sent
+            exchange.start()
+            return
         exchange.start()
         if body:
             exchange.request_body(body)

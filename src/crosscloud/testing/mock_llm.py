@@ -47,6 +47,8 @@ class EngineConfig:
     max_seqs: int = 8
     cache_blocks: int = 4096
     max_tokens: int = 16
+    #: Refuse (422) a request naming `stream_options`, as servers that predate it do.
+    reject_stream_options: bool = False
 
 
 class Engine:
@@ -161,6 +163,11 @@ class App:
                 send, *mock_wire.error(404, text, param="model", code="model_not_found")
             )
             return
+        refusal = self._refusal(body)
+        if refusal is not None:
+            self.engine.stats.refused += 1
+            await mock_wire.reply(send, *refusal)
+            return
         out_tokens = int(
             body.get("max_tokens")
             or body.get("max_completion_tokens")
@@ -187,6 +194,17 @@ class App:
                 await reply.whole(out_tokens, usage)
         finally:
             self.engine.finish(out_tokens)
+
+    def _refusal(self, body: dict[str, Any]) -> tuple[int, bytes] | None:
+        """The 4xx answer of a request the engine does not take, if it does not."""
+        if self.engine.config.reject_stream_options and "stream_options" in body:
+            text = "Unrecognized request argument supplied: stream_options"
+            return mock_wire.error(422, text, param="stream_options")
+        for field in ("max_tokens", "max_completion_tokens"):
+            value = body.get(field)
+            if value is not None and (type(value) is not int or value < 1):
+                return mock_wire.error(400, f"{field} must be a positive integer", param=field)
+        return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -225,6 +243,11 @@ def main(argv: list[str] | None = None) -> None:
         default=EngineConfig.max_tokens,
         help="tokens generated when the request does not say",
     )
+    parser.add_argument(
+        "--reject-stream-options",
+        action="store_true",
+        help="refuse (422) requests with stream_options, as servers that predate it do",
+    )
     args = parser.parse_args(argv)
     config = EngineConfig(
         models=tuple(args.models or ["mock"]),
@@ -233,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         max_seqs=args.max_seqs,
         cache_blocks=args.cache_blocks,
         max_tokens=args.max_tokens,
+        reject_stream_options=args.reject_stream_options,
     )
 
     uvicorn.run(

@@ -1,8 +1,9 @@
 """The mock engine's counters and their Prometheus text, under vLLM's metric names
 (`vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:prompt_tokens_total`,
 `vllm:generation_tokens_total`, `vllm:prefix_cache_queries_total`,
-`vllm:prefix_cache_hits_total`), plus the time integral of sequences in flight, which the
-benchmark divides by the round's length for each replica's mean load."""
+`vllm:prefix_cache_hits_total`), the requests it refused (4xx, `mock_refused_requests_total`),
+plus the time integral of sequences in flight, which the benchmark divides by the round's
+length for each replica's mean load."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class Stats:
     running: int = 0
     waiting: int = 0
     requests: int = 0
+    refused: int = 0
     prompt_tokens: int = 0
     generation_tokens: int = 0
     cache_queries: int = 0
@@ -45,6 +47,7 @@ def render(stats: Stats, now: float) -> bytes:
         ("vllm:generation_tokens_total", "counter", stats.generation_tokens),
         ("vllm:prefix_cache_queries_total", "counter", stats.cache_queries),
         ("vllm:prefix_cache_hits_total", "counter", stats.cache_hits),
+        ("mock_refused_requests_total", "counter", stats.refused),
         ("mock_inflight_seconds_total", "counter", stats.inflight_seconds),
         ("mock_max_inflight", "gauge", stats.max_inflight),
         ("mock_uptime_seconds", "gauge", now - stats.since),
