@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -92,10 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-gateway-ab-") as tmpdir:
         tmp = Path(tmpdir)
-        archive = subprocess.run(
-            ["git", "archive", args.base, "src"], cwd=bench.ROOT, capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        bench.export_src(args.base, tmp)
         procs = bench.Procs(tmp)
         try:
             backends = _backends(procs)

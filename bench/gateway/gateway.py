@@ -163,6 +163,16 @@ def closing(url: str, seconds: float) -> dict[str, float]:
     }
 
 
+def export_src(rev: str, into: Path) -> Path:
+    """`src/` as it was at git revision `rev`, unpacked under `into`: the A/B benches run the
+    gateway of that revision beside this tree's."""
+    archive = subprocess.run(
+        ["git", "archive", rev, "src"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
+
+
 class Procs:
     """Processes this benchmark started (stopped by pid at the end)."""
 

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -113,10 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-gateway-streams-") as tmpdir:
         tmp = Path(tmpdir)
-        archive = subprocess.run(
-            ["git", "archive", args.base, "src"], cwd=bench.ROOT, capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        bench.export_src(args.base, tmp)
         procs = bench.Procs(tmp)
         try:
             engine = start_engine(procs)
