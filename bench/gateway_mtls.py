@@ -87,19 +87,6 @@ def _gateway(
     return proc.pid, url
 
 
-def _measure(pid: int, url: str, seconds: float) -> dict[str, float]:
-    before = gwbench.cpu_seconds(pid)
-    heavy = gwbench.wrk(url, connections=32, seconds=seconds)
-    cpu = gwbench.cpu_seconds(pid) - before
-    light = gwbench.wrk(url, connections=1, seconds=seconds)
-    return {
-        "rps": heavy["rps"],
-        "cpu_us": cpu / heavy["requests"] * 1e6,
-        "p50_ms": light["p50_ms"],
-        "failed": heavy["failed"] + light["failed"],
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -130,7 +117,7 @@ def main() -> None:
             rounds = []
             for r in range(args.rounds):
                 order = names[r % len(names) :] + names[: r % len(names)]
-                found = {name: _measure(*gateways[name], args.seconds) for name in order}
+                found = {name: gwbench.measure(*gateways[name], args.seconds) for name in order}
                 rounds.append(found)
                 print(
                     f"round {r + 1}: "

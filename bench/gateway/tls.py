@@ -18,10 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -114,21 +111,8 @@ def start(procs: bench.Procs, tmp: Path) -> dict[str, tuple[int, str]]:
         proc = procs.start(argv, name.replace(" ", "-"))
         out[name] = (proc.pid, f"{'https' if tls else 'http'}://127.0.0.1:{port}/svc/")
     for name, (_, url) in out.items():
-        wait_up(url, next(p for p in procs.procs if p.pid == out[name][0]))
+        bench.wait_http(url, next(p for p in procs.procs if p.pid == out[name][0]), verify=False)
     return out
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{proc.args} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1, verify=False).status_code < 500:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} not up after {timeout}s")
 
 
 def one_round(
@@ -137,16 +121,7 @@ def one_round(
     results = {}
     for name in order:
         pid, url = paths[name]
-        before = bench.cpu_seconds(pid)
-        heavy = bench.wrk(url, connections=32, seconds=seconds)
-        cpu = bench.cpu_seconds(pid) - before
-        light = bench.wrk(url, connections=1, seconds=seconds)
-        results[name] = {
-            "rps": heavy["rps"],
-            "p50_ms": light["p50_ms"],
-            "cpu_us": cpu / heavy["requests"] * 1e6,
-            "failed": heavy["failed"] + light["failed"],
-        }
+        results[name] = bench.measure(pid, url, seconds)
     return results
 
 
