@@ -191,6 +191,10 @@ class Exchange:
                 return
             self._fail(*self.failure)
             return
+        self._send_to(host, now)
+
+    def _send_to(self, host: gwcluster.Host, now: float) -> None:
+        """Start a try on `host`: an idle pooled connection, else a new one."""
         self.host = host
         host.active += 1
         self.try_deadline = now + self.cluster.config.per_try_timeout

@@ -112,15 +112,7 @@ class LlmExchange(gwexchange.Exchange):
         self._end_try()
         self._go_plain()
         self.resent = host.id
-        self.host = host
-        host.active += 1
-        now = time.perf_counter()
-        self.try_deadline = now + self.cluster.config.per_try_timeout
-        idle = host.take_idle(now)
-        if idle is not None:
-            self._attach(idle)
-        else:
-            self.connecting = self.client.server.loop.create_task(self._connect(host))
+        self._send_to(host, time.perf_counter())
 
     def _resent_answer(self, status: int) -> None:
         """The answer to the client's own request: if the replica that refused the one
