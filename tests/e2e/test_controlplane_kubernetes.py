@@ -495,11 +495,15 @@ def test_a_spot_node_tainted_then_deleted_has_its_pods_drained_and_replaced(
     )
     assert first in preempted[0]["message"]
     gke.delete_node("spot-1")  # the cloud takes the machine: nothing of ours was left on it
-    ready = d.wait(
-        lambda: [r for r in _by_placement(d).get(GKE, []) if r["state"] == "Ready"],
-        what="GKE replicas",
-    )
-    assert len(ready) == 2 and {r["capacity"] for r in ready} == {"spot"}
-    assert gke.pods_on("spot-2") == sorted(r["pod"] for r in ready)
+
+    def ready_on_spot_2() -> list[dict[str, Any]]:
+        # status follows the cluster on the control plane's next sync: until then it may
+        # still show the deleted pod Ready and its replacement starting
+        ready = [r for r in _by_placement(d).get(GKE, []) if r["state"] == "Ready"]
+        pods = gke.pods_on("spot-2")
+        return ready if len(pods) == 2 and sorted(r["pod"] for r in ready) == pods else []
+
+    ready = d.wait(ready_on_spot_2, what="status showing the two pods on spot-2 Ready")
+    assert {r["capacity"] for r in ready} == {"spot"}
     assert gke.invalid == []
     assert "preemptions seen: 1" in d.run("status").stdout
